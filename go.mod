@@ -1,0 +1,3 @@
+module github.com/handoffd/handoff
+
+go 1.26

@@ -1,0 +1,86 @@
+package model
+
+import "fmt"
+
+// Kind names one step of the hand-off. The same names are used by the model's
+// steps, the Promela processes in spec/dispatch.pml and the reactor's trace
+// events (DESIGN.md §4), so that a recorded trace can be replayed step by step.
+type Kind uint8
+
+const (
+	// Accept: an acceptor took a new fd from a listener and gave it the next
+	// global sequence number (Event.Conn).
+	Accept Kind = iota + 1
+	// Dispatch: the acceptor picked a worker and pushed the connection onto its
+	// queue, under the queue's lock. Pick and push are one event because the
+	// round-robin counter is advanced by the only goroutine that pushes for it.
+	Dispatch
+	// Notify: a token is written to the worker's notify channel (a pipe byte or
+	// an eventfd increment). Emitted just before the write syscall.
+	Notify
+	// Wake: the worker read Event.N tokens from its notify channel.
+	Wake
+	// Pop: the worker took the connection at the head of its queue, under the
+	// queue's lock.
+	Pop
+	// Register: the worker added the fd to its epoll set; OnOpen follows.
+	Register
+	// Close: the connection's OnClose ran and its fd was closed.
+	Close
+)
+
+var kindNames = [...]string{
+	Accept:   "Accept",
+	Dispatch: "Dispatch",
+	Notify:   "Notify",
+	Wake:     "Wake",
+	Pop:      "Pop",
+	Register: "Register",
+	Close:    "Close",
+}
+
+// String returns the vocabulary's name for k.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Event is one step of the hand-off as observed in a running reactor or taken
+// by the model. Fields that do not apply to a Kind are -1 (Acceptor, Worker) or
+// 0 (N).
+type Event struct {
+	Kind Kind
+	// Acceptor is the index of the acceptor that performed Accept, Dispatch
+	// or Notify; -1 for worker steps.
+	Acceptor int
+	// Worker is the index of the worker the step concerns: the chosen worker
+	// for Dispatch and Notify, the acting worker for Wake, Pop, Register and
+	// Close; -1 for Accept.
+	Worker int
+	// Conn is the connection's global accept sequence number, starting at 0;
+	// -1 for Notify and Wake, which carry no connection.
+	Conn int64
+	// N is the number of tokens read, for Wake only.
+	N int
+}
+
+// String renders e in the form the model's scripts and counterexamples use,
+// for example "Dispatch a=0 w=1 c=3".
+func (e Event) String() string {
+	s := e.Kind.String()
+	if e.Acceptor >= 0 {
+		s += fmt.Sprintf(" a=%d", e.Acceptor)
+	}
+	if e.Worker >= 0 {
+		s += fmt.Sprintf(" w=%d", e.Worker)
+	}
+	if e.Conn >= 0 {
+		s += fmt.Sprintf(" c=%d", e.Conn)
+	}
+	if e.Kind == Wake {
+		s += fmt.Sprintf(" n=%d", e.N)
+	}
+	return s
+}
