@@ -1,0 +1,143 @@
+package model
+
+import "fmt"
+
+// Channel is the kind of a Worker's notify channel.
+type Channel uint8
+
+const (
+	// Pipe carries one byte per token. It holds at most Bounds.PipeCap bytes
+	// (a write to a full pipe blocks, or fails with EAGAIN when non-blocking),
+	// and a read takes up to 32 of them, as memcached's worker does.
+	Pipe Channel = iota + 1
+	// Eventfd is a counter: a write adds 1, a read returns the whole count and
+	// resets it to 0. It never fills up within the model's bounds.
+	Eventfd
+)
+
+// pipeRead is the most tokens one read of a pipe returns (memcached reads
+// into a 32-byte buffer).
+const pipeRead = 32
+
+// Design is one variant of the hand-off protocol: a way for the Acceptor to
+// dispatch a connection and for the Worker to pick it up. The correct designs
+// must satisfy P1–P4 on every interleaving; each seeded bug must be refuted
+// by the explorer with a counterexample that violates Expect.
+type Design struct {
+	// Name is the design's name as used by modelcheck -variant and by Replay.
+	Name string
+	// Expect is the property the explorer must report violated, or "" for a
+	// correct design.
+	Expect Property
+	// Summary says in one line what the design does.
+	Summary string
+	// Channel is the notify channel's kind.
+	Channel Channel
+
+	// coalesced: a token only when the Worker's wake-up flag flips 0→1.
+	coalesced bool
+	// drain: the Worker pops until its queue is empty after every wake-up,
+	// instead of one pop per token read.
+	drain bool
+	// popOne: one pop per read, however many tokens the read returned.
+	popOne bool
+	// notifyBeforePush: the token is written before the push.
+	notifyBeforePush bool
+	// clearAfterDrain: the coalesced Worker clears its flag after draining.
+	clearAfterDrain bool
+	// dropOnFull: a token written to a full pipe is lost (EAGAIN ignored).
+	dropOnFull bool
+	// racyRR: the round-robin counter is read and written in two steps.
+	racyRR bool
+	// unlockedQueue: push and pop read and write the queue without its lock.
+	unlockedQueue bool
+	// acceptors is the design's default number of Acceptors.
+	acceptors int
+}
+
+// Correct reports whether d is one of the correct designs.
+func (d Design) Correct() bool { return d.Expect == "" }
+
+// ExpectText is d's expected outcome as the command line prints it.
+func (d Design) ExpectText() string {
+	if d.Correct() {
+		return "holds"
+	}
+	return string(d.Expect) + " violated"
+}
+
+var designs = []Design{
+	{Name: "memcached", Channel: Pipe, acceptors: 1,
+		Summary: "pipe, a token per connection, read <= 32, one pop per token"},
+	{Name: "eventfd", Channel: Eventfd, acceptors: 1,
+		Summary: "eventfd counter, a read returns and resets it, pop that many"},
+	{Name: "drain", Channel: Pipe, drain: true, acceptors: 1,
+		Summary: "pipe, a token per connection, read the tokens then pop until empty"},
+	{Name: "coalesced", Channel: Pipe, coalesced: true, drain: true, acceptors: 1,
+		Summary: "token only when the flag flips 0->1; the worker clears the flag, drains, re-checks"},
+	{Name: "bug-notify-before-push", Expect: P4, Channel: Pipe, notifyBeforePush: true, acceptors: 1,
+		Summary: "memcached, but the token is written before the push"},
+	{Name: "bug-coalesced-clear-after-drain", Expect: P4, Channel: Pipe, coalesced: true, drain: true, clearAfterDrain: true, acceptors: 1,
+		Summary: "coalesced, but the worker clears its flag after draining"},
+	{Name: "bug-drop-on-full-pipe", Expect: P4, Channel: Pipe, dropOnFull: true, acceptors: 1,
+		Summary: "memcached, but EAGAIN on a full pipe is ignored and the token lost"},
+	{Name: "bug-racy-rr", Expect: P2, Channel: Pipe, racyRR: true, acceptors: 2,
+		Summary: "memcached with two acceptors; the counter is read and incremented in separate steps"},
+	{Name: "bug-unlocked-pop", Expect: P1, Channel: Pipe, unlockedQueue: true, acceptors: 1,
+		Summary: "memcached, but push and pop read and write a slice-backed queue without the lock"},
+	{Name: "bug-eventfd-pop-one", Expect: P4, Channel: Eventfd, popOne: true, acceptors: 1,
+		Summary: "eventfd, but the worker pops one connection per read"},
+}
+
+// Designs returns every design, the correct ones first, in a fixed order.
+func Designs() []Design { return append([]Design(nil), designs...) }
+
+// LookupDesign returns the design called name.
+func LookupDesign(name string) (Design, bool) {
+	for _, d := range designs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Design{}, false
+}
+
+// Bounds limit the system the explorer enumerates.
+type Bounds struct {
+	// Workers is the number of Workers. Invariant: 1 <= Workers <= 64.
+	Workers int
+	// Conns is the number of connections the Acceptors accept in all; 0 or
+	// less means no limit (Replay only). Invariant: Conns <= 64 for Explore.
+	Conns int
+	// Acceptors is the number of Acceptors sharing the round-robin counter.
+	// Invariant: 1 <= Acceptors <= 16.
+	Acceptors int
+	// PipeCap is the most tokens a pipe holds; ignored for an eventfd.
+	// Invariant: PipeCap >= 1.
+	PipeCap int
+}
+
+// DefaultBounds are the bounds modelcheck -table checks d at: the smallest
+// system in which every seeded bug shows (two conns reach worker 0, whose
+// pipe holds one token), so that counterexamples stay short to read.
+func (d Design) DefaultBounds() Bounds {
+	return Bounds{Workers: 2, Conns: 3, Acceptors: d.acceptors, PipeCap: 1}
+}
+
+func (b Bounds) String() string {
+	return fmt.Sprintf("workers=%d conns=%d acceptors=%d pipecap=%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap)
+}
+
+func (b Bounds) validate(explore bool) error {
+	switch {
+	case b.Workers < 1 || b.Workers > 64:
+		return fmt.Errorf("model: workers=%d, want 1..64", b.Workers)
+	case b.Acceptors < 1 || b.Acceptors > 16:
+		return fmt.Errorf("model: acceptors=%d, want 1..16", b.Acceptors)
+	case b.PipeCap < 1:
+		return fmt.Errorf("model: pipecap=%d, want >= 1", b.PipeCap)
+	case explore && (b.Conns < 1 || b.Conns > 64):
+		return fmt.Errorf("model: conns=%d, want 1..64", b.Conns)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Describe renders s as lines a person reads: one per Acceptor, one for the
+// shared counter, one per Worker.
+func (m *Machine) Describe(s State) []string {
+	var out []string
+	for i, a := range s.Acceptors {
+		out = append(out, fmt.Sprintf("acceptor %d: %s", i, describeAcceptor(a)))
+	}
+	out = append(out, fmt.Sprintf("rr=%d accepted=%d", s.RR, s.Next))
+	for i, w := range s.Workers {
+		out = append(out, fmt.Sprintf("worker %d: %s", i, m.describeWorker(s, i, w)))
+	}
+	return out
+}
+
+func describeAcceptor(a Acceptor) string {
+	switch a.PC {
+	case AIdle:
+		return "idle"
+	case AHold:
+		return fmt.Sprintf("holding c%d", a.Conn)
+	case APicked:
+		return fmt.Sprintf("holding c%d, read rr: worker %d", a.Conn, a.Worker)
+	case APushRead:
+		return fmt.Sprintf("holding c%d, read worker %d's queue %s", a.Conn, a.Worker, connList(a.Stale))
+	case ANotify:
+		return fmt.Sprintf("pushed c%d, to notify worker %d", a.Conn, a.Worker)
+	case APush:
+		return fmt.Sprintf("holding c%d, notified worker %d, to push", a.Conn, a.Worker)
+	}
+	return fmt.Sprintf("pc(%d)", a.PC)
+}
+
+func (m *Machine) describeWorker(s State, i int, w Worker) string {
+	var b strings.Builder
+	switch w.PC {
+	case WPop:
+		fmt.Fprintf(&b, "popping (%d token(s) to spend)", w.Pending)
+	case WPopRead:
+		fmt.Fprintf(&b, "popping, read queue %s", connList(w.Stale))
+	case WRegister:
+		fmt.Fprintf(&b, "registering c%d", w.Conn)
+	case WCheck:
+		b.WriteString("checking queue")
+		if w.MayIdle {
+			b.WriteString(" (or idle)")
+		}
+	default:
+		b.WriteString(wpcNames[w.PC])
+	}
+	fmt.Fprintf(&b, " queue=%s", connList(w.Queue))
+	if m.d.Channel == Eventfd {
+		fmt.Fprintf(&b, " eventfd=%d", w.Tokens)
+	} else {
+		fmt.Fprintf(&b, " pipe=%d/%d", w.Tokens, m.pipeCap())
+	}
+	if m.d.coalesced {
+		f := 0
+		if w.Flag {
+			f = 1
+		}
+		fmt.Fprintf(&b, " flag=%d", f)
+	}
+	if s.Conns == nil {
+		fmt.Fprintf(&b, " registered=%d", w.Registered)
+		return b.String()
+	}
+	type reg struct {
+		ord int
+		c   int64
+	}
+	var regs []reg
+	for c, g := range s.Conns {
+		if g.Registered && g.Worker == i {
+			regs = append(regs, reg{g.Ord, int64(c)})
+		}
+	}
+	sort.Slice(regs, func(x, y int) bool { return regs[x].ord < regs[y].ord })
+	cs := make([]int64, len(regs))
+	for x, r := range regs {
+		cs[x] = r.c
+	}
+	fmt.Fprintf(&b, " registered=%s", connList(cs))
+	return b.String()
+}
+
+// String reports the result as modelcheck prints it: the design and bounds,
+// the verdict, the counterexample if there is one, and last the number of
+// states explored.
+func (r *Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "design %s: %s\n", r.Design.Name, r.Design.Summary)
+	fmt.Fprintf(&b, "bounds %s\n", r.Bounds)
+	if r.Violation == nil {
+		fmt.Fprintf(&b, "all properties hold: %s, %s, %s, %s\n", P1, P2, P3, P4)
+	} else {
+		fmt.Fprintf(&b, "%s\n", r.Violation.Error())
+		fmt.Fprintf(&b, "counterexample, %d steps (a shortest one):\n", len(r.Trace)-1)
+		b.WriteString(r.TraceText())
+	}
+	fmt.Fprintf(&b, "transitions: %d, depth: %d\n", r.Transitions, r.Depth)
+	fmt.Fprintf(&b, "states explored: %d\n", r.States)
+	return b.String()
+}
+
+// TraceText renders the counterexample as numbered steps, each followed by
+// the state after it; step 0 is the initial state.
+func (r *Result) TraceText() string {
+	var b strings.Builder
+	for i, ts := range r.Trace {
+		if i == 0 {
+			fmt.Fprintf(&b, "%3d. initial state\n", 0)
+		} else {
+			fmt.Fprintf(&b, "%3d. %s\n", i, ts.Step)
+		}
+		for _, l := range r.m.Describe(ts.State) {
+			fmt.Fprintf(&b, "       %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+// DOT renders the counterexample as a Graphviz digraph: one node per state,
+// one edge per step, the last state in red.
+func (r *Result) DOT() string {
+	var b strings.Builder
+	b.WriteString("digraph counterexample {\n\tnode [shape=box fontname=\"monospace\"];\n")
+	if r.Violation != nil {
+		fmt.Fprintf(&b, "\tlabel=%q;\n", r.Design.Name+": "+r.Violation.Error())
+	}
+	for i, ts := range r.Trace {
+		label := strings.Join(r.m.Describe(ts.State), "\\l") + "\\l"
+		attr := ""
+		if i == len(r.Trace)-1 && r.Violation != nil {
+			attr = " color=red"
+		}
+		fmt.Fprintf(&b, "\ts%d [label=\"%s\"%s];\n", i, dotEscape(label), attr)
+		if i > 0 {
+			style := ""
+			if ts.Step.Hidden() {
+				style = " style=dashed"
+			}
+			fmt.Fprintf(&b, "\ts%d -> s%d [label=\"%d. %s\"%s];\n", i-1, i, i, dotEscape(ts.Step.String()), style)
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// dotEscape escapes double quotes for a DOT string; \l is kept.
+func dotEscape(s string) string { return strings.ReplaceAll(s, `"`, `\"`) }

@@ -1,0 +1,148 @@
+package model
+
+// APC is an Acceptor's program counter: the next action it will take.
+type APC uint8
+
+const (
+	// AIdle: waiting in accept; holds no fd.
+	AIdle APC = iota
+	// AHold: holds a freshly accepted fd; next it dispatches it (or, in
+	// bug-notify-before-push, notifies first).
+	AHold
+	// APicked: bug-racy-rr only; has read the round-robin counter into
+	// Acceptor.Worker and has not yet written it back.
+	APicked
+	// APushRead: bug-unlocked-pop only; has read the target queue into
+	// Acceptor.Stale and has not yet written the grown queue back.
+	APushRead
+	// ANotify: pushed; next it writes the token (or, coalesced, tests the flag).
+	ANotify
+	// APush: bug-notify-before-push only; notified, next it pushes.
+	APush
+)
+
+var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing"}
+
+// WPC is a Worker's program counter.
+type WPC uint8
+
+const (
+	// WIdle: blocked in epoll_wait on its notify channel.
+	WIdle WPC = iota
+	// WPop: per-token designs; Worker.Pending tokens are left, each worth one pop.
+	WPop
+	// WPopRead: bug-unlocked-pop only; has read the queue into Worker.Stale
+	// and has not yet written the shrunk queue back.
+	WPopRead
+	// WRegister: holds Worker.Conn, popped and not yet registered with epoll.
+	WRegister
+	// WClear: coalesced; woken, has not yet cleared its wake-up flag.
+	WClear
+	// WCheck: draining designs; about to lock the queue and pop, or find it
+	// empty and go back to epoll_wait.
+	WCheck
+	// WClearAfter: bug-coalesced-clear-after-drain only; found the queue
+	// empty and has not yet cleared its flag.
+	WClearAfter
+)
+
+var wpcNames = [...]string{WIdle: "idle", WPop: "popping", WPopRead: "popping", WRegister: "registering",
+	WClear: "clearing flag", WCheck: "checking queue", WClearAfter: "clearing flag"}
+
+// State is one state of the whole system. A State is a value: a step never
+// changes the slices of the State it starts from (queues are replaced, not
+// appended to in place), so states may share them.
+type State struct {
+	// Acceptors, one per acceptor thread.
+	Acceptors []Acceptor
+	// RR is the shared round-robin counter: the index of the next Worker.
+	// Invariant: 0 <= RR < len(Workers).
+	RR int
+	// Next is the number of connections accepted so far; in exploration it is
+	// also the sequence number the next Accept gives.
+	Next int64
+	// Workers, one per worker thread.
+	Workers []Worker
+	// Conns is the explorer's history of each connection, indexed by its
+	// sequence number; nil in Replay, which checks history on the side.
+	// Invariant (exploration): len(Conns) == Next.
+	Conns []ConnGhost
+}
+
+// Acceptor is one acceptor thread.
+type Acceptor struct {
+	PC APC
+	// Conn is the fd in hand, by sequence number. Invariant: Conn >= 0 iff PC != AIdle.
+	Conn int64
+	// Worker is the Worker picked for Conn, -1 before the pick.
+	Worker int
+	// Stale is the copy of the target queue read by an unlocked push
+	// (APushRead); nil otherwise.
+	Stale []int64
+}
+
+// Worker is one worker thread with its queue and notify channel.
+type Worker struct {
+	PC WPC
+	// Queue holds the connections dispatched and not yet popped, oldest first.
+	Queue []int64
+	// Tokens is the number of tokens pending in the notify channel.
+	// Invariant: Tokens <= Bounds.PipeCap for a pipe.
+	Tokens int
+	// Flag is the coalesced designs' wake-up flag: set by the Acceptor that
+	// writes a token, cleared by the Worker.
+	Flag bool
+	// Pending is the number of tokens read and not yet spent on a pop.
+	// Invariant: Pending > 0 iff PC is WPop, WPopRead or (per-token) WRegister.
+	Pending int
+	// Conn is the connection popped and not yet registered, -1 if none.
+	Conn int64
+	// Stale is the copy of the queue read by an unlocked pop (WPopRead).
+	Stale []int64
+	// MayIdle is Replay's record that this WCheck Worker found its queue
+	// empty since it reached WCheck, so it may be back in epoll_wait. The
+	// explorer takes that step explicitly and never sets MayIdle.
+	MayIdle bool
+	// Registered counts the connections it registered.
+	Registered int
+	// Dispatched counts the connections dispatched to it.
+	Dispatched int
+	// LastOrd is 1 + the dispatch position (ConnGhost.Ord) of the connection
+	// it registered last, 0 before the first; P3 wants it to grow.
+	LastOrd int
+}
+
+// ConnGhost is the explorer's record of one connection, used only to check
+// the properties.
+type ConnGhost struct {
+	// Worker it was dispatched to, -1 before Dispatch.
+	Worker int
+	// Ord is its position among the dispatches to Worker (0 for the first).
+	Ord int
+	// Handed counts the pops that took it; P1 wants at most 1.
+	Handed int
+	// HandedTo is the Worker of the first pop, -1 before it.
+	HandedTo int
+	// Registered is set by Register.
+	Registered bool
+}
+
+// clone returns a copy of s whose top-level slices may be changed without
+// touching s. Queues and stale copies stay shared: steps replace them.
+func (s *State) clone() State {
+	n := State{RR: s.RR, Next: s.Next}
+	n.Acceptors = append([]Acceptor(nil), s.Acceptors...)
+	n.Workers = append([]Worker(nil), s.Workers...)
+	if s.Conns != nil {
+		n.Conns = append(make([]ConnGhost, 0, len(s.Conns)+1), s.Conns...)
+	}
+	return n
+}
+
+// pushed returns q with c appended, in a new array.
+func pushed(q []int64, c int64) []int64 {
+	n := make([]int64, len(q)+1)
+	copy(n, q)
+	n[len(q)] = c
+	return n
+}

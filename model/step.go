@@ -1,0 +1,152 @@
+package model
+
+import "fmt"
+
+// Hidden parts of a vocabulary step. A vocabulary step that the
+// implementation performs as several atomic actions is cut into parts, and
+// every part but the one that emits the trace event is hidden; so is an
+// action that emits no event at all.
+const (
+	// PartReadRR: bug-racy-rr reads the round-robin counter (Dispatch).
+	PartReadRR = "read-rr"
+	// PartReadQueue: bug-unlocked-pop reads the queue before writing it back
+	// (Dispatch or Pop).
+	PartReadQueue = "read-queue"
+	// PartEmpty: a pop finds the queue empty (Pop).
+	PartEmpty = "empty"
+	// PartNoToken: the coalesced flag was already set, so no token is written
+	// (Notify).
+	PartNoToken = "no-token"
+	// PartClear: the coalesced Worker clears its wake-up flag (Wake).
+	PartClear = "clear"
+)
+
+// Step is one atomic action of an Acceptor or a Worker.
+type Step struct {
+	// Event is the action in the trace vocabulary.
+	Event Event
+	// Part is "" for the part that emits Event in a trace, else the name of
+	// a hidden part (PartReadRR, ...).
+	Part string
+	// Note says what the step saw or did, for a person reading a trace.
+	Note string
+}
+
+// Hidden reports whether the implementation's trace omits s.
+func (s Step) Hidden() bool { return s.Part != "" }
+
+func (s Step) String() string {
+	str := s.Event.String()
+	if s.Part != "" {
+		str += " [" + s.Part + "]"
+	}
+	if s.Note != "" {
+		str += ": " + s.Note
+	}
+	return str
+}
+
+// Transition is one enabled Step and the State it leads to.
+type Transition struct {
+	Step Step
+	Next State
+	// Violation is the safety property (P1–P3) the step breaks, or nil.
+	Violation *Violation
+}
+
+// Machine is a design's step function over a system of fixed size.
+// A Machine is immutable and safe for concurrent use.
+type Machine struct {
+	d Design
+	b Bounds
+	// replay: Accept and Wake take their conn and count from the replayed
+	// event, no history is kept in State.Conns, and a draining Worker's
+	// "found empty, back to epoll_wait" is folded into Worker.MayIdle.
+	replay bool
+}
+
+// NewMachine returns the step function of d for a system within b.
+func NewMachine(d Design, b Bounds) (*Machine, error) {
+	if err := b.validate(true); err != nil {
+		return nil, err
+	}
+	if _, ok := LookupDesign(d.Name); !ok {
+		return nil, fmt.Errorf("model: unknown design %q", d.Name)
+	}
+	return &Machine{d: d, b: b}, nil
+}
+
+// Design returns the machine's design.
+func (m *Machine) Design() Design { return m.d }
+
+// Bounds returns the machine's bounds.
+func (m *Machine) Bounds() Bounds { return m.b }
+
+// Initial returns the state before the first Accept: every Acceptor and
+// Worker idle, every queue and channel empty.
+func (m *Machine) Initial() State {
+	s := State{Acceptors: make([]Acceptor, m.b.Acceptors), Workers: make([]Worker, m.b.Workers)}
+	for i := range s.Acceptors {
+		s.Acceptors[i] = Acceptor{Conn: -1, Worker: -1}
+	}
+	for i := range s.Workers {
+		s.Workers[i] = Worker{Conn: -1}
+	}
+	if !m.replay {
+		s.Conns = []ConnGhost{}
+	}
+	return s
+}
+
+// Steps returns every step enabled in s, Acceptors first, then Workers, each
+// in index order; none when s is quiescent.
+func (m *Machine) Steps(s State) []Transition {
+	var out []Transition
+	m.successors(&s, nil, func(t Transition) { out = append(out, t) })
+	return out
+}
+
+// successors calls emit for every step enabled in s. in is the event being
+// replayed, nil when exploring; it supplies Accept's conn and Wake's count.
+func (m *Machine) successors(s *State, in *Event, emit func(Transition)) {
+	for a := range s.Acceptors {
+		m.acceptorSteps(s, a, in, emit)
+	}
+	for w := range s.Workers {
+		m.workerSteps(s, w, in, emit)
+	}
+}
+
+// pipeFull reports whether a token written to w now would not fit.
+func (m *Machine) pipeFull(w *Worker) bool {
+	return m.d.Channel == Pipe && w.Tokens >= m.pipeCap()
+}
+
+func (m *Machine) pipeCap() int {
+	if m.replay {
+		return 1 << 16 // Linux's default pipe buffer, in bytes
+	}
+	return m.b.PipeCap
+}
+
+// finish completes a successor: Replay's fold of the empty check.
+func (m *Machine) finish(n *State) {
+	if !m.foldIdle() {
+		return
+	}
+	for i := range n.Workers {
+		w := &n.Workers[i]
+		w.MayIdle = w.PC == WCheck && (w.MayIdle || len(w.Queue) == 0)
+	}
+}
+
+// foldIdle reports whether Replay folds a draining Worker's "queue empty,
+// back to epoll_wait" into Worker.MayIdle instead of taking it as a hidden
+// step. It may: the step changes only the Worker's program counter, which
+// no other thread reads, and the queue only grows until the Worker pops, so
+// "found it empty" is possible exactly when the queue was empty at some point
+// since the Worker reached WCheck. Without the fold, every Worker that
+// drained would double the set of states Replay tracks.
+func (m *Machine) foldIdle() bool {
+	return m.replay && m.d.drain && !m.d.clearAfterDrain
+}
