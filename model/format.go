@@ -48,7 +48,7 @@ func (m *Machine) describeWorker(s State, i int, w Worker) string {
 	case WRegister:
 		fmt.Fprintf(&b, "registering c%d", w.Conn)
 	case WCheck:
-		b.WriteString("checking queue")
+		b.WriteString("draining")
 		if w.MayIdle {
 			b.WriteString(" (or idle)")
 		}

@@ -47,7 +47,7 @@ const (
 )
 
 var wpcNames = [...]string{WIdle: "idle", WPop: "popping", WPopRead: "popping", WRegister: "registering",
-	WClear: "clearing flag", WCheck: "checking queue", WClearAfter: "clearing flag"}
+	WClear: "clearing flag", WCheck: "draining", WClearAfter: "clearing flag"}
 
 // State is one state of the whole system. A State is a value: a step never
 // changes the slices of the State it starts from (queues are replaced, not

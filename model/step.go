@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Hidden parts of a vocabulary step. A vocabulary step that the
 // implementation performs as several atomic actions is cut into parts, and
@@ -37,6 +40,11 @@ func (s Step) Hidden() bool { return s.Part != "" }
 
 func (s Step) String() string {
 	str := s.Event.String()
+	if s.Event.Kind == Wake && s.Part != "" {
+		e := s.Event
+		e.Kind = 0
+		str = "Wake" + strings.TrimPrefix(e.String(), Kind(0).String())
+	}
 	if s.Part != "" {
 		str += " [" + s.Part + "]"
 	}

@@ -1,0 +1,146 @@
+// Command modelcheck explores every interleaving of one design of handoff's
+// hand-off model within bounds and checks P1–P4 (spec/SPEC.md).
+//
+//	modelcheck -variant NAME [-workers W] [-conns C] [-acceptors A] [-pipecap K] [-dot FILE]
+//	modelcheck -list
+//	modelcheck -table
+//
+// A bound left at 0 takes the design's default. Exit status: 0 when every
+// property holds, 1 when one is violated (the output names it and prints the
+// shortest counterexample) or, with -table, when any design's result differs
+// from its expectation, 2 on bad usage. The output ends with the number of
+// states explored.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/handoffd/handoff/model"
+)
+
+// errUsage marks a command line that cannot run; main exits 2 on it.
+var errUsage = errors.New("usage")
+
+func main() {
+	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "modelcheck:", err)
+	}
+	os.Exit(code)
+}
+
+// run is modelcheck without the process: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("modelcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	variant := fs.String("variant", "", "design to check (see -list)")
+	workers := fs.Int("workers", 0, "number of workers (0: design default)")
+	conns := fs.Int("conns", 0, "connections accepted in all (0: design default)")
+	acceptors := fs.Int("acceptors", 0, "number of acceptors (0: design default)")
+	pipecap := fs.Int("pipecap", 0, "tokens a pipe holds (0: design default)")
+	dot := fs.String("dot", "", "write the counterexample as Graphviz DOT to this file")
+	list := fs.Bool("list", false, "list every design with its expected outcome")
+	table := fs.Bool("table", false, "check every design at its default bounds and tabulate")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return 2, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "modelcheck: unexpected argument %q\n", fs.Arg(0))
+		return 2, errUsage
+	}
+	switch {
+	case *list:
+		for _, d := range model.Designs() {
+			fmt.Fprintf(stdout, "%-32s %-28s %s\n", d.Name, d.ExpectText(), d.Summary)
+		}
+		return 0, nil
+	case *table:
+		return runTable(stdout, stderr, !*quiet)
+	}
+	d, ok := model.LookupDesign(*variant)
+	if !ok {
+		fmt.Fprintf(stderr, "modelcheck: unknown design %q; -list shows them\n", *variant)
+		return 2, errUsage
+	}
+	b := d.DefaultBounds()
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{*workers, &b.Workers}, {*conns, &b.Conns}, {*acceptors, &b.Acceptors}, {*pipecap, &b.PipeCap}} {
+		if o.v != 0 {
+			*o.dst = o.v
+		}
+	}
+	start := time.Now()
+	r, err := model.Explore(d, b, model.Options{Progress: progress(stderr, start, !*quiet)})
+	if err != nil {
+		fmt.Fprintln(stderr, "modelcheck:", err)
+		return 2, errUsage
+	}
+	if *dot != "" && r.Violation != nil {
+		if err := os.WriteFile(*dot, []byte(r.DOT()), 0o644); err != nil {
+			return 2, err
+		}
+	}
+	fmt.Fprintf(stdout, "time: %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprint(stdout, r.String())
+	if r.Violation != nil {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// progress returns Explore's progress callback: states, transitions, depth
+// and states per second on stderr, once the run has taken two seconds.
+func progress(stderr io.Writer, start time.Time, on bool) func(states, transitions, depth int) {
+	if !on {
+		return nil
+	}
+	return func(states, transitions, depth int) {
+		el := time.Since(start)
+		if el < 2*time.Second {
+			return
+		}
+		fmt.Fprintf(stderr, "modelcheck: %d states, %d transitions, depth %d, %.0f states/s\n",
+			states, transitions, depth, float64(states)/el.Seconds())
+	}
+}
+
+// runTable checks every design at its default bounds and prints one row per
+// design; it returns 1 if any result differs from the design's expectation.
+func runTable(stdout, stderr io.Writer, verbose bool) (int, error) {
+	fmt.Fprintf(stdout, "%-32s %-28s %-28s %8s %11s %4s %8s\n", "design", "expected", "result", "states", "transitions", "cex", "time")
+	code := 0
+	total := 0
+	for _, d := range model.Designs() {
+		start := time.Now()
+		r, err := model.Explore(d, d.DefaultBounds(), model.Options{Progress: progress(stderr, start, verbose)})
+		if err != nil {
+			return 2, err
+		}
+		result, cex := "holds", "-"
+		if r.Violation != nil {
+			result = string(r.Violation.Property) + " violated"
+			cex = fmt.Sprint(len(r.Trace) - 1)
+		}
+		mark := ""
+		if result != d.ExpectText() {
+			mark = "  UNEXPECTED"
+			code = 1
+		}
+		total += r.States
+		fmt.Fprintf(stdout, "%-32s %-28s %-28s %8d %11d %4s %8s%s\n", d.Name, d.ExpectText(), result,
+			r.States, r.Transitions, cex, time.Since(start).Round(time.Microsecond), mark)
+	}
+	if code != 0 {
+		fmt.Fprintln(stdout, "FAIL: a design's result differs from its expectation")
+	}
+	fmt.Fprintf(stdout, "states explored: %d\n", total)
+	return code, nil
+}

@@ -1,0 +1,227 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// maxReplayStates bounds the set of model states Replay keeps consistent
+// with the trace so far. The correct designs need a handful: a hidden step
+// (a coalesced Acceptor finding the flag set, a Worker clearing it) makes the
+// set branch only until the thread's next event decides which way it went.
+const maxReplayStates = 1 << 12
+
+// ReplayResult is what Replay found.
+type ReplayResult struct {
+	// Accepted is the number of events the model accepted: len(trace) when
+	// Refused is nil, else Refused.Index.
+	Accepted int
+	// Refused is the first event the model refused, nil if it accepted all.
+	Refused *Refusal
+	// Final is a model state after the last accepted event. Every state
+	// consistent with the trace has the same per-Worker counts.
+	Final State
+
+	m *Machine
+}
+
+// Refusal is an event the model cannot take.
+type Refusal struct {
+	// Index is the event's position in the trace.
+	Index int
+	Event Event
+	// Reason says why, in words, with the steps the model could take instead.
+	Reason string
+	// State is a model state just before the event (the first of those
+	// consistent with the trace).
+	State State
+}
+
+func (r *Refusal) Error() string {
+	return fmt.Sprintf("model refused event %d (%s): %s", r.Index, r.Event, r.Reason)
+}
+
+// Registered returns the number of connections each Worker registered.
+func (r *ReplayResult) Registered() []int {
+	out := make([]int, len(r.Final.Workers))
+	for i, w := range r.Final.Workers {
+		out[i] = w.Registered
+	}
+	return out
+}
+
+// Dispatched returns the number of connections dispatched to each Worker.
+func (r *ReplayResult) Dispatched() []int {
+	out := make([]int, len(r.Final.Workers))
+	for i, w := range r.Final.Workers {
+		out[i] = w.Dispatched
+	}
+	return out
+}
+
+// Describe renders a state of this replay as Machine.Describe does.
+func (r *ReplayResult) Describe(s State) []string { return r.m.Describe(s) }
+
+// Replay feeds a recorded trace through design d's step function, event by
+// event, and returns the first event the model refuses. The trace is what
+// the reactor emits (contract: Accept, Dispatch, Notify, Wake, Pop,
+// Register, Close, each at its linearization point); it is not limited by
+// the explorer's bounds, only the system's size is given.
+//
+// The model's hidden steps (those that emit no event) are taken whenever the
+// next event needs them: Replay tracks the set of model states consistent
+// with the trace so far. Where the implementation cannot emit an event
+// atomically with its action, Replay accepts what that gap allows: an
+// Accept may carry any sequence number not seen before (two Acceptors number
+// fds in one order and emit in another), and a Wake may read fewer tokens
+// than the model holds (Notify is emitted just before its write). Close is
+// checked on the side: the connection must be registered by that Worker and
+// closed once.
+func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, error) {
+	if _, ok := LookupDesign(d.Name); !ok {
+		return nil, fmt.Errorf("model: unknown design %q", d.Name)
+	}
+	b := Bounds{Workers: workers, Acceptors: acceptors, PipeCap: 1}
+	if err := b.validate(false); err != nil {
+		return nil, err
+	}
+	m := &Machine{d: d, b: b, replay: true}
+	set := m.closure([]State{m.Initial()})
+	res := &ReplayResult{m: m}
+	seen := map[int64]bool{}
+	regBy := map[int64]int{}
+	closed := map[int64]bool{}
+	for i, ev := range trace {
+		refuse := func(reason string) (*ReplayResult, error) {
+			res.Accepted = i
+			res.Refused = &Refusal{Index: i, Event: ev, Reason: reason, State: set[0]}
+			res.Final = set[0]
+			return res, nil
+		}
+		if reason := m.badIndex(ev); reason != "" {
+			return refuse(reason)
+		}
+		switch ev.Kind {
+		case Accept:
+			if seen[ev.Conn] {
+				return refuse(fmt.Sprintf("c%d was accepted before", ev.Conn))
+			}
+			if ev.Conn < 0 {
+				return refuse("negative sequence number")
+			}
+		case Close:
+			switch w, ok := regBy[ev.Conn]; {
+			case !ok:
+				return refuse(fmt.Sprintf("c%d is not registered", ev.Conn))
+			case w != ev.Worker:
+				return refuse(fmt.Sprintf("c%d is registered by worker %d", ev.Conn, w))
+			case closed[ev.Conn]:
+				return refuse(fmt.Sprintf("c%d was closed before", ev.Conn))
+			}
+			closed[ev.Conn] = true
+			continue
+		}
+		var next []State
+		for k := range set {
+			m.eventSteps(&set[k], ev, func(t Transition) {
+				if !t.Step.Hidden() && t.Step.Event == ev {
+					next = append(next, t.Next)
+				}
+			})
+		}
+		if len(next) == 0 {
+			return refuse(m.refusalReason(set))
+		}
+		set = m.closure(next)
+		if len(set) > maxReplayStates {
+			return nil, fmt.Errorf("model: replay of %s: more than %d model states fit the trace at event %d", d.Name, maxReplayStates, i)
+		}
+		switch ev.Kind {
+		case Accept:
+			seen[ev.Conn] = true
+		case Register:
+			regBy[ev.Conn] = ev.Worker
+		}
+	}
+	res.Accepted = len(trace)
+	res.Final = set[0]
+	return res, nil
+}
+
+// badIndex checks ev's thread indices against the system's size.
+func (m *Machine) badIndex(ev Event) string {
+	switch ev.Kind {
+	case Accept, Dispatch, Notify:
+		if ev.Acceptor < 0 || ev.Acceptor >= m.b.Acceptors {
+			return fmt.Sprintf("no acceptor %d (the system has %d)", ev.Acceptor, m.b.Acceptors)
+		}
+	case Wake, Pop, Register, Close:
+	default:
+		return fmt.Sprintf("unknown kind %s", ev.Kind)
+	}
+	if ev.Kind != Accept && (ev.Worker < 0 || ev.Worker >= m.b.Workers) {
+		return fmt.Sprintf("no worker %d (the system has %d)", ev.Worker, m.b.Workers)
+	}
+	return ""
+}
+
+// eventSteps emits the steps of the thread that ev names.
+func (m *Machine) eventSteps(s *State, ev Event, emit func(Transition)) {
+	switch ev.Kind {
+	case Accept, Dispatch, Notify:
+		m.acceptorSteps(s, ev.Acceptor, &ev, emit)
+	default:
+		m.workerSteps(s, ev.Worker, &ev, emit)
+	}
+}
+
+// closure returns states with every state reachable from them by hidden
+// steps added, without duplicates, in a deterministic order.
+func (m *Machine) closure(states []State) []State {
+	var out []State
+	seen := map[string]bool{}
+	add := func(s State) {
+		k := s.Key()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	for _, s := range states {
+		add(s)
+	}
+	for i := 0; i < len(out) && len(out) <= maxReplayStates; i++ {
+		m.successors(&out[i], nil, func(t Transition) {
+			if t.Step.Hidden() {
+				add(t.Next)
+			}
+		})
+	}
+	return out
+}
+
+// refusalReason lists the events the model could have taken instead.
+func (m *Machine) refusalReason(set []State) string {
+	could := map[string]bool{}
+	for k := range set {
+		m.successors(&set[k], nil, func(t Transition) {
+			if !t.Step.Hidden() {
+				e := t.Step.Event
+				if e.Kind == Accept {
+					e.Conn = -1
+				}
+				could[e.String()] = true
+			}
+		})
+	}
+	if len(could) == 0 {
+		return "the model can take no step here"
+	}
+	var l []string
+	for e := range could {
+		l = append(l, e)
+	}
+	sort.Strings(l)
+	return "the model can take only: " + strings.Join(l, ", ")
+}
