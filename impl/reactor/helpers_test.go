@@ -62,9 +62,11 @@ func dial(t testing.TB, addr string) net.Conn {
 // buffered output, as a handler that respects MaxOutput does.
 type echoHandler struct {
 	max int
-	// maxSeen is the largest OutputLen observed after a callback's write.
+	// maxOut is the largest OutputLen observed after a write; maxIn the
+	// longest input offered.
 	mu      sync.Mutex
-	maxSeen int
+	maxOut  int
+	maxIn   int
 	full    chan struct{} // closed the first time output reaches max
 	once    sync.Once
 }
@@ -74,6 +76,9 @@ func newEcho(max int) *echoHandler { return &echoHandler{max: max, full: make(ch
 func (h *echoHandler) OnOpen(*Conn) {}
 
 func (h *echoHandler) OnData(c *Conn, in []byte) int {
+	h.mu.Lock()
+	h.maxIn = max(h.maxIn, len(in))
+	h.mu.Unlock()
 	n := min(len(in), h.max-c.OutputLen())
 	if n <= 0 {
 		return 0
@@ -81,7 +86,7 @@ func (h *echoHandler) OnData(c *Conn, in []byte) int {
 	_ = c.Write(in[:n])
 	out := c.OutputLen()
 	h.mu.Lock()
-	h.maxSeen = max(h.maxSeen, out)
+	h.maxOut = max(h.maxOut, out)
 	h.mu.Unlock()
 	if out >= h.max {
 		h.once.Do(func() { close(h.full) })
