@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Kind names one step of the hand-off. The same names are used by the model's
 // steps, the Promela processes in spec/dispatch.pml and the reactor's trace
@@ -83,4 +87,42 @@ func (e Event) String() string {
 		s += fmt.Sprintf(" n=%d", e.N)
 	}
 	return s
+}
+
+// ParseEvent is the inverse of Event.String: it reads "Dispatch a=0 w=1 c=3"
+// into an Event. Fields left out take their "does not apply" value.
+func ParseEvent(s string) (Event, error) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return Event{}, fmt.Errorf("model: empty event")
+	}
+	e := Event{Acceptor: -1, Worker: -1, Conn: -1}
+	for k, name := range kindNames {
+		if name != "" && name == f[0] {
+			e.Kind = Kind(k)
+		}
+	}
+	if e.Kind == 0 {
+		return Event{}, fmt.Errorf("model: unknown event kind %q", f[0])
+	}
+	for _, kv := range f[1:] {
+		key, val, ok := strings.Cut(kv, "=")
+		n, err := strconv.ParseInt(val, 10, 64)
+		if !ok || err != nil {
+			return Event{}, fmt.Errorf("model: bad field %q in event %q", kv, s)
+		}
+		switch key {
+		case "a":
+			e.Acceptor = int(n)
+		case "w":
+			e.Worker = int(n)
+		case "c":
+			e.Conn = n
+		case "n":
+			e.N = int(n)
+		default:
+			return Event{}, fmt.Errorf("model: unknown field %q in event %q", key, s)
+		}
+	}
+	return e, nil
 }

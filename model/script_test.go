@@ -1,0 +1,328 @@
+package model
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The scripts in testdata/*.txt drive the step function one step at a time,
+// in the style of etcd-io/raft's interaction tests. A script is a list of
+// blocks separated by blank lines; a block is a command, optional input
+// lines, a "----" line and the expected output. Lines starting with # before
+// a block are comments. The output must have no blank line: a blank line
+// ends it. `go test ./model -run Script -rewrite` regenerates
+// the expected output.
+//
+// Commands:
+//
+//	design NAME [workers=W] [conns=C] [acceptors=A] [pipecap=K]  start over
+//	accept|dispatch|notify|wake|pop|register [a=N] [w=N] [n=N] [part=P]
+//	                                  take the one enabled step that matches
+//	state                             the current state
+//	enabled                           every enabled step
+//	check                             at quiescence, P4 and P1's "never none"
+//	explore                           Explore at the design's bounds
+//	replay [workers=W] [acceptors=A]  replay the input lines, one event each
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata/*.txt")
+
+type scriptBlock struct {
+	pre    []string // comments and blank lines before the block
+	cmd    string
+	input  []string
+	output []string
+	line   int
+}
+
+func parseScript(text string) (blocks []scriptBlock, tail []string, err error) {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	var pre []string
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+			pre = append(pre, l)
+			continue
+		}
+		b := scriptBlock{pre: pre, cmd: l, line: i + 1}
+		pre = nil
+		for i++; i < len(lines) && lines[i] != "----"; i++ {
+			b.input = append(b.input, lines[i])
+		}
+		if i == len(lines) {
+			return nil, nil, fmt.Errorf("line %d: %q has no ---- line", b.line, b.cmd)
+		}
+		for i++; i < len(lines) && lines[i] != ""; i++ {
+			b.output = append(b.output, lines[i])
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks, pre, nil
+}
+
+func TestScript(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in testdata: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			text, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocks, tail, err := parseScript(string(text))
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			var sc scriptRun
+			var out strings.Builder
+			for i, b := range blocks {
+				if i > 0 {
+					out.WriteString("\n")
+				}
+				got := sc.run(b.cmd, b.input)
+				if !*rewrite && strings.Join(got, "\n") != strings.Join(b.output, "\n") {
+					t.Errorf("%s:%d: %s\ngot:\n%s\nwant:\n%s", file, b.line, b.cmd,
+						strings.Join(got, "\n"), strings.Join(b.output, "\n"))
+				}
+				for _, l := range b.pre {
+					out.WriteString(l + "\n")
+				}
+				out.WriteString(b.cmd + "\n")
+				for _, l := range b.input {
+					out.WriteString(l + "\n")
+				}
+				out.WriteString("----\n")
+				for _, l := range got {
+					out.WriteString(l + "\n")
+				}
+			}
+			if len(tail) > 0 {
+				out.WriteString("\n" + strings.Join(tail, "\n") + "\n")
+			}
+			if *rewrite {
+				if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// scriptRun is the state of one script: the design's machine and the
+// current state.
+type scriptRun struct {
+	m *Machine
+	s State
+}
+
+// args splits "k=v" words into a map; a word without "=" is an error.
+func args(words []string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, w := range words {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			return nil, fmt.Errorf("argument %q is not key=value", w)
+		}
+		kv[k] = v
+	}
+	return kv, nil
+}
+
+func intArg(kv map[string]string, key string, def int) (int, error) {
+	v, ok := kv[key]
+	if !ok {
+		return def, nil
+	}
+	delete(kv, key)
+	return strconv.Atoi(v)
+}
+
+func (sc *scriptRun) run(cmd string, input []string) []string {
+	out, err := sc.exec(cmd, input)
+	if err != nil {
+		return []string{"error: " + err.Error()}
+	}
+	return out
+}
+
+var stepCommands = map[string]Kind{"accept": Accept, "dispatch": Dispatch, "notify": Notify,
+	"wake": Wake, "pop": Pop, "register": Register}
+
+func (sc *scriptRun) exec(cmd string, input []string) ([]string, error) {
+	f := strings.Fields(cmd)
+	if f[0] == "design" {
+		return sc.design(f[1:])
+	}
+	if sc.m == nil {
+		return nil, fmt.Errorf("no design yet")
+	}
+	kv, err := args(f[1:])
+	if err != nil {
+		return nil, err
+	}
+	switch f[0] {
+	case "state":
+		return sc.m.Describe(sc.s), nil
+	case "enabled":
+		var out []string
+		for _, t := range sc.m.Steps(sc.s) {
+			out = append(out, t.Step.String())
+		}
+		if out == nil {
+			out = []string{"none: quiescent"}
+		}
+		return out, nil
+	case "check":
+		if n := len(sc.m.Steps(sc.s)); n > 0 {
+			return []string{fmt.Sprintf("not quiescent: %d step(s) enabled", n)}, nil
+		}
+		if v := checkQuiescent(&sc.s); v != nil {
+			return []string{"quiescent: " + v.Error()}, nil
+		}
+		return []string{"quiescent: every accepted connection is registered"}, nil
+	case "explore":
+		return sc.explore()
+	case "replay":
+		return sc.replay(kv, input)
+	}
+	kind, ok := stepCommands[f[0]]
+	if !ok {
+		return nil, fmt.Errorf("unknown command %q", f[0])
+	}
+	return sc.step(kind, kv)
+}
+
+func (sc *scriptRun) design(words []string) ([]string, error) {
+	if len(words) == 0 {
+		return nil, fmt.Errorf("design needs a name")
+	}
+	d, ok := LookupDesign(words[0])
+	if !ok {
+		return nil, fmt.Errorf("unknown design %q", words[0])
+	}
+	kv, err := args(words[1:])
+	if err != nil {
+		return nil, err
+	}
+	b := d.DefaultBounds()
+	for key, dst := range map[string]*int{"workers": &b.Workers, "conns": &b.Conns, "acceptors": &b.Acceptors, "pipecap": &b.PipeCap} {
+		if *dst, err = intArg(kv, key, *dst); err != nil {
+			return nil, err
+		}
+	}
+	if len(kv) > 0 {
+		return nil, fmt.Errorf("unknown arguments %v", kv)
+	}
+	m, err := NewMachine(d, b)
+	if err != nil {
+		return nil, err
+	}
+	sc.m, sc.s = m, m.Initial()
+	return append([]string{"bounds " + b.String()}, m.Describe(sc.s)...), nil
+}
+
+// step takes the one enabled step of kind that matches kv's a=, w=, n= and
+// part= (default: the visible part).
+func (sc *scriptRun) step(kind Kind, kv map[string]string) ([]string, error) {
+	a, err1 := intArg(kv, "a", -2)
+	w, err2 := intArg(kv, "w", -2)
+	n, err3 := intArg(kv, "n", -2)
+	part := kv["part"]
+	delete(kv, "part")
+	if err := firstErr(err1, err2, err3); err != nil {
+		return nil, err
+	}
+	if len(kv) > 0 {
+		return nil, fmt.Errorf("unknown arguments %v", kv)
+	}
+	var match []Transition
+	var enabled []string
+	for _, t := range sc.m.Steps(sc.s) {
+		e := t.Step.Event
+		enabled = append(enabled, t.Step.String())
+		if e.Kind == kind && t.Step.Part == part && (a == -2 || e.Acceptor == a) &&
+			(w == -2 || e.Worker == w) && (n == -2 || e.N == n) {
+			match = append(match, t)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return append([]string{"refused; enabled:"}, indent(enabled)...), nil
+	case 1:
+	default:
+		out := []string{"ambiguous; matching:"}
+		for _, t := range match {
+			out = append(out, "  "+t.Step.String())
+		}
+		return out, nil
+	}
+	t := match[0]
+	sc.s = t.Next
+	out := append([]string{t.Step.String()}, sc.m.Describe(sc.s)...)
+	if t.Violation != nil {
+		out = append(out, t.Violation.Error())
+	}
+	return out, nil
+}
+
+func (sc *scriptRun) explore() ([]string, error) {
+	r, err := Explore(sc.m.d, sc.m.b, Options{})
+	if err != nil {
+		return nil, err
+	}
+	out := []string{fmt.Sprintf("states %d, transitions %d", r.States, r.Transitions)}
+	if r.Violation == nil {
+		return append(out, "all properties hold"), nil
+	}
+	out = append(out, r.Violation.Error(), fmt.Sprintf("counterexample, %d steps:", len(r.Trace)-1))
+	for i, st := range r.Steps() {
+		out = append(out, fmt.Sprintf("%3d. %s", i+1, st))
+	}
+	return out, nil
+}
+
+func (sc *scriptRun) replay(kv map[string]string, input []string) ([]string, error) {
+	w, err1 := intArg(kv, "workers", sc.m.b.Workers)
+	a, err2 := intArg(kv, "acceptors", sc.m.b.Acceptors)
+	if err := firstErr(err1, err2); err != nil {
+		return nil, err
+	}
+	var trace []Event
+	for _, l := range input {
+		e, err := ParseEvent(l)
+		if err != nil {
+			return nil, err
+		}
+		trace = append(trace, e)
+	}
+	r, err := Replay(sc.m.d, w, a, trace)
+	if err != nil {
+		return nil, err
+	}
+	if r.Refused != nil {
+		return append([]string{r.Refused.Error(), "state before it:"}, indent(r.Describe(r.Refused.State))...), nil
+	}
+	return append([]string{fmt.Sprintf("accepted all %d events; final state:", r.Accepted)}, indent(r.Describe(r.Final))...), nil
+}
+
+func indent(l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = "  " + s
+	}
+	return out
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
