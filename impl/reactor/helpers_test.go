@@ -64,11 +64,11 @@ type echoHandler struct {
 	max int
 	// maxOut is the largest OutputLen observed after a write; maxIn the
 	// longest input offered.
-	mu      sync.Mutex
-	maxOut  int
-	maxIn   int
-	full    chan struct{} // closed the first time output reaches max
-	once    sync.Once
+	mu     sync.Mutex
+	maxOut int
+	maxIn  int
+	full   chan struct{} // closed the first time output reaches max
+	once   sync.Once
 }
 
 func newEcho(max int) *echoHandler { return &echoHandler{max: max, full: make(chan struct{})} }

@@ -1,0 +1,53 @@
+package reactor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+)
+
+// TestListeners checks TCP over IPv4 and IPv6 and a unix socket served at
+// once by one server, Addrs' forms, and that the unix socket file is removed
+// on Shutdown.
+func TestListeners(t *testing.T) {
+	path := shortSocketPath(t)
+	listen := []string{"127.0.0.1:0", "unix://" + path}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		listen = append(listen, "tcp://[::1]:0")
+	} else {
+		t.Logf("no IPv6 loopback: %v", err)
+	}
+	s, err := New(Config{Listen: listen, Workers: 2, Logger: quietLogger}, newGreet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background()) }()
+	addrs := s.Addrs()
+	if len(addrs) != len(listen) || !strings.HasPrefix(addrs[0], "tcp://127.0.0.1:") || addrs[1] != "unix://"+path {
+		t.Errorf("Addrs() = %q", addrs)
+	}
+	for _, a := range addrs {
+		c := dial(t, a)
+		if _, _, err := readGreeting(bufio.NewReader(c)); err != nil {
+			t.Errorf("%s: %v", a, err)
+		}
+		c.Close()
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("unix", path); err == nil {
+		t.Error("unix socket still accepts after Shutdown")
+	}
+	if err := s.Serve(context.Background()); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+	}
+}
