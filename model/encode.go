@@ -13,7 +13,7 @@ import (
 // Acceptors and Workers is not stored, since a Machine fixes it.
 
 // Key returns s's encoding as a string, usable as a map key.
-func (s *State) Key() string { return string(s.appendKey(nil)) }
+func (s State) Key() string { return string(s.appendKey(nil)) }
 
 func (s *State) appendKey(b []byte) []byte {
 	u := func(v int64) { b = binary.AppendUvarint(b, uint64(v)) }
