@@ -1,0 +1,342 @@
+package memcache
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// Reply lines shared by several commands, as memcached words them.
+const (
+	replyError       = "ERROR\r\n"
+	replyBadFormat   = "CLIENT_ERROR bad command line format\r\n"
+	replyBadChunk    = "CLIENT_ERROR bad data chunk\r\n"
+	replyBadExptime  = "CLIENT_ERROR invalid exptime argument\r\n"
+	replyBadDelta    = "CLIENT_ERROR invalid numeric delta argument\r\n"
+	replyNonNumeric  = "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
+	replyTooLarge    = "SERVER_ERROR object too large for cache\r\n"
+	replyNoMemory    = "SERVER_ERROR out of memory storing object\r\n"
+	replyDeleteUsage = "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n"
+)
+
+// command runs one command line; after is the input that follows the line,
+// where a storage command's data block starts. It returns the extended out,
+// how many bytes of after it consumed, and what the loop does next.
+func (c *Conn) command(line, after, out []byte) ([]byte, int, status) {
+	name, args := firstWord(line)
+	switch string(name) {
+	case "get":
+		return c.retrieve(args, out, false, false), 0, done
+	case "gets":
+		return c.retrieve(args, out, true, false), 0, done
+	case "gat":
+		return c.retrieve(args, out, false, true), 0, done
+	case "gats":
+		return c.retrieve(args, out, true, true), 0, done
+	}
+	toks, ok := c.tokenize(line)
+	if len(toks) == 0 || !ok {
+		return append(out, replyError...), 0, done
+	}
+	switch string(toks[0]) {
+	case "set":
+		return c.storage(ModeSet, toks, after, out)
+	case "add":
+		return c.storage(ModeAdd, toks, after, out)
+	case "replace":
+		return c.storage(ModeReplace, toks, after, out)
+	case "append":
+		return c.storage(ModeAppend, toks, after, out)
+	case "prepend":
+		return c.storage(ModePrepend, toks, after, out)
+	case "cas":
+		return c.storage(ModeSet, toks, after, out)
+	case "delete":
+		return c.delete(toks, out), 0, done
+	case "incr", "decr":
+		return c.delta(toks, out), 0, done
+	case "touch":
+		return c.touch(toks, out), 0, done
+	case "flush_all":
+		return c.flushAll(toks, out), 0, done
+	case "version":
+		out = append(out, "VERSION "...)
+		out = append(out, c.srv.settings.Version...)
+		return append(out, "\r\n"...), 0, done
+	case "verbosity":
+		return c.verbosity(toks, out), 0, done
+	case "quit":
+		return out, 0, closeNow
+	case "stats":
+		return c.stats(toks[1:], out), 0, done
+	case "mn", "mg", "ms", "md", "ma", "me":
+		return c.meta(toks, after, out)
+	}
+	return append(out, replyError...), 0, done
+}
+
+// firstWord splits off the command name, skipping leading spaces.
+func firstWord(line []byte) (word, rest []byte) {
+	line = bytes.TrimLeft(line, " ")
+	if i := bytes.IndexByte(line, ' '); i >= 0 {
+		return line[:i], line[i+1:]
+	}
+	return line, nil
+}
+
+// nextWord splits off the next space-separated word of b.
+func nextWord(b []byte) (word, rest []byte) {
+	b = bytes.TrimLeft(b, " ")
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+// retrieve runs get, gets, gat and gats. The keys are walked in place, not
+// tokenized, so a line of many keys costs no allocation. A key over 250 bytes
+// fails the whole command and withdraws the values already appended, as
+// memcached does.
+func (c *Conn) retrieve(args, out []byte, withCAS, touch bool) []byte {
+	start := len(out)
+	var exptime int64
+	if touch {
+		var tok []byte
+		tok, args = nextWord(args)
+		if len(tok) == 0 {
+			return append(out, replyError...)
+		}
+		var ok bool
+		if exptime, ok = parseInt32(tok); !ok {
+			return append(out, replyBadExptime...)
+		}
+	} else if len(bytes.TrimLeft(args, " ")) == 0 {
+		return append(out, replyError...)
+	}
+	for {
+		var key []byte
+		key, args = nextWord(args)
+		if len(key) == 0 {
+			break
+		}
+		if len(key) > keyMax {
+			return append(out[:start], replyBadFormat...)
+		}
+		v, ok := c.srv.store.Get(key, touch, exptime)
+		if !ok {
+			continue
+		}
+		out = appendValue(out, key, v, withCAS)
+	}
+	return append(out, "END\r\n"...)
+}
+
+// appendValue appends "VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n".
+func appendValue(out, key []byte, v View, withCAS bool) []byte {
+	out = append(out, "VALUE "...)
+	out = append(out, key...)
+	out = append(out, ' ')
+	out = strconv.AppendUint(out, uint64(v.Flags), 10)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, int64(len(v.Value)), 10)
+	if withCAS {
+		out = append(out, ' ')
+		out = strconv.AppendUint(out, v.CAS, 10)
+	}
+	out = append(out, "\r\n"...)
+	out = append(out, v.Value...)
+	return append(out, "\r\n"...)
+}
+
+// storage runs set, add, replace, append, prepend and cas:
+//
+//	<cmd> <key> <flags> <exptime> <bytes> [noreply]
+//	cas <key> <flags> <exptime> <bytes> <cas unique> [noreply]
+//
+// A malformed line is answered at once, without waiting for a data block
+// (whose length cannot be trusted). A value over the item size limit is
+// answered at once too, and its data block is discarded as it arrives.
+func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int, status) {
+	isCAS := string(toks[0]) == "cas"
+	words := 5
+	if isCAS {
+		words = 6
+	}
+	if len(toks) != words && len(toks) != words+1 {
+		return append(out, replyError...), 0, done
+	}
+	quiet := noreply(toks)
+	reply := func(s string) []byte {
+		if quiet {
+			return out
+		}
+		return append(out, s...)
+	}
+	key := toks[1]
+	if len(key) > keyMax {
+		return reply(replyBadFormat), 0, done
+	}
+	flags, ok1 := parseUint(toks[2], 32)
+	exptime, ok2 := parseInt32(toks[3])
+	n, ok3 := parseInt32(toks[4])
+	if !ok1 || !ok2 || !ok3 || n < 0 {
+		return reply(replyBadFormat), 0, done
+	}
+	req := SetReq{Mode: mode, Flags: uint32(flags), Exptime: exptime}
+	if isCAS {
+		cas, ok := parseUint(toks[5], 64)
+		if !ok {
+			return reply(replyBadFormat), 0, done
+		}
+		req.HasCAS, req.CAS = true, cas
+	}
+	if !c.srv.store.Fits(key, int(n)) {
+		c.srv.storeTooLarge.Add(1)
+		if mode == ModeSet {
+			c.srv.store.Drop(key)
+		}
+		c.swallow = n + 2
+		return reply(replyTooLarge), 0, done
+	}
+	if int64(len(after)) < n+2 {
+		return out, 0, needMore
+	}
+	if after[n] != '\r' || after[n+1] != '\n' {
+		return reply(replyBadChunk), int(n) + 2, done
+	}
+	res, _ := c.srv.store.Set(key, after[:n], req)
+	c.srv.countFailure(res)
+	return reply(storageReply(res)), int(n) + 2, done
+}
+
+func storageReply(r Result) string {
+	switch r {
+	case Stored:
+		return "STORED\r\n"
+	case NotStored:
+		return "NOT_STORED\r\n"
+	case Exists:
+		return "EXISTS\r\n"
+	case NotFound:
+		return "NOT_FOUND\r\n"
+	case TooLarge:
+		return replyTooLarge
+	}
+	return replyNoMemory
+}
+
+// delete runs "delete <key> [0] [noreply]"; the 0 is a relic of the removed
+// hold time that memcached still accepts.
+func (c *Conn) delete(toks [][]byte, out []byte) []byte {
+	if len(toks) < 2 || len(toks) > 4 {
+		return append(out, replyError...)
+	}
+	quiet := noreply(toks)
+	if len(toks) > 2 {
+		zero := string(toks[2]) == "0"
+		valid := (len(toks) == 3 && (zero || quiet)) || (len(toks) == 4 && zero && quiet)
+		if !valid {
+			return append(out, replyDeleteUsage...)
+		}
+	}
+	if len(toks[1]) > keyMax {
+		return quietly(out, quiet, replyBadFormat)
+	}
+	if c.srv.store.Delete(toks[1], false, 0) == NotFound {
+		return quietly(out, quiet, "NOT_FOUND\r\n")
+	}
+	return quietly(out, quiet, "DELETED\r\n")
+}
+
+func quietly(out []byte, quiet bool, s string) []byte {
+	if quiet {
+		return out
+	}
+	return append(out, s...)
+}
+
+// delta runs "incr|decr <key> <value> [noreply]".
+func (c *Conn) delta(toks [][]byte, out []byte) []byte {
+	if len(toks) != 3 && len(toks) != 4 {
+		return append(out, replyError...)
+	}
+	quiet := noreply(toks)
+	if len(toks[1]) > keyMax {
+		return quietly(out, quiet, replyBadFormat)
+	}
+	d, ok := parseUint(toks[2], 64)
+	if !ok {
+		return quietly(out, quiet, replyBadDelta)
+	}
+	res, v := c.srv.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
+	switch res {
+	case NotFound:
+		return quietly(out, quiet, "NOT_FOUND\r\n")
+	case NonNumeric:
+		return quietly(out, quiet, replyNonNumeric)
+	case Stored:
+		if quiet {
+			return out
+		}
+		out = append(out, v.Value...)
+		return append(out, "\r\n"...)
+	}
+	return quietly(out, quiet, replyNoMemory)
+}
+
+// touch runs "touch <key> <exptime> [noreply]".
+func (c *Conn) touch(toks [][]byte, out []byte) []byte {
+	if len(toks) != 3 && len(toks) != 4 {
+		return append(out, replyError...)
+	}
+	quiet := noreply(toks)
+	if len(toks[1]) > keyMax {
+		return quietly(out, quiet, replyBadFormat)
+	}
+	exptime, ok := parseInt32(toks[2])
+	if !ok {
+		return quietly(out, quiet, replyBadExptime)
+	}
+	if c.srv.store.Touch(toks[1], exptime) == NotFound {
+		return quietly(out, quiet, "NOT_FOUND\r\n")
+	}
+	return quietly(out, quiet, "TOUCHED\r\n")
+}
+
+// flushAll runs "flush_all [delay] [noreply]".
+func (c *Conn) flushAll(toks [][]byte, out []byte) []byte {
+	if len(toks) > 3 {
+		return append(out, replyError...)
+	}
+	quiet := noreply(toks)
+	var delay int64
+	args := toks[1:]
+	if quiet {
+		args = args[:len(args)-1]
+	}
+	if len(args) > 1 {
+		return append(out, replyError...)
+	}
+	if len(args) == 1 {
+		var ok bool
+		if delay, ok = parseInt32(args[0]); !ok {
+			return quietly(out, quiet, replyBadExptime)
+		}
+	}
+	c.srv.store.Flush(delay)
+	return quietly(out, quiet, "OK\r\n")
+}
+
+// verbosity runs "verbosity <level> [noreply]"; the level is kept for stats
+// settings (the server's own logging level is set by -v at start).
+func (c *Conn) verbosity(toks [][]byte, out []byte) []byte {
+	if len(toks) != 2 && len(toks) != 3 {
+		return append(out, replyError...)
+	}
+	quiet := noreply(toks)
+	level, ok := parseUint(toks[1], 32)
+	if !ok {
+		return quietly(out, quiet, replyBadFormat)
+	}
+	c.srv.verbosity.Store(int32(min(level, 2)))
+	return quietly(out, quiet, "OK\r\n")
+}

@@ -1,0 +1,272 @@
+package memcache
+
+import (
+	"bytes"
+	"sync/atomic"
+	"time"
+)
+
+// Limits on a command line. memcached gives up on a line with no '\n' in its
+// first 2048 bytes unless it is a get, whose key list is unbounded there; a
+// bound is kept here so that a connection can never make the server buffer
+// more than that.
+const (
+	DefaultMaxLine    = 2048
+	DefaultMaxGetLine = 256 << 10
+	keyMax            = 250
+)
+
+// ConnStats are the connection figures of the reactor under the cache,
+// reported by stats with memcached's names.
+type ConnStats struct {
+	CurrConns, ConnStructures int64
+	TotalConns, Rejected      uint64
+	ListenDisabled, IdleKicks uint64
+	BytesRead, BytesWritten   uint64
+}
+
+// Settings are the server-wide knobs the protocol reports or obeys.
+type Settings struct {
+	// Version is the reply to version; default "1.6.18". Clients parse it as
+	// major.minor.patch and pick protocol features by it, so it names the
+	// memcached release whose protocol this one follows.
+	Version string
+	// MaxLine bounds a command line (default DefaultMaxLine); MaxGetLine a
+	// get, gets, gat or gats line (default DefaultMaxGetLine). A longer line
+	// is answered with CLIENT_ERROR line too long and the connection closed.
+	MaxLine, MaxGetLine int
+	// ReqsPerEvent is memcached's -R: after this many commands in one call,
+	// Process returns (once it has output to flush) so other connections get
+	// their turn; default 20.
+	ReqsPerEvent int
+	// The rest are only reported by stats settings.
+	MaxConns, Threads, Backlog, TCPPort int
+	Inter, DomainSocket                 string
+	IdleTimeout                         time.Duration
+}
+
+// Server is the state every connection shares: the store, the settings and
+// the server-wide counters.
+type Server struct {
+	store    *Store
+	settings Settings
+	// connStats reports the reactor's connection figures; nil reports zeros.
+	connStats func() ConnStats
+	started   time.Time
+	verbosity atomic.Int32
+
+	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
+}
+
+// NewServer returns the shared state for connections over store. connStats
+// may be nil.
+func NewServer(store *Store, settings Settings, connStats func() ConnStats) *Server {
+	if settings.Version == "" {
+		settings.Version = "1.6.18"
+	}
+	if settings.MaxLine <= 0 {
+		settings.MaxLine = DefaultMaxLine
+	}
+	if settings.MaxGetLine < settings.MaxLine {
+		settings.MaxGetLine = max(DefaultMaxGetLine, settings.MaxLine)
+	}
+	if settings.ReqsPerEvent <= 0 {
+		settings.ReqsPerEvent = 20
+	}
+	return &Server{store: store, settings: settings, connStats: connStats, started: store.clock()}
+}
+
+// Store is the server's store.
+func (s *Server) Store() *Store { return s.store }
+
+// MaxInput is the most unconsumed input a connection can leave for Process to
+// see again: a command line and a value of the largest item. The reactor's
+// input limit must be at least this.
+func (s *Server) MaxInput() int { return s.settings.MaxGetLine + s.store.itemMax + 2 }
+
+// Conn is one connection's protocol state. It is used by one goroutine at a
+// time (the reactor calls a connection's handler from its worker only).
+type Conn struct {
+	srv *Server
+	// swallow is how many bytes of a refused value are still to be
+	// discarded; Invariant: swallow > 0 only between a refused storage
+	// command and the end of its data block.
+	swallow int64
+	toks    [maxTokens][]byte
+	mreq    metaReq // reused by every meta command of the connection
+}
+
+// maxTokens bounds the words of any command but a retrieval (memcached's
+// MAX_TOKENS is 24); a retrieval's keys are walked without tokenizing them.
+const maxTokens = 24
+
+// NewConn returns the protocol state for a new connection.
+func (s *Server) NewConn() *Conn { return &Conn{srv: s} }
+
+// status is what a command handler tells the processing loop.
+type status uint8
+
+const (
+	done     status = iota // the command and its data block were consumed
+	needMore               // the data block has not all arrived: consume nothing
+	closeNow               // reply, then close the connection
+)
+
+// Process handles as many complete commands of in as it can. Replies are
+// appended to out. It stops early, leaving the rest for the next call, when
+// a command is incomplete, when len(out) reaches outLimit (backpressure: the
+// caller drains out first), or after ReqsPerEvent commands once out is not
+// empty. It returns the bytes of in consumed, the extended out, and whether
+// the connection must be closed after out is written.
+func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
+	pos := 0
+	reqs := 0
+	for {
+		if c.swallow > 0 {
+			k := min(c.swallow, int64(len(in)-pos))
+			pos += int(k)
+			c.swallow -= k
+			if c.swallow > 0 {
+				return pos, out, false
+			}
+		}
+		if pos == len(in) || len(out) >= outLimit {
+			return pos, out, false
+		}
+		if reqs >= c.srv.settings.ReqsPerEvent && len(out) > 0 {
+			c.srv.connYields.Add(1)
+			return pos, out, false
+		}
+		rest := in[pos:]
+		nl := bytes.IndexByte(rest[:min(len(rest), c.srv.settings.MaxLine)], '\n')
+		if nl < 0 && len(rest) > c.srv.settings.MaxLine && isRetrieval(rest) {
+			nl = bytes.IndexByte(rest[:min(len(rest), c.srv.settings.MaxGetLine)], '\n')
+			if nl < 0 && len(rest) <= c.srv.settings.MaxGetLine {
+				return pos, out, false
+			}
+		}
+		if nl < 0 {
+			if len(rest) <= c.srv.settings.MaxLine {
+				return pos, out, false
+			}
+			out = append(out, "CLIENT_ERROR line too long\r\n"...)
+			return len(in), out, true
+		}
+		line := rest[:nl]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		var st status
+		var data int
+		out, data, st = c.command(line, rest[nl+1:], out)
+		switch st {
+		case needMore:
+			return pos, out, false
+		case closeNow:
+			return len(in), out, true
+		}
+		pos += nl + 1 + data
+		reqs++
+	}
+}
+
+// isRetrieval reports whether a line begins with a command whose key list may
+// make it longer than MaxLine, judged from its first bytes.
+func isRetrieval(b []byte) bool {
+	b = bytes.TrimLeft(b[:min(len(b), 16)], " ")
+	for _, p := range []string{"get ", "gets ", "gat ", "gats "} {
+		if bytes.HasPrefix(b, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenize splits line at spaces, as memcached does (tabs are part of a
+// word), into c.toks; it returns the words, and ok=false when there are more
+// than maxTokens.
+func (c *Conn) tokenize(line []byte) ([][]byte, bool) {
+	toks := c.toks[:0]
+	for i := 0; i < len(line); {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' {
+			j++
+		}
+		if len(toks) == maxTokens {
+			return toks, false
+		}
+		toks = append(toks, line[i:j])
+		i = j
+	}
+	return toks, true
+}
+
+// parseUint reads an unsigned decimal token of at most bits bits, with an
+// optional leading '+', as memcached's safe_strtoul/safe_strtoull accept it.
+func parseUint(b []byte, bits uint) (uint64, bool) {
+	if len(b) > 0 && b[0] == '+' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	limit := uint64(1)<<bits - 1
+	if bits == 64 {
+		limit = 1<<64 - 1
+	}
+	var n uint64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		d := uint64(ch - '0')
+		if n > (limit-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parseInt32 reads a signed decimal token that fits in 32 bits (memcached's
+// safe_strtol into an int32: exptime and value lengths).
+func parseInt32(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	n, ok := parseUint(b, 31)
+	if !ok {
+		if neg && string(b) == "2147483648" {
+			return -1 << 31, true
+		}
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// noreply reports whether the last word is "noreply".
+func noreply(toks [][]byte) bool {
+	return len(toks) > 0 && string(toks[len(toks)-1]) == "noreply"
+}
+
+// countFailure counts a store refused for size or memory (store_too_large,
+// store_no_memory).
+func (s *Server) countFailure(r Result) {
+	switch r {
+	case TooLarge:
+		s.storeTooLarge.Add(1)
+	case NoMemory:
+		s.storeNoMemory.Add(1)
+	}
+}

@@ -1,0 +1,282 @@
+package memcache
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// stats runs "stats [group]" with memcached's stat names, so that tools which
+// read memcached's stats (memcstat, monitoring agents) read these. Figures
+// that exist only in memcached's slab allocator are reported as memcached
+// reports them with a single slab class holding every item.
+func (c *Conn) stats(args [][]byte, out []byte) []byte {
+	if len(args) == 0 {
+		return c.generalStats(out)
+	}
+	switch string(args[0]) {
+	case "settings":
+		return c.settingsStats(out)
+	case "items":
+		return c.itemStats(out)
+	case "slabs":
+		return c.slabStats(out)
+	case "sizes":
+		return append(out, "STAT sizes_status disabled\r\nEND\r\n"...)
+	case "reset":
+		c.srv.store.ResetCounters()
+		c.srv.storeTooLarge.Store(0)
+		c.srv.storeNoMemory.Store(0)
+		c.srv.cmdMeta.Store(0)
+		return append(out, "RESET\r\n"...)
+	case "cachedump":
+		return c.cachedump(args[1:], out)
+	}
+	return append(out, replyError...)
+}
+
+func stat(out []byte, name string, v uint64) []byte {
+	out = append(out, "STAT "...)
+	out = append(out, name...)
+	out = append(out, ' ')
+	out = strconv.AppendUint(out, v, 10)
+	return append(out, "\r\n"...)
+}
+
+func statInt(out []byte, name string, v int64) []byte {
+	out = append(out, "STAT "...)
+	out = append(out, name...)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, v, 10)
+	return append(out, "\r\n"...)
+}
+
+func statStr(out []byte, name, v string) []byte {
+	out = append(out, "STAT "...)
+	out = append(out, name...)
+	out = append(out, ' ')
+	out = append(out, v...)
+	return append(out, "\r\n"...)
+}
+
+// rusage is seconds.microseconds of CPU time, as memcached prints it.
+func rusage(out []byte, name string, tv syscall.Timeval) []byte {
+	out = append(out, "STAT "...)
+	out = append(out, name...)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, int64(tv.Sec), 10)
+	out = append(out, '.')
+	us := strconv.AppendInt(nil, int64(tv.Usec), 10)
+	for i := len(us); i < 6; i++ {
+		out = append(out, '0')
+	}
+	out = append(out, us...)
+	return append(out, "\r\n"...)
+}
+
+func (c *Conn) generalStats(out []byte) []byte {
+	srv := c.srv
+	st := srv.store.Stats()
+	var cs ConnStats
+	if srv.connStats != nil {
+		cs = srv.connStats()
+	}
+	now := srv.store.Now()
+	set := srv.settings
+	out = statInt(out, "pid", int64(os.Getpid()))
+	out = statInt(out, "uptime", now-srv.started.Unix())
+	out = statInt(out, "time", now)
+	out = statStr(out, "version", set.Version)
+	out = statInt(out, "pointer_size", 64)
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		out = rusage(out, "rusage_user", ru.Utime)
+		out = rusage(out, "rusage_system", ru.Stime)
+	}
+	out = statInt(out, "max_connections", int64(set.MaxConns))
+	out = statInt(out, "curr_connections", cs.CurrConns)
+	out = stat(out, "total_connections", cs.TotalConns)
+	out = stat(out, "rejected_connections", cs.Rejected)
+	out = statInt(out, "connection_structures", cs.ConnStructures)
+	out = stat(out, "cmd_get", st.cmdGet)
+	out = stat(out, "cmd_set", st.cmdSet)
+	out = stat(out, "cmd_flush", st.CmdFlush)
+	out = stat(out, "cmd_touch", st.cmdTouch)
+	out = stat(out, "cmd_meta", srv.cmdMeta.Load())
+	out = stat(out, "get_hits", st.getHits)
+	out = stat(out, "get_misses", st.getMisses)
+	out = stat(out, "get_expired", st.getExpired)
+	out = stat(out, "get_flushed", st.getFlushed)
+	out = stat(out, "delete_misses", st.deleteMisses)
+	out = stat(out, "delete_hits", st.deleteHits)
+	out = stat(out, "incr_misses", st.incrMisses)
+	out = stat(out, "incr_hits", st.incrHits)
+	out = stat(out, "decr_misses", st.decrMisses)
+	out = stat(out, "decr_hits", st.decrHits)
+	out = stat(out, "cas_misses", st.casMisses)
+	out = stat(out, "cas_hits", st.casHits)
+	out = stat(out, "cas_badval", st.casBadval)
+	out = stat(out, "touch_hits", st.touchHits)
+	out = stat(out, "touch_misses", st.touchMisses)
+	out = stat(out, "store_too_large", srv.storeTooLarge.Load())
+	out = stat(out, "store_no_memory", srv.storeNoMemory.Load())
+	out = stat(out, "auth_cmds", 0)
+	out = stat(out, "auth_errors", 0)
+	out = stat(out, "idle_kicks", cs.IdleKicks)
+	out = stat(out, "bytes_read", cs.BytesRead)
+	out = stat(out, "bytes_written", cs.BytesWritten)
+	out = statInt(out, "limit_maxbytes", srv.store.maxBytes)
+	out = stat(out, "accepting_conns", 1)
+	out = stat(out, "listen_disabled_num", cs.ListenDisabled)
+	out = stat(out, "time_in_listen_disabled_us", 0)
+	out = statInt(out, "threads", int64(set.Threads))
+	out = stat(out, "conn_yields", srv.connYields.Load())
+	out = statInt(out, "bytes", st.Bytes)
+	out = statInt(out, "curr_items", st.CurrItems)
+	out = stat(out, "total_items", st.totalItems)
+	out = stat(out, "expired_unfetched", st.expiredUnfetched)
+	out = stat(out, "evicted_unfetched", st.evictedUnfetched)
+	out = stat(out, "evicted_active", 0)
+	out = stat(out, "evictions", st.evictions)
+	out = stat(out, "reclaimed", st.reclaimed)
+	out = stat(out, "crawler_reclaimed", st.crawlerReclaimed)
+	return append(out, "END\r\n"...)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (c *Conn) settingsStats(out []byte) []byte {
+	srv := c.srv
+	set := srv.settings
+	out = statInt(out, "maxbytes", srv.store.maxBytes)
+	out = statInt(out, "maxconns", int64(set.MaxConns))
+	out = statInt(out, "tcpport", int64(set.TCPPort))
+	out = statInt(out, "udpport", 0)
+	inter := set.Inter
+	if inter == "" {
+		inter = "NULL"
+	}
+	out = statStr(out, "inter", inter)
+	out = statInt(out, "verbosity", int64(srv.verbosity.Load()))
+	out = statInt(out, "oldest", 0)
+	out = statStr(out, "evictions", "on")
+	sock := set.DomainSocket
+	if sock == "" {
+		sock = "NULL"
+	}
+	out = statStr(out, "domain_socket", sock)
+	out = statStr(out, "umask", "700")
+	out = statStr(out, "growth_factor", "1.25")
+	out = statInt(out, "chunk_size", 48)
+	out = statInt(out, "num_threads", int64(set.Threads))
+	out = statStr(out, "stat_key_prefix", ":")
+	out = statStr(out, "detail_enabled", "no")
+	out = statInt(out, "reqs_per_event", int64(set.ReqsPerEvent))
+	out = statStr(out, "cas_enabled", "yes")
+	out = statInt(out, "tcp_backlog", int64(set.Backlog))
+	out = statStr(out, "binding_protocol", "ascii")
+	out = statStr(out, "auth_enabled_sasl", "no")
+	out = statStr(out, "auth_enabled_ascii", "no")
+	out = statInt(out, "item_size_max", int64(srv.store.itemMax))
+	out = statStr(out, "maxconns_fast", "yes")
+	out = statInt(out, "hashpower_init", 0)
+	out = statStr(out, "slab_reassign", "no")
+	out = statInt(out, "slab_automove", 0)
+	out = statStr(out, "lru_crawler", yesNo(true))
+	out = statStr(out, "flush_enabled", "yes")
+	out = statStr(out, "hash_algorithm", "maphash")
+	out = statStr(out, "lru_maintainer_thread", "no")
+	out = statStr(out, "lru_segmented", "no")
+	out = statStr(out, "temp_lru", "no")
+	out = statInt(out, "idle_timeout", int64(set.IdleTimeout.Seconds()))
+	out = statStr(out, "track_sizes", "no")
+	out = statStr(out, "inline_ascii_response", "no")
+	out = statInt(out, "store_shards", int64(srv.store.Shards()))
+	return append(out, "END\r\n"...)
+}
+
+// itemStats reports every item as slab class 1, with one LRU (memcached's
+// "flat" mode: every item counts as cold). An empty cache has no classes.
+func (c *Conn) itemStats(out []byte) []byte {
+	st := c.srv.store.Stats()
+	if st.CurrItems == 0 {
+		return append(out, "END\r\n"...)
+	}
+	age := c.srv.store.Now() - c.srv.store.oldestAccess()
+	for _, s := range []struct {
+		name string
+		v    int64
+	}{
+		{"number", st.CurrItems}, {"number_hot", 0}, {"number_warm", 0}, {"number_cold", st.CurrItems},
+		{"age_hot", 0}, {"age_warm", 0}, {"age", age}, {"mem_requested", st.Bytes},
+		{"evicted", int64(st.evictions)}, {"evicted_nonzero", 0}, {"evicted_time", 0},
+		{"outofmemory", int64(c.srv.storeNoMemory.Load())}, {"tailrepairs", 0},
+		{"reclaimed", int64(st.reclaimed)}, {"expired_unfetched", int64(st.expiredUnfetched)},
+		{"evicted_unfetched", int64(st.evictedUnfetched)}, {"evicted_active", 0},
+		{"crawler_reclaimed", int64(st.crawlerReclaimed)}, {"crawler_items_checked", 0},
+		{"lrutail_reflocked", 0}, {"moves_to_cold", 0}, {"moves_to_warm", 0},
+		{"moves_within_lru", 0}, {"direct_reclaims", 0}, {"hits_to_hot", 0},
+		{"hits_to_warm", 0}, {"hits_to_cold", int64(st.getHits)}, {"hits_to_temp", 0},
+	} {
+		out = statInt(out, "items:1:"+s.name, s.v)
+	}
+	return append(out, "END\r\n"...)
+}
+
+// slabStats reports the single pseudo slab class 1.
+func (c *Conn) slabStats(out []byte) []byte {
+	st := c.srv.store.Stats()
+	active := int64(0)
+	if st.CurrItems > 0 {
+		active = 1
+		for _, s := range []struct {
+			name string
+			v    int64
+		}{
+			{"chunk_size", int64(c.srv.store.itemMax)}, {"used_chunks", st.CurrItems},
+			{"get_hits", int64(st.getHits)}, {"cmd_set", int64(st.cmdSet)},
+			{"delete_hits", int64(st.deleteHits)}, {"incr_hits", int64(st.incrHits)},
+			{"decr_hits", int64(st.decrHits)}, {"cas_hits", int64(st.casHits)},
+			{"cas_badval", int64(st.casBadval)}, {"touch_hits", int64(st.touchHits)},
+		} {
+			out = statInt(out, "1:"+s.name, s.v)
+		}
+	}
+	out = statInt(out, "active_slabs", active)
+	out = statInt(out, "total_malloced", st.Bytes)
+	return append(out, "END\r\n"...)
+}
+
+// cachedump runs "stats cachedump <class> <limit>" (memcdump lists keys with
+// it): "ITEM <key> [<bytes> b; <exptime> s]" per item of class 1, at most
+// limit items (0: all, capped at 2 MB of output as memcached caps it).
+func (c *Conn) cachedump(args [][]byte, out []byte) []byte {
+	if len(args) != 2 {
+		return append(out, replyError...)
+	}
+	class, ok1 := parseUint(args[0], 32)
+	limit, ok2 := parseUint(args[1], 32)
+	if !ok1 || !ok2 {
+		return append(out, replyBadFormat...)
+	}
+	if class != 1 {
+		return append(out, "END\r\n"...)
+	}
+	start := len(out)
+	c.srv.store.dump(int(limit), func(key string, size int, exptime int64) bool {
+		out = append(out, "ITEM "...)
+		out = append(out, key...)
+		out = append(out, " ["...)
+		out = strconv.AppendInt(out, int64(size), 10)
+		out = append(out, " b; "...)
+		out = strconv.AppendInt(out, exptime, 10)
+		out = append(out, " s]\r\n"...)
+		return len(out)-start < 2<<20
+	})
+	return append(out, "END\r\n"...)
+}
