@@ -3,3 +3,8 @@ module github.com/handoffd/handoff
 go 1.26.0
 
 require golang.org/x/sys v0.50.0
+
+require (
+	github.com/anishathalye/porcupine v1.3.1 // indirect
+	pgregory.net/rapid v1.3.0 // indirect
+)

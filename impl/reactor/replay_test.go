@@ -1,0 +1,358 @@
+package reactor_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/model"
+)
+
+// This file replays traces of the running reactor through the model
+// (DESIGN.md §4, trace replay): every event the reactor emits must be a step
+// the model of the same design can take, and the model's final per-worker
+// counts must equal the reactor's Stats. It uses only the package's exported
+// API, so it does not depend on the internal test helpers.
+
+// replayDesign maps a notify × wake-up combination to the model design it
+// implements (the mapping of /tmp/handoff/contract.md, spec/SPEC.md).
+func replayDesign(n reactor.Notify, w reactor.Wakeup) string {
+	switch {
+	case w == reactor.WakeupCoalesced:
+		return "coalesced"
+	case n == reactor.NotifyEventfd:
+		return "eventfd"
+	default:
+		return "memcached"
+	}
+}
+
+// replayGreeter tells each client "w=W id=I\n" in OnOpen, then echoes.
+type replayGreeter struct{}
+
+func (replayGreeter) OnOpen(c *reactor.Conn) {
+	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
+}
+
+func (replayGreeter) OnData(c *reactor.Conn, in []byte) int {
+	_ = c.Write(in)
+	return len(in)
+}
+
+func (replayGreeter) OnClose(*reactor.Conn, error) {}
+
+// traceLog is a Config.Trace that keeps every event in the order of the
+// calls, which are made at each event's linearization point.
+type traceLog struct {
+	mu     sync.Mutex
+	events []model.Event
+}
+
+func (l *traceLog) record(e model.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *traceLog) snapshot() []model.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+// replayServe starts a server for cfg on 127.0.0.1:0 and stops it at the
+// end of the test, requiring a clean stop.
+func replayServe(t testing.TB, cfg reactor.Config, h reactor.Handler) *reactor.Server {
+	t.Helper()
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []string{"tcp://127.0.0.1:0"}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := reactor.New(cfg, h)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s
+}
+
+// greeted is what one client learned from its greeting.
+type greeted struct {
+	worker int
+	id     int64
+}
+
+// replayClients opens total connections from clients goroutines over addrs;
+// each reads its greeting and closes.
+func replayClients(t testing.TB, addrs []string, total, clients int) []greeted {
+	t.Helper()
+	var next atomic.Int64
+	var mu sync.Mutex
+	var out []greeted
+	var firstErr error
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				k := next.Add(1) - 1
+				if k >= int64(total) {
+					return
+				}
+				g, err := greetOnce(addrs[int(k)%len(addrs)])
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				out = append(out, g)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+	return out
+}
+
+// greetOnce connects to a "tcp://" address, reads the greeting and closes.
+func greetOnce(addr string) (greeted, error) {
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(addr, "tcp://"), 10*time.Second)
+	if err != nil {
+		return greeted{}, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return greeted{}, fmt.Errorf("greeting: %w (got %q)", err, line)
+	}
+	var g greeted
+	if _, err := fmt.Sscanf(strings.TrimSpace(line), "w=%d id=%d", &g.worker, &g.id); err != nil {
+		return greeted{}, fmt.Errorf("greeting %q: %w", line, err)
+	}
+	return g, nil
+}
+
+// awaitQuiet waits until every one of conns connections was registered and
+// closed, so that the trace is complete.
+func awaitQuiet(t testing.TB, s *reactor.Server, conns int) reactor.Stats {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := s.Stats()
+		if st.TotalConns == uint64(conns) && st.CurrConns == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %d of %d registered, %d still open", st.TotalConns, conns, st.CurrConns)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// replayAgrees replays events through design name and checks that the model
+// accepted every event and ends where the reactor did: the same per-worker
+// dispatch and registration counts as st, every queue empty, and every
+// registered connection closed by its worker.
+func replayAgrees(name string, n, acceptors int, events []model.Event, st reactor.Stats) error {
+	d, ok := model.LookupDesign(name)
+	if !ok {
+		return fmt.Errorf("no model design %q", name)
+	}
+	res, err := model.Replay(d, n, acceptors, events)
+	if err != nil {
+		return err
+	}
+	if res.Refused != nil {
+		return fmt.Errorf("%s: %v\nmodel state before it:\n  %s\ntrace around it:\n%s",
+			name, res.Refused, strings.Join(res.Describe(res.Refused.State), "\n  "), around(events, res.Refused.Index))
+	}
+	closes := make([]uint64, n)
+	for _, e := range events {
+		if e.Kind == model.Close {
+			closes[e.Worker]++
+		}
+	}
+	reg, disp := res.Registered(), res.Dispatched()
+	for w, ws := range st.Workers {
+		if uint64(reg[w]) != ws.TotalConns || uint64(disp[w]) != ws.Dispatched || closes[w] != ws.TotalConns {
+			return fmt.Errorf("%s: worker %d: model dispatched %d, registered %d, trace closed %d; Stats dispatched %d, registered %d",
+				name, w, disp[w], reg[w], closes[w], ws.Dispatched, ws.TotalConns)
+		}
+		if q := len(res.Final.Workers[w].Queue); q != 0 || ws.QueueLen != 0 {
+			return fmt.Errorf("%s: worker %d: model queue holds %d, Stats.QueueLen %d, want 0 once quiet", name, w, q, ws.QueueLen)
+		}
+	}
+	return nil
+}
+
+// around renders the events near index i.
+func around(events []model.Event, i int) string {
+	var b strings.Builder
+	for k := max(0, i-8); k < min(len(events), i+3); k++ {
+		mark := "   "
+		if k == i {
+			mark = ">> "
+		}
+		fmt.Fprintf(&b, "%s%5d %v\n", mark, k, events[k])
+	}
+	return b.String()
+}
+
+// TestTraceReplay runs the reactor under concurrent loopback clients for
+// every notify × wake-up combination and N = 1..4, and replays each trace
+// through the model design of the same name: every event must be accepted
+// (the reactor is a behaviour of the model, so P1–P4 as checked by the
+// model carry over), and the model's final counts must equal Stats.
+func TestTraceReplay(t *testing.T) {
+	conns := 500
+	if testing.Short() {
+		conns = 200
+	}
+	for _, nt := range []reactor.Notify{reactor.NotifyPipe, reactor.NotifyEventfd} {
+		for _, wk := range []reactor.Wakeup{reactor.WakeupPerConn, reactor.WakeupCoalesced} {
+			for n := 1; n <= 4; n++ {
+				design := replayDesign(nt, wk)
+				t.Run(fmt.Sprintf("%s/%s=%s/N=%d", nt, wk, design, n), func(t *testing.T) {
+					t.Parallel()
+					log := &traceLog{events: make([]model.Event, 0, 8*conns)}
+					s := replayServe(t, reactor.Config{Workers: n, Notify: nt, Wakeup: wk, Trace: log.record}, replayGreeter{})
+					clients := replayClients(t, s.Addrs(), conns, 32)
+					st := awaitQuiet(t, s, conns)
+					events := log.snapshot()
+					if err := replayAgrees(design, n, 1, events, st); err != nil {
+						t.Fatal(err)
+					}
+					// Each client was served by the worker that registered
+					// its connection in the trace.
+					regBy := map[int64]int{}
+					for _, e := range events {
+						if e.Kind == model.Register {
+							regBy[e.Conn] = e.Worker
+						}
+					}
+					for _, g := range clients {
+						if w, ok := regBy[g.id]; !ok || w != g.worker {
+							t.Fatalf("client served by worker %d as conn %d; trace registered it on worker %d (%v)", g.worker, g.id, w, ok)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestTraceReplayRefusesCorruptTraces records one real trace and corrupts it
+// one way at a time: the replay must refuse each corrupted copy, or the
+// check that accepts the real traces above proves nothing (DESIGN.md §4).
+func TestTraceReplayRefusesCorruptTraces(t *testing.T) {
+	const n, conns = 3, 60
+	for _, c := range []struct {
+		notify reactor.Notify
+		wakeup reactor.Wakeup
+	}{{reactor.NotifyPipe, reactor.WakeupPerConn}, {reactor.NotifyEventfd, reactor.WakeupCoalesced}} {
+		design := replayDesign(c.notify, c.wakeup)
+		t.Run(design, func(t *testing.T) {
+			log := &traceLog{}
+			s := replayServe(t, reactor.Config{Workers: n, Notify: c.notify, Wakeup: c.wakeup, Trace: log.record}, replayGreeter{})
+			replayClients(t, s.Addrs(), conns, 8)
+			st := awaitQuiet(t, s, conns)
+			good := log.snapshot()
+			if err := replayAgrees(design, n, 1, good, st); err != nil {
+				t.Fatalf("the real trace was refused: %v", err)
+			}
+			for _, m := range corruptions(good, n) {
+				if err := replayAgrees(design, n, 1, m.events, st); err == nil {
+					t.Errorf("%s: the replay accepted a trace with %s", design, m.what)
+				} else {
+					t.Logf("%s: refused (%s): %s", m.what, design, firstLine(err.Error()))
+				}
+			}
+		})
+	}
+}
+
+// corruption is a real trace with one seeded defect.
+type corruption struct {
+	what   string
+	events []model.Event
+}
+
+// corruptions seeds one defect at a time into good, a trace of n workers.
+func corruptions(good []model.Event, n int) []corruption {
+	find := func(from int, ok func(model.Event) bool) int {
+		for i := from; i < len(good); i++ {
+			if ok(good[i]) {
+				return i
+			}
+		}
+		return -1
+	}
+	var out []corruption
+	add := func(what string, ev []model.Event) { out = append(out, corruption{what, ev}) }
+
+	// P3: worker 0's first two Pops swapped (it pops c3 before c0).
+	p1 := find(0, func(e model.Event) bool { return e.Kind == model.Pop && e.Worker == 0 })
+	p2 := find(p1+1, func(e model.Event) bool { return e.Kind == model.Pop && e.Worker == 0 })
+	ev := slices.Clone(good)
+	ev[p1].Conn, ev[p2].Conn = ev[p2].Conn, ev[p1].Conn
+	add("two pops of worker 0 swapped", ev)
+
+	// P2: the second connection dispatched to the worker after its own.
+	d := find(0, func(e model.Event) bool { return e.Kind == model.Dispatch && e.Conn == 1 })
+	ev = slices.Clone(good)
+	ev[d].Worker = (ev[d].Worker + 1) % n
+	add("a dispatch to the wrong worker", ev)
+
+	// P4: a token never written (the first Notify dropped).
+	i := find(0, func(e model.Event) bool { return e.Kind == model.Notify })
+	add("a notify dropped", slices.Delete(slices.Clone(good), i, i+1))
+
+	// P1: a connection registered twice.
+	i = find(0, func(e model.Event) bool { return e.Kind == model.Register })
+	add("a register repeated", slices.Insert(slices.Clone(good), i+1, good[i]))
+
+	// P1: a connection closed by a worker that did not register it.
+	i = find(0, func(e model.Event) bool { return e.Kind == model.Close })
+	ev = slices.Clone(good)
+	ev[i].Worker = (ev[i].Worker + 1) % n
+	add("a close by the wrong worker", ev)
+
+	// Stats: the model must end where the reactor did; a trace cut before
+	// the last registration ends one connection short.
+	last := -1
+	for i, e := range good {
+		if e.Kind == model.Register {
+			last = i
+		}
+	}
+	add("the trace cut before its last register", slices.Clone(good[:last]))
+	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
