@@ -125,7 +125,7 @@ func (c *Conn) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
 	if len(toks[1]) > keyMax {
 		return append(out, replyBadFormat...), 0, done
 	}
-	m := &c.mreq
+	m := &c.sc.mreq
 	m.reset(toks[1])
 	words := toks[2:]
 	if cmd == "ms" {

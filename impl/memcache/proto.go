@@ -51,7 +51,7 @@ type Server struct {
 	store    *Store
 	settings Settings
 	// connStats reports the reactor's connection figures; nil reports zeros.
-	connStats func() ConnStats
+	connStats atomic.Pointer[func() ConnStats]
 	started   time.Time
 	verbosity atomic.Int32
 
@@ -73,7 +73,18 @@ func NewServer(store *Store, settings Settings, connStats func() ConnStats) *Ser
 	if settings.ReqsPerEvent <= 0 {
 		settings.ReqsPerEvent = 20
 	}
-	return &Server{store: store, settings: settings, connStats: connStats, started: store.clock()}
+	s := &Server{store: store, settings: settings, started: store.clock()}
+	s.SetConnStats(connStats)
+	return s
+}
+
+// SetConnStats sets the source of the connection figures (the reactor, which
+// is created after its handler); nil reports zeros.
+func (s *Server) SetConnStats(f func() ConnStats) {
+	if f == nil {
+		f = func() ConnStats { return ConnStats{} }
+	}
+	s.connStats.Store(&f)
 }
 
 // Store is the server's store.
@@ -92,9 +103,22 @@ type Conn struct {
 	// discarded; Invariant: swallow > 0 only between a refused storage
 	// command and the end of its data block.
 	swallow int64
-	toks    [maxTokens][]byte
-	mreq    metaReq // reused by every meta command of the connection
+	// sc is the parsing scratch space, shared by the connections of one
+	// worker (SetScratch) so that an idle connection costs a few words.
+	sc *Scratch
 }
+
+// Scratch is parsing space for Process, reusable by any number of
+// connections that are never processed at the same time (those of one
+// reactor Worker).
+type Scratch struct {
+	toks [maxTokens][]byte
+	mreq metaReq
+}
+
+// SetScratch makes c parse in sc; without it c allocates its own on first
+// use.
+func (c *Conn) SetScratch(sc *Scratch) { c.sc = sc }
 
 // maxTokens bounds the words of any command but a retrieval (memcached's
 // MAX_TOKENS is 24); a retrieval's keys are walked without tokenizing them.
@@ -119,6 +143,9 @@ const (
 // empty. It returns the bytes of in consumed, the extended out, and whether
 // the connection must be closed after out is written.
 func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
+	if c.sc == nil {
+		c.sc = new(Scratch)
+	}
 	pos := 0
 	reqs := 0
 	for {
@@ -186,7 +213,7 @@ func isRetrieval(b []byte) bool {
 // word), into c.toks; it returns the words, and ok=false when there are more
 // than maxTokens.
 func (c *Conn) tokenize(line []byte) ([][]byte, bool) {
-	toks := c.toks[:0]
+	toks := c.sc.toks[:0]
 	for i := 0; i < len(line); {
 		for i < len(line) && line[i] == ' ' {
 			i++

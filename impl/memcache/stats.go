@@ -77,10 +77,7 @@ func rusage(out []byte, name string, tv syscall.Timeval) []byte {
 func (c *Conn) generalStats(out []byte) []byte {
 	srv := c.srv
 	st := srv.store.Stats()
-	var cs ConnStats
-	if srv.connStats != nil {
-		cs = srv.connStats()
-	}
+	cs := (*srv.connStats.Load())()
 	now := srv.store.Now()
 	set := srv.settings
 	out = statInt(out, "pid", int64(os.Getpid()))
