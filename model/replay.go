@@ -22,6 +22,9 @@ type ReplayResult struct {
 	// Final is a model state after the last accepted event. Every state
 	// consistent with the trace has the same per-Worker counts.
 	Final State
+	// MaxStates is the largest number of model states that fitted the trace
+	// at once: how much the hidden steps left undecided.
+	MaxStates int
 
 	m *Machine
 }
@@ -88,7 +91,7 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 	}
 	m := &Machine{d: d, b: b, replay: true}
 	set := m.closure([]State{m.Initial()})
-	res := &ReplayResult{m: m}
+	res := &ReplayResult{m: m, MaxStates: len(set)}
 	seen := map[int64]bool{}
 	regBy := map[int64]int{}
 	closed := map[int64]bool{}
@@ -134,6 +137,7 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 			return refuse(m.refusalReason(set))
 		}
 		set = m.closure(next)
+		res.MaxStates = max(res.MaxStates, len(set))
 		if len(set) > maxReplayStates {
 			return nil, fmt.Errorf("model: replay of %s: more than %d model states fit the trace at event %d", d.Name, maxReplayStates, i)
 		}
@@ -166,8 +170,14 @@ func (m *Machine) badIndex(ev Event) string {
 	return ""
 }
 
-// eventSteps emits the steps of the thread that ev names.
+// eventSteps emits the steps of the thread that ev names, after the
+// Worker's flag clear that ev needs, if Replay deferred it (lazyClear).
 func (m *Machine) eventSteps(s *State, ev Event, emit func(Transition)) {
+	if m.lazyClear() && ev.Worker >= 0 && s.Workers[ev.Worker].PC == WClear && ev.Kind != Dispatch {
+		c := s.clone()
+		m.clearNow(&c, ev.Worker)
+		s = &c
+	}
 	switch ev.Kind {
 	case Accept, Dispatch, Notify:
 		m.acceptorSteps(s, ev.Acceptor, &ev, emit)

@@ -144,7 +144,8 @@ func (m *Machine) finish(n *State) {
 	}
 	for i := range n.Workers {
 		w := &n.Workers[i]
-		w.MayIdle = w.PC == WCheck && (w.MayIdle || len(w.Queue) == 0)
+		draining := w.PC == WCheck || w.PC == WClear && m.lazyClear()
+		w.MayIdle = draining && (w.MayIdle || len(w.Queue) == 0)
 	}
 }
 
@@ -157,4 +158,25 @@ func (m *Machine) finish(n *State) {
 // drained would double the set of states Replay tracks.
 func (m *Machine) foldIdle() bool {
 	return m.replay && m.d.drain && !m.d.clearAfterDrain
+}
+
+// lazyClear reports whether Replay takes a coalesced Worker's flag clear
+// only when the trace needs it: before the Worker's own next event, or
+// before a Notify to it, which needs the flag at 0. Taking it as late as
+// that loses no run: between the real clear and that point nothing reads
+// the flag as 0, and an Acceptor that finds it set (no token) fits the
+// later clear as well. The Worker's MayIdle, kept while it is in WClear,
+// remembers whether its queue was empty since the wake-up, so the clear and
+// the empty check can still be placed early. Without this, every Worker
+// woken for nothing would double the set of states Replay tracks until its
+// next event.
+func (m *Machine) lazyClear() bool {
+	return m.replay && m.d.coalesced && !m.d.clearAfterDrain
+}
+
+// clearNow takes Worker w's pending flag clear in n, in place.
+func (m *Machine) clearNow(n *State, w int) {
+	wk := &n.Workers[w]
+	wk.Flag = false
+	wk.PC = WCheck
 }

@@ -61,6 +61,9 @@ func (m *Machine) workerSteps(s *State, w int, in *Event, emit func(Transition))
 		m.emit(emit, Step{Event: ev(Register, wk.Conn)}, n, v)
 
 	case WClear, WClearAfter:
+		if wk.PC == WClear && m.lazyClear() {
+			return
+		}
 		n := s.clone()
 		n.Workers[w].Flag = false
 		n.Workers[w].PC = WCheck

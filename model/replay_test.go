@@ -1,0 +1,257 @@
+package model
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// walk runs design d at bounds b, choosing each step at random (seeded), to
+// quiescence, and returns the events an implementation would trace and the
+// final state. With ghosts false it keeps no per-connection history, so
+// that long runs stay linear.
+func walk(t *testing.T, d Design, b Bounds, seed uint64, ghosts bool) ([]Event, State) {
+	t.Helper()
+	m := &Machine{d: d, b: b}
+	s := m.Initial()
+	if !ghosts {
+		s.Conns = nil
+	}
+	r := rand.New(rand.NewPCG(seed, 7))
+	var evs []Event
+	for {
+		ts := m.Steps(s)
+		if len(ts) == 0 {
+			return evs, s
+		}
+		tr := ts[r.IntN(len(ts))]
+		if tr.Violation != nil {
+			t.Fatalf("%s: random walk broke %v", d.Name, tr.Violation)
+		}
+		if !tr.Step.Hidden() {
+			evs = append(evs, tr.Step.Event)
+		}
+		s = tr.Next
+	}
+}
+
+func mustDesign(t *testing.T, name string) Design {
+	t.Helper()
+	d, ok := LookupDesign(name)
+	if !ok {
+		t.Fatalf("no design %q", name)
+	}
+	return d
+}
+
+var correctDesigns = []string{"memcached", "eventfd", "drain", "coalesced"}
+
+// Every run of a correct design is accepted by Replay of that design, and
+// Replay ends with the same per-worker counts (P1 exactly-once: each conn
+// registered by one worker).
+func TestReplayAcceptsRuns(t *testing.T) {
+	for _, name := range correctDesigns {
+		d := mustDesign(t, name)
+		for seed := uint64(0); seed < 20; seed++ {
+			b := Bounds{Workers: 1 + int(seed%4), Conns: 40, Acceptors: 1 + int(seed%2), PipeCap: 1 + int(seed%3)}
+			evs, final := walk(t, d, b, seed, true)
+			r, err := Replay(d, b.Workers, b.Acceptors, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Refused != nil {
+				t.Fatalf("%s seed %d at %s: %v", name, seed, b, r.Refused)
+			}
+			want := make([]int, b.Workers)
+			for i, w := range final.Workers {
+				want[i] = w.Registered
+			}
+			if got := r.Registered(); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s seed %d: registered %v, want %v", name, seed, got, want)
+			}
+		}
+	}
+}
+
+// Replay is not limited by the explorer's bounds: a trace of 2000 conns over
+// 16 (and 3) workers and 2 acceptors is accepted, and the set of model states it
+// tracks stays small.
+func TestReplayLongTrace(t *testing.T) {
+	for i, name := range append(correctDesigns, correctDesigns...) {
+		d := mustDesign(t, name)
+		b := Bounds{Workers: 16, Conns: 2000, Acceptors: 2, PipeCap: 4}
+		if i >= len(correctDesigns) {
+			b.Workers = 3 // fewer workers, so that coalescing and full pipes happen
+		}
+		evs, _ := walk(t, d, b, 1, false)
+		r, err := Replay(d, b.Workers, b.Acceptors, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Refused != nil {
+			t.Fatalf("%s: %v", name, r.Refused)
+		}
+		total := 0
+		for _, n := range r.Registered() {
+			total += n
+		}
+		if total != b.Conns {
+			t.Errorf("%s: %d registered, want %d", name, total, b.Conns)
+		}
+		if r.MaxStates > 64 {
+			t.Errorf("%s: replay tracked up to %d model states", name, r.MaxStates)
+		}
+		t.Logf("%s at %s: %d events, at most %d model states at once", name, b, len(evs), r.MaxStates)
+	}
+}
+
+// A corrupted trace is refused at the corrupted event: two pops of one
+// worker swapped (P3 per-worker FIFO), a dispatch to the wrong worker (P2
+// round-robin), a pop moved before its dispatch (P1 exactly-once).
+func TestReplayRefusesCorruption(t *testing.T) {
+	d := mustDesign(t, "memcached")
+	b := Bounds{Workers: 3, Conns: 30, Acceptors: 1, PipeCap: 2}
+	evs, _ := walk(t, d, b, 3, true)
+	find := func(k Kind, from int, match func(Event) bool) int {
+		for i := from; i < len(evs); i++ {
+			if evs[i].Kind == k && match(evs[i]) {
+				return i
+			}
+		}
+		t.Fatalf("no %s after event %d", k, from)
+		return -1
+	}
+	any := func(Event) bool { return true }
+
+	t.Run("swapped pops", func(t *testing.T) {
+		i := find(Pop, 0, any)
+		j := find(Pop, i+1, func(e Event) bool { return e.Worker == evs[i].Worker })
+		bad := append([]Event(nil), evs...)
+		bad[i].Conn, bad[j].Conn = bad[j].Conn, bad[i].Conn
+		wantRefused(t, d, b, bad, i)
+	})
+	t.Run("wrong worker", func(t *testing.T) {
+		i := find(Dispatch, 0, func(e Event) bool { return e.Conn == 4 })
+		bad := append([]Event(nil), evs...)
+		bad[i].Worker = (bad[i].Worker + 1) % b.Workers
+		wantRefused(t, d, b, bad, i)
+	})
+	t.Run("pop before dispatch", func(t *testing.T) {
+		i := find(Dispatch, 0, func(e Event) bool { return e.Conn == 5 })
+		j := find(Pop, i, func(e Event) bool { return e.Conn == 5 })
+		bad := append(append(append([]Event(nil), evs[:i]...), evs[j]), evs[i:j]...)
+		bad = append(bad, evs[j+1:]...)
+		wantRefused(t, d, b, bad, i)
+	})
+	t.Run("unknown worker", func(t *testing.T) {
+		bad := append([]Event(nil), evs...)
+		i := find(Wake, 0, any)
+		bad[i].Worker = b.Workers
+		wantRefused(t, d, b, bad, i)
+	})
+}
+
+func wantRefused(t *testing.T, d Design, b Bounds, trace []Event, at int) {
+	t.Helper()
+	r, err := Replay(d, b.Workers, b.Acceptors, trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Refused == nil {
+		t.Fatalf("corrupted trace accepted; want refusal at event %d (%s)", at, trace[at])
+	}
+	if r.Refused.Index != at || r.Accepted != at {
+		t.Fatalf("refused at %d (%v), want %d (%s)", r.Refused.Index, r.Refused, at, trace[at])
+	}
+}
+
+// The seeded bugs' counterexamples, as an implementation with that bug
+// would trace them, replayed through the correct design it departs from:
+// a bug that changes the order or target of events is refused at the event
+// where it shows; a bug that only loses a wake-up leaves a conn dispatched
+// and never registered, which the per-worker counts expose (P4 no lost
+// wake-up).
+func TestReplayOfBugTraces(t *testing.T) {
+	cases := []struct {
+		bug, base string
+		refusedAt Kind // 0: accepted, the counts differ
+	}{
+		{"bug-notify-before-push", "memcached", Notify},
+		{"bug-racy-rr", "memcached", Dispatch},
+		{"bug-unlocked-pop", "memcached", Pop},
+		{"bug-drop-on-full-pipe", "memcached", 0},
+		{"bug-eventfd-pop-one", "eventfd", 0},
+		{"bug-coalesced-clear-after-drain", "coalesced", 0},
+	}
+	for _, c := range cases {
+		bug := mustDesign(t, c.bug)
+		res, err := Explore(bug, bug.DefaultBounds(), Options{})
+		if err != nil || res.Violation == nil {
+			t.Fatalf("%s: %v %v", c.bug, err, res.Violation)
+		}
+		b := bug.DefaultBounds()
+		r, err := Replay(mustDesign(t, c.base), b.Workers, b.Acceptors, res.Events())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.refusedAt != 0 {
+			if r.Refused == nil || r.Refused.Event.Kind != c.refusedAt {
+				t.Errorf("%s through %s: refused %v, want a %s refused", c.bug, c.base, r.Refused, c.refusedAt)
+			}
+			continue
+		}
+		if r.Refused != nil {
+			t.Errorf("%s through %s: %v", c.bug, c.base, r.Refused)
+			continue
+		}
+		reg, disp := r.Registered(), r.Dispatched()
+		if reflect.DeepEqual(reg, disp) {
+			t.Errorf("%s through %s: registered %v = dispatched %v; the lost conn does not show", c.bug, c.base, reg, disp)
+		}
+	}
+}
+
+// Replay refuses what cannot be a trace: an unknown design or system size,
+// an Accept of a sequence number seen before, an event of an unknown kind.
+func TestReplayBadInput(t *testing.T) {
+	d := mustDesign(t, "memcached")
+	if _, err := Replay(Design{Name: "nope"}, 1, 1, nil); err == nil {
+		t.Error("unknown design: no error")
+	}
+	if _, err := Replay(d, 0, 1, nil); err == nil {
+		t.Error("0 workers: no error")
+	}
+	acc := Event{Kind: Accept, Acceptor: 0, Worker: -1, Conn: 0}
+	r, _ := Replay(d, 1, 1, []Event{acc, {Kind: Dispatch, Acceptor: 0, Worker: 0, Conn: 0}, acc})
+	if r.Refused == nil || r.Refused.Index != 2 {
+		t.Errorf("second Accept of c0: %v", r.Refused)
+	}
+	r, _ = Replay(d, 1, 1, []Event{{Kind: 42, Acceptor: -1, Worker: 0, Conn: -1}})
+	if r.Refused == nil || r.Refused.Index != 0 {
+		t.Errorf("unknown kind: %v", r.Refused)
+	}
+	if r, _ := Replay(d, 1, 1, nil); r.Refused != nil || r.Accepted != 0 {
+		t.Errorf("empty trace: %+v", r)
+	}
+}
+
+// ParseEvent reads back what Event.String writes.
+func TestParseEvent(t *testing.T) {
+	for _, e := range []Event{
+		{Kind: Accept, Acceptor: 1, Worker: -1, Conn: 7},
+		{Kind: Dispatch, Acceptor: 0, Worker: 2, Conn: 7},
+		{Kind: Notify, Acceptor: 0, Worker: 2, Conn: -1},
+		{Kind: Wake, Acceptor: -1, Worker: 2, Conn: -1, N: 3},
+		{Kind: Close, Acceptor: -1, Worker: 2, Conn: 7},
+	} {
+		got, err := ParseEvent(e.String())
+		if err != nil || got != e {
+			t.Errorf("ParseEvent(%q) = %+v, %v", e.String(), got, err)
+		}
+	}
+	for _, bad := range []string{"", "Jump w=1", "Pop w=x", "Pop q=1", "Pop w"} {
+		if _, err := ParseEvent(bad); err == nil {
+			t.Errorf("ParseEvent(%q): no error", bad)
+		}
+	}
+}
