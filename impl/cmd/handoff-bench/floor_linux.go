@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
+)
+
+// The floor is the cheapest server this kernel allows for the bench's
+// traffic: one thread, one epoll set holding the listener and every
+// connection, accept and answer in the same loop, no hand-off, no lock. What
+// a connection costs it is what a connection costs, so every other server is
+// quoted as a ratio to it.
+
+// floorConn is one connection's state; both buffers are nil at rest, so an
+// idle connection costs the map entry and this struct.
+type floorConn struct {
+	in  []byte // unconsumed input
+	out []byte // output the socket has not taken
+}
+
+// serveFloor listens on 127.0.0.1:port and serves until ctx is done.
+func serveFloor(ctx context.Context, port int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	lfd, err := listenTCP(port)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(lfd)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	defer unix.Close(epfd)
+	stopfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("eventfd", err)
+	}
+	defer unix.Close(stopfd)
+	go func() {
+		<-ctx.Done()
+		var b [8]byte
+		binary.NativeEndian.PutUint64(b[:], 1)
+		_, _ = unix.Write(stopfd, b[:])
+	}()
+	for _, fd := range []int{lfd, stopfd} {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			return os.NewSyscallError("epoll_ctl add", err)
+		}
+	}
+	f := &floor{epfd: epfd, store: answer.NewStore(), conns: make(map[int]*floorConn), rbuf: make([]byte, 64<<10)}
+	defer f.closeAll()
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("epoll_wait", err)
+		}
+		for _, ev := range events[:n] {
+			switch fd := int(ev.Fd); fd {
+			case stopfd:
+				return nil
+			case lfd:
+				f.acceptAll(lfd)
+			default:
+				f.onEvent(fd, ev.Events)
+			}
+		}
+	}
+}
+
+type floor struct {
+	epfd  int
+	store *answer.Store
+	conns map[int]*floorConn
+	rbuf  []byte
+	out   []byte
+}
+
+func (f *floor) acceptAll(lfd int) {
+	for {
+		fd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		default:
+			// EAGAIN: the backlog is empty. EMFILE and the rest: the bench
+			// never drives the floor there; the next event retries.
+			return
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			_ = unix.Close(fd)
+			continue
+		}
+		f.conns[fd] = new(floorConn)
+	}
+}
+
+func (f *floor) onEvent(fd int, events uint32) {
+	c := f.conns[fd]
+	if c == nil {
+		return
+	}
+	if events&unix.EPOLLOUT != 0 && len(c.out) > 0 {
+		n, err := unix.Write(fd, c.out)
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			f.drop(fd)
+			return
+		}
+		c.out = c.out[max(n, 0):]
+		if len(c.out) == 0 {
+			c.out = nil
+			f.interest(fd, unix.EPOLLIN)
+		}
+		return
+	}
+	if events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+		return
+	}
+	n, err := unix.Read(fd, f.rbuf)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return
+	}
+	if err != nil || n == 0 {
+		f.drop(fd)
+		return
+	}
+	in := f.rbuf[:n]
+	if len(c.in) > 0 {
+		c.in = append(c.in, in...)
+		in = c.in
+	}
+	used, out, closeNow := f.store.Answer(in, f.out[:0])
+	f.out = out
+	if rest := in[used:]; len(rest) > 0 {
+		if len(rest) > answer.MaxLine+answer.MaxValue+2 {
+			f.drop(fd)
+			return
+		}
+		c.in = append(c.in[:0], rest...)
+	} else {
+		c.in = nil
+	}
+	if len(out) > 0 && len(c.out) == 0 {
+		w, err := unix.Write(fd, out)
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			f.drop(fd)
+			return
+		}
+		out = out[max(w, 0):]
+		if len(out) > 0 {
+			c.out = append([]byte(nil), out...)
+			f.interest(fd, unix.EPOLLOUT)
+		}
+	} else if len(out) > 0 {
+		c.out = append(c.out, out...)
+	}
+	if closeNow {
+		f.drop(fd)
+	}
+}
+
+func (f *floor) interest(fd int, events uint32) {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		f.drop(fd)
+	}
+}
+
+// drop closes fd; close(2) also takes it out of the epoll set.
+func (f *floor) drop(fd int) {
+	delete(f.conns, fd)
+	_ = unix.Close(fd)
+}
+
+func (f *floor) closeAll() {
+	for fd := range f.conns {
+		f.drop(fd)
+	}
+}
+
+// listenTCP returns a non-blocking listening socket on 127.0.0.1:port.
+func listenTCP(port int) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("setsockopt SO_REUSEADDR", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", fmt.Errorf("127.0.0.1:%d: %w", port, err))
+	}
+	if err := unix.Listen(fd, 1024); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("listen", err)
+	}
+	return fd, nil
+}

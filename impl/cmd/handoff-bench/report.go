@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// report is what a suite run found: per server, the median of each figure
+// over the rounds. It is written as JSON and drawn by chart.
+type report struct {
+	When    string
+	Rounds  int
+	Conn    load
+	Req     load
+	Idle    load
+	Servers []serverFigures
+}
+
+// serverFigures are one server's medians; NaN (null in JSON: absent) where
+// the server was not measured in that mode.
+type serverFigures struct {
+	Name string
+	// CPUPerConn and CPUPerReq are server CPU nanoseconds per short
+	// connection and per request; RSSPerConn bytes per idle connection.
+	CPUPerConn, CPUPerReq, RSSPerConn jsonFloat
+	// ConnPerSec and ReqPerSec are client-side throughput; ReqP50, ReqP99 and
+	// ReqP999 request latency in nanoseconds; ConnP99 a short connection's.
+	ConnPerSec, ReqPerSec          jsonFloat
+	ReqP50, ReqP99, ReqP999, ConnP99 jsonFloat
+	// DispatchP99 is the p99 from accept to OnOpen in nanoseconds, from the
+	// reactor's DispatchLatency benchmark (handoff servers only).
+	DispatchP99 jsonFloat
+	// Errors counts failed operations over every run.
+	Errors int64
+}
+
+// jsonFloat is a float64 that encodes NaN as null.
+type jsonFloat float64
+
+var nan = jsonFloat(math.NaN())
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, float64(f), 'f', 1, 64), nil
+}
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = nan
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	*f = jsonFloat(v)
+	return err
+}
+
+func (f jsonFloat) ok() bool { return !math.IsNaN(float64(f)) }
+
+// median of the figure get picks from each run; NaN when there are no runs.
+func median(runs []result, get func(result) float64) jsonFloat {
+	if len(runs) == 0 {
+		return nan
+	}
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = get(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return jsonFloat(v[len(v)/2])
+	}
+	return jsonFloat((v[len(v)/2-1] + v[len(v)/2]) / 2)
+}
+
+func medians(name string, runs map[string][]result) serverFigures {
+	conn, req, idle := runs["conn"], runs["req"], runs["idle"]
+	f := serverFigures{
+		Name:        name,
+		CPUPerConn:  median(conn, func(r result) float64 { return r.CPUPerOp }),
+		ConnPerSec:  median(conn, func(r result) float64 { return r.OpsPerSec }),
+		ConnP99:     median(conn, func(r result) float64 { return float64(r.Latency.P99) }),
+		CPUPerReq:   median(req, func(r result) float64 { return r.CPUPerOp }),
+		ReqPerSec:   median(req, func(r result) float64 { return r.OpsPerSec }),
+		ReqP50:      median(req, func(r result) float64 { return float64(r.Latency.P50) }),
+		ReqP99:      median(req, func(r result) float64 { return float64(r.Latency.P99) }),
+		ReqP999:     median(req, func(r result) float64 { return float64(r.Latency.P999) }),
+		RSSPerConn:  median(idle, func(r result) float64 { return r.RSSPerConn }),
+		DispatchP99: nan,
+	}
+	for _, rs := range [][]result{conn, req, idle} {
+		for _, r := range rs {
+			f.Errors += r.Errors
+		}
+	}
+	return f
+}
+
+// addDispatch reads `go test -bench DispatchLatency` output and gives each
+// server named ".../<sub-benchmark>" the sub-benchmark's p99-ns.
+func (rep *report) addDispatch(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	p99 := make(map[string]float64)
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "BenchmarkDispatchLatency/") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "BenchmarkDispatchLatency/")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i] // the GOMAXPROCS suffix
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			if f[i+1] == "p99-ns" {
+				if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+					p99[name] = v
+				}
+			}
+		}
+	}
+	for i, s := range rep.Servers {
+		if _, sub, ok := strings.Cut(s.Name, "/"); ok {
+			if v, ok := p99[sub]; ok {
+				rep.Servers[i].DispatchP99 = jsonFloat(v)
+			}
+		}
+	}
+	return nil
+}
+
+// find returns the figures of the server named name, if any.
+func (rep *report) find(name string) (serverFigures, bool) {
+	for _, s := range rep.Servers {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return serverFigures{}, false
+}
+
+// ratio formats v/base, or "-" when either is missing.
+func ratio(v, base jsonFloat) string {
+	if !v.ok() || !base.ok() || base == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", float64(v)/float64(base))
+}
+
+func micros(v jsonFloat) string {
+	if !v.ok() {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(v)/1e3)
+}
+
+func plain(v jsonFloat, format string) string {
+	if !v.ok() {
+		return "-"
+	}
+	return fmt.Sprintf(format, float64(v))
+}
+
+// printTable prints the medians, each cost with its ratio to the floor and
+// to memcached.
+func (rep *report) printTable(w io.Writer) {
+	floor, _ := rep.find("floor")
+	mc, hasMC := rep.find("memcached")
+	if !hasMC {
+		mc = serverFigures{CPUPerConn: nan, CPUPerReq: nan, RSSPerConn: nan}
+	}
+	fmt.Fprintf(w, "medians of %d rounds; conn: %d dialers; req: %d conns, %.0f%% gets, %d B values, pipeline %d; idle: %d conns on a fresh process\n",
+		rep.Rounds, rep.Conn.Conns, rep.Req.Conns, rep.Req.GetRatio*100, rep.Req.ValueSize, rep.Req.Pipeline, rep.Idle.Conns)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "server\tCPU/conn µs\t/floor\t/memcached\tCPU/req µs\t/floor\t/memcached\tRSS/idle conn B\t/floor\t/memcached\tconn/s\treq/s\treq p50 µs\treq p99 µs\treq p99.9 µs\tdispatch p99 µs\terrors\t")
+	for _, s := range rep.Servers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.Name,
+			micros(s.CPUPerConn), ratio(s.CPUPerConn, floor.CPUPerConn), ratio(s.CPUPerConn, mc.CPUPerConn),
+			micros(s.CPUPerReq), ratio(s.CPUPerReq, floor.CPUPerReq), ratio(s.CPUPerReq, mc.CPUPerReq),
+			plain(s.RSSPerConn, "%.0f"), ratio(s.RSSPerConn, floor.RSSPerConn), ratio(s.RSSPerConn, mc.RSSPerConn),
+			plain(s.ConnPerSec, "%.0f"), plain(s.ReqPerSec, "%.0f"),
+			micros(s.ReqP50), micros(s.ReqP99), micros(s.ReqP999), micros(s.DispatchP99), s.Errors)
+	}
+	tw.Flush()
+}
