@@ -117,10 +117,16 @@ type Bounds struct {
 	PipeCap int
 }
 
-// DefaultBounds are the bounds modelcheck -table checks d at: the smallest
-// system in which every seeded bug shows (two conns reach worker 0, whose
-// pipe holds one token), so that counterexamples stay short to read.
+// DefaultBounds are the bounds modelcheck -table checks d at. A correct
+// design is checked at the widest system that keeps `make model` within
+// seconds: three workers (so P2 is checked mod 3), two acceptors sharing the
+// counter, a pipe that fills. A seeded bug is checked at the smallest system
+// in which it shows (two conns reach worker 0, whose pipe holds one token),
+// so that its counterexample stays short to read.
 func (d Design) DefaultBounds() Bounds {
+	if d.Correct() {
+		return Bounds{Workers: 3, Conns: 5, Acceptors: 2, PipeCap: 2}
+	}
 	return Bounds{Workers: 2, Conns: 3, Acceptors: d.acceptors, PipeCap: 1}
 }
 

@@ -80,6 +80,9 @@ func TestReplayLongTrace(t *testing.T) {
 	for i, name := range append(correctDesigns, correctDesigns...) {
 		d := mustDesign(t, name)
 		b := Bounds{Workers: 16, Conns: 2000, Acceptors: 2, PipeCap: 4}
+		if raceEnabled {
+			b.Conns = 200
+		}
 		if i >= len(correctDesigns) {
 			b.Workers = 3 // fewer workers, so that coalescing and full pipes happen
 		}

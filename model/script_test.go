@@ -20,13 +20,15 @@ import (
 //
 // Commands:
 //
-//	design NAME [workers=W] [conns=C] [acceptors=A] [pipecap=K]  start over
+//	design NAME [workers=W] [conns=C] [acceptors=A] [pipecap=K]
+//	                                  start over; default 2 workers, 3 conns,
+//	                                  the design's acceptors, pipe capacity 1
 //	accept|dispatch|notify|wake|pop|register [a=N] [w=N] [n=N] [part=P]
 //	                                  take the one enabled step that matches
 //	state                             the current state
 //	enabled                           every enabled step
 //	check                             at quiescence, P4 and P1's "never none"
-//	explore                           Explore at the design's bounds
+//	explore                           Explore at the design command's bounds
 //	replay [workers=W] [acceptors=A]  replay the input lines, one event each
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata/*.txt")
 
@@ -209,7 +211,7 @@ func (sc *scriptRun) design(words []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := d.DefaultBounds()
+	b := Bounds{Workers: 2, Conns: 3, Acceptors: d.acceptors, PipeCap: 1}
 	for key, dst := range map[string]*int{"workers": &b.Workers, "conns": &b.Conns, "acceptors": &b.Acceptors, "pipecap": &b.PipeCap} {
 		if *dst, err = intArg(kv, key, *dst); err != nil {
 			return nil, err

@@ -115,7 +115,7 @@ func progress(stderr io.Writer, start time.Time, on bool) func(states, transitio
 // runTable checks every design at its default bounds and prints one row per
 // design; it returns 1 if any result differs from the design's expectation.
 func runTable(stdout, stderr io.Writer, verbose bool) (int, error) {
-	fmt.Fprintf(stdout, "%-32s %-28s %-28s %8s %11s %4s %8s\n", "design", "expected", "result", "states", "transitions", "cex", "time")
+	fmt.Fprintf(stdout, "%-32s %-12s %-28s %-28s %8s %11s %4s %8s\n", "design", "bounds", "expected", "result", "states", "transitions", "cex", "time")
 	code := 0
 	total := 0
 	for _, d := range model.Designs() {
@@ -135,9 +135,12 @@ func runTable(stdout, stderr io.Writer, verbose bool) (int, error) {
 			code = 1
 		}
 		total += r.States
-		fmt.Fprintf(stdout, "%-32s %-28s %-28s %8d %11d %4s %8s%s\n", d.Name, d.ExpectText(), result,
-			r.States, r.Transitions, cex, time.Since(start).Round(time.Microsecond), mark)
+		b := r.Bounds
+		fmt.Fprintf(stdout, "%-32s %-12s %-28s %-28s %8d %11d %4s %8s%s\n", d.Name,
+			fmt.Sprintf("%d/%d/%d/%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap), d.ExpectText(), result,
+			r.States, r.Transitions, cex, time.Since(start).Round(time.Millisecond), mark)
 	}
+	fmt.Fprintln(stdout, "bounds: workers/conns/acceptors/pipecap; cex: counterexample steps")
 	if code != 0 {
 		fmt.Fprintln(stdout, "FAIL: a design's result differs from its expectation")
 	}
