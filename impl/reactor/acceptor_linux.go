@@ -147,7 +147,7 @@ func (a *acceptor) admit(fd int, sa unix.Sockaddr) {
 		s.stats.rejected.Add(1)
 		// A fresh socket's send buffer is empty, so the line fits; a failed
 		// write loses nothing but the courtesy.
-		_, _ = unix.Write(fd, []byte(s.cfg.RejectLine))
+		_, _ = unix.SendmsgN(fd, []byte(s.cfg.RejectLine), nil, nil, unix.MSG_NOSIGNAL)
 		_ = unix.Close(fd)
 		return
 	}

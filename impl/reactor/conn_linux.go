@@ -44,7 +44,8 @@ type Conn struct {
 	closed bool
 	// err, when set, closes the connection at once, output discarded.
 	err error
-	// lastActive is the Worker's clock at c's last I/O, for IdleTimeout.
+	// lastActive is the Worker's clock when c last received bytes, for
+	// IdleTimeout.
 	lastActive int64
 
 	// gone mirrors closed for other goroutines (AsyncWrite).
@@ -153,11 +154,13 @@ func (c *Conn) Context() any { return c.ctx }
 // SetContext stores v with the connection for the handler's use.
 func (c *Conn) SetContext(v any) { c.ctx = v }
 
-// writeSome writes as much of p as the socket takes now.
+// writeSome writes as much of p as the socket takes now. MSG_NOSIGNAL: a
+// peer that is gone yields EPIPE here rather than a SIGPIPE delivered to a
+// program that may have asked for it with signal.Notify.
 func (c *Conn) writeSome(p []byte) (int, error) {
 	total := 0
 	for total < len(p) {
-		n, err := unix.Write(c.fd, p[total:])
+		n, err := unix.SendmsgN(c.fd, p[total:], nil, nil, unix.MSG_NOSIGNAL)
 		if err == unix.EINTR {
 			continue
 		}
@@ -165,13 +168,12 @@ func (c *Conn) writeSome(p []byte) (int, error) {
 			break
 		}
 		if err != nil {
-			return total, os.NewSyscallError("write", err)
+			return total, os.NewSyscallError("sendmsg", err)
 		}
 		total += n
 	}
 	if total > 0 {
 		c.w.stats.bytesOut.Add(uint64(total))
-		c.lastActive = c.w.now
 	}
 	return total, nil
 }
@@ -203,7 +205,8 @@ func (w *worker) onConnEvent(c *Conn, ev uint32) {
 			w.deliver(c, nil)
 		}
 	}
-	if ev&(unix.EPOLLIN|errHup) != 0 && c.events&unix.EPOLLIN != 0 && c.err == nil && !c.closing {
+	if ev&(unix.EPOLLIN|errHup) != 0 && c.events&unix.EPOLLIN != 0 && c.err == nil && !c.closing &&
+		c.OutputLen() < w.s.cfg.MaxOutput {
 		w.readConn(c)
 	} else if ev&errHup != 0 && c.events&unix.EPOLLIN == 0 && c.OutputLen() == 0 && c.err == nil {
 		// Neither a read nor a write is pending to report the failure.

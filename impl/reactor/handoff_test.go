@@ -108,6 +108,13 @@ func TestHandoffUnderLoad(t *testing.T) {
 			if err := checkFIFO(events); err != nil {
 				t.Error(err)
 			}
+			h.mu.Lock()
+			for id, n := range h.opens {
+				if n != 1 || h.closes[id] != 1 {
+					t.Errorf("P7: conn %d: OnOpen %d times, OnClose %d times (want 1 each)", id, n, h.closes[id])
+				}
+			}
+			h.mu.Unlock()
 			st := s.Stats()
 			for w, ws := range st.Workers {
 				want := uint64(r.conns / r.n)

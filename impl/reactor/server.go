@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -19,6 +20,27 @@ const (
 	DefaultMaxOutput  = 4 << 20
 	DefaultMaxInput   = 4 << 20
 	DefaultReadBuffer = 64 << 10
+)
+
+// Sentinel errors, tested with errors.Is.
+var (
+	// ErrClosed is returned by Conn methods once the connection's OnClose has
+	// run, and by AsyncWrite on a handle whose connection is gone: a stale
+	// handle never reaches a newer connection on a reused fd (P6).
+	ErrClosed = errors.New("reactor: connection closed")
+	// ErrInputTooLarge is passed to OnClose when the handler left more than
+	// Config.MaxInput bytes unconsumed.
+	ErrInputTooLarge = errors.New("reactor: unconsumed input over MaxInput")
+	// ErrServerClosed is passed to OnClose for connections closed by Shutdown,
+	// and returned by Serve when the server was already shut down.
+	ErrServerClosed = errors.New("reactor: server closed")
+	// ErrIdleTimeout is passed to OnClose for connections closed by
+	// Config.IdleTimeout.
+	ErrIdleTimeout = errors.New("reactor: idle timeout")
+	// ErrOutputFull is returned by AsyncWrite when the connection already has
+	// Config.MaxOutput bytes of asynchronous writes in flight: the bound keeps a
+	// producer on another goroutine from growing memory without limit.
+	ErrOutputFull = errors.New("reactor: asynchronous output over MaxOutput")
 )
 
 // Server is a running or runnable reactor: its listeners are bound by New, its

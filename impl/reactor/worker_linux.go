@@ -275,7 +275,8 @@ func (w *worker) runTasks(list []task) {
 	}
 }
 
-// closeIdle closes the connections with no I/O for IdleTimeout.
+// closeIdle closes the connections that received nothing for IdleTimeout
+// (memcached's idle_timeout, which also counts only what clients send).
 func (w *worker) closeIdle(idle int64) {
 	for _, c := range w.conns {
 		if w.now-c.lastActive >= idle {
