@@ -1,0 +1,50 @@
+// Package model is handoff's connection hand-off as a pure state machine:
+// the Acceptors, the round-robin counter, each Worker's queue, notify channel
+// and wake-up flag, and what each Worker registered. It checks the
+// properties P1 exactly-once, P2 round-robin, P3 per-worker FIFO and P4 no
+// lost wake-up on every interleaving, within bounds; spec/SPEC.md states
+// them and argues why they hold, and spec/dispatch.pml is the same system
+// for spin.
+//
+// The package imports no syscall, net, os, time or unsafe (a test enforces
+// it): inputs are steps, results are values.
+//
+// # Steps
+//
+// A Machine's step function lists the steps enabled in a State. Steps carry
+// the trace vocabulary's names (Kind) and are cut where the implementation's
+// actions are atomic: Dispatch (pick the Worker and push under its queue's
+// lock) is one step, a pipe or eventfd write (Notify) is one, a read of the
+// channel (Wake) is one, a pop under the lock (Pop) is one. Actions the
+// implementation does not trace are hidden steps (Step.Part): the two halves
+// of an unlocked read-then-write, a pop that finds the queue empty, a
+// coalesced Acceptor that finds the flag already set, a Worker clearing its
+// flag.
+//
+// # Designs
+//
+// Four designs are correct: memcached (a pipe, a token per connection, a
+// read of up to 32 tokens, one pop per token), eventfd (a counter that a read
+// returns and resets, one pop per token), drain (read the tokens, then pop
+// until empty) and coalesced (a token only when the flag flips 0→1; the
+// Worker clears the flag, drains, re-checks). Six are seeded bugs, each of
+// which the explorer must refute: bug-notify-before-push,
+// bug-coalesced-clear-after-drain, bug-drop-on-full-pipe, bug-racy-rr,
+// bug-unlocked-pop, bug-eventfd-pop-one. Designs lists them.
+//
+// # Explorer
+//
+// Explore enumerates every state breadth-first, keyed by a compact encoding
+// (State.Key), and returns the first violation with one of the shortest
+// counterexamples; cmd/modelcheck is its command line. P1–P3 are checked at
+// every step, P4 (and P1's "never none") in every state where no step is
+// enabled.
+//
+// # Replay
+//
+// Replay feeds a trace recorded from impl/reactor through a design's step
+// function and returns the first event the model refuses. The reactor's
+// notify × wake-up combinations map onto designs: pipe + per-conn is
+// "memcached", eventfd + per-conn is "eventfd", and either channel with
+// coalesced wake-ups is "coalesced".
+package model
