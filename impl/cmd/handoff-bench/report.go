@@ -32,7 +32,7 @@ type serverFigures struct {
 	CPUPerConn, CPUPerReq, RSSPerConn jsonFloat
 	// ConnPerSec and ReqPerSec are client-side throughput; ReqP50, ReqP99 and
 	// ReqP999 request latency in nanoseconds; ConnP99 a short connection's.
-	ConnPerSec, ReqPerSec          jsonFloat
+	ConnPerSec, ReqPerSec            jsonFloat
 	ReqP50, ReqP99, ReqP999, ConnP99 jsonFloat
 	// DispatchP99 is the p99 from accept to OnOpen in nanoseconds, from the
 	// reactor's DispatchLatency benchmark (handoff servers only).

@@ -15,7 +15,7 @@ func TestAnswer(t *testing.T) {
 		{"set a 5 0 3\r\nabc\r\n", "STORED\r\n", 18, false},
 		{"get a b\r\n", "VALUE a 5 3\r\nabc\r\nEND\r\n", 9, false},
 		{"set b 0 0 3 noreply\r\nxyz\r\nget b\r\n", "VALUE b 0 3\r\nxyz\r\nEND\r\n", 33, false},
-		{"set c 0 0 5\r\nab", "", 0, false},            // data block incomplete: nothing consumed
+		{"set c 0 0 5\r\nab", "", 0, false},                        // data block incomplete: nothing consumed
 		{"get a\r\nge", "VALUE a 5 3\r\nabc\r\nEND\r\n", 7, false}, // second line incomplete
 		{"stats\r\n", "ERROR\r\n", 7, false},
 		{"set d 0 0 3\r\nabcd\r\n", "CLIENT_ERROR bad data chunk\r\n", 19, true},
