@@ -59,6 +59,7 @@ func Explore(d Design, b Bounds, opt Options) (*Result, error) {
 	parent := []int32{-1}
 	seen := map[string]int32{keys[0]: 0}
 	level := []int32{0}
+	var scratch []byte // the key being looked up; a string is made only for a new state
 	type safety struct {
 		from int32
 		t    Transition
@@ -85,10 +86,11 @@ func Explore(d Design, b Bounds, opt Options) (*Result, error) {
 				if bad != nil {
 					return
 				}
-				k := t.Next.Key()
-				if _, ok := seen[k]; ok {
+				scratch = t.Next.appendKey(scratch[:0])
+				if _, ok := seen[string(scratch)]; ok {
 					return
 				}
+				k := string(scratch)
 				if len(keys) == 1<<31-1 {
 					panic("model: more than 2^31 states")
 				}
