@@ -30,7 +30,7 @@ func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition
 		w := s.RR
 		switch {
 		case m.d.notifyBeforePush:
-			m.notify(s, a, w, APush, emit)
+			m.notify(s, a, w, true, emit)
 		case m.d.racyRR:
 			n := s.clone()
 			n.Acceptors[a].PC = APicked
@@ -71,7 +71,7 @@ func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition
 		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Note: "write queue " + connList(q)}, n, v)
 
 	case ANotify:
-		m.notify(s, a, ac.Worker, AIdle, emit)
+		m.notify(s, a, ac.Worker, false, emit)
 
 	case APush:
 		w := ac.Worker
@@ -96,20 +96,20 @@ func (m *Machine) push(n *State, w int, c int64, q []int64) *Violation {
 	return v
 }
 
-// notify emits Acceptor a's token write to Worker w, after which the
-// Acceptor is at pc. A full pipe blocks the write (no step) unless the design
-// drops it; a coalesced Acceptor writes only when it flips the flag 0→1.
-// bug-notify-before-push picks w here and advances the counter.
-func (m *Machine) notify(s *State, a, w int, pc APC, emit func(Transition)) {
+// notify emits Acceptor a's token write to Worker w. A full pipe blocks the
+// write (no step) unless the design drops it; a coalesced Acceptor writes
+// only when it flips the flag 0→1. Normally the Acceptor has pushed and is
+// done with its fd; with pick (bug-notify-before-push) it picks w here,
+// advances the counter, and pushes next.
+func (m *Machine) notify(s *State, a, w int, pick bool, emit func(Transition)) {
 	ev := Event{Kind: Notify, Acceptor: a, Worker: w, Conn: -1}
 	n := s.clone()
 	ac := &n.Acceptors[a]
-	ac.PC = pc
-	if pc == AIdle {
-		ac.Conn, ac.Worker = -1, -1
-	} else {
-		ac.Worker = w
+	if pick {
+		ac.PC, ac.Worker = APush, w
 		n.RR = (w + 1) % len(s.Workers)
+	} else {
+		*ac = Acceptor{PC: AIdle, Conn: -1, Worker: -1}
 	}
 	wk := &n.Workers[w]
 	note := ""

@@ -41,9 +41,7 @@ func (s Step) Hidden() bool { return s.Part != "" }
 func (s Step) String() string {
 	str := s.Event.String()
 	if s.Event.Kind == Wake && s.Part != "" {
-		e := s.Event
-		e.Kind = 0
-		str = "Wake" + strings.TrimPrefix(e.String(), Kind(0).String())
+		str = strings.Replace(str, fmt.Sprintf(" n=%d", s.Event.N), "", 1) // a hidden part reads nothing
 	}
 	if s.Part != "" {
 		str += " [" + s.Part + "]"
