@@ -1,0 +1,127 @@
+// Command handoffd is a memcached-compatible cache server on handoff's
+// reactor. It speaks memcached's text protocol (classic and meta commands)
+// and takes memcached's flags, so memcached clients and tools work with it
+// unchanged.
+//
+//	handoffd -p 11211 -l 127.0.0.1 -t 4 -c 1024 -m 64 -I 1m
+//	handoffd -s /tmp/handoffd.sock -notify eventfd -wakeup coalesced
+//
+// SIGTERM or SIGINT stops it gracefully (every connection closed, every
+// goroutine joined) with exit status 0. Bad flags exit with status 2, a
+// server that cannot start with status 1.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/handoffd/handoff/impl/memcache"
+	"github.com/handoffd/handoff/impl/reactor"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// reapEvery is how often expired items are swept (memcached's LRU crawler
+// runs on a similar scale).
+const reapEvery = time.Second
+
+// run parses args, serves until ctx is done, and returns the exit status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, code := parseFlags(args, stderr)
+	if o == nil {
+		return code
+	}
+	level := slog.LevelWarn
+	switch {
+	case o.vv:
+		level = slog.LevelDebug
+	case o.v:
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if lim, err := raiseFDLimit(uint64(o.maxConns) + reservedFDs(o.threads, len(o.listen))); err != nil {
+		log.Warn("cannot read or raise the open-file limit", "err", err)
+	} else if lim.short {
+		log.Warn("open-file limit is below what -c needs; connections beyond it fail with EMFILE (the acceptor pauses and retries)",
+			"needed", lim.needed, "limit", lim.cur, "hard_limit", lim.max,
+			"effective_maxconns", max(0, int64(lim.cur)-int64(reservedFDs(o.threads, len(o.listen)))))
+	}
+
+	store, err := memcache.NewStore(memcache.StoreConfig{MaxBytes: o.maxBytes, ItemMax: o.itemMax})
+	if err != nil {
+		fmt.Fprintf(stderr, "handoffd: %v\n", err)
+		return 2
+	}
+	srv := memcache.NewServer(store, memcache.Settings{
+		ReqsPerEvent: o.reqsPerEvent,
+		MaxConns:     o.maxConns,
+		Threads:      o.threads,
+		Backlog:      o.backlog,
+		TCPPort:      o.port,
+		Inter:        o.inter,
+		DomainSocket: o.socket,
+		IdleTimeout:  o.idle,
+	}, nil)
+	const maxOutput = reactor.DefaultMaxOutput
+	rs, err := reactor.New(reactor.Config{
+		Listen:      o.listen,
+		Workers:     o.threads,
+		Acceptors:   o.acceptors,
+		Notify:      reactor.Notify(o.notify),
+		Wakeup:      reactor.Wakeup(o.wakeup),
+		Balance:     reactor.Balance(o.balance),
+		MaxConns:    o.maxConns,
+		Backlog:     o.backlog,
+		MaxOutput:   maxOutput,
+		MaxInput:    max(reactor.DefaultMaxInput, srv.MaxInput()),
+		IdleTimeout: o.idle,
+		Logger:      log,
+	}, memcache.NewHandler(srv, o.threads, maxOutput))
+	if err != nil {
+		fmt.Fprintf(stderr, "handoffd: %v\n", err)
+		return 1
+	}
+	srv.SetConnStats(memcache.ConnStatsOf(rs))
+
+	// The listening line is printed at every verbosity: with -p 0 it is the
+	// only way to learn the port.
+	fmt.Fprintf(stderr, "handoffd: listening on %s (threads %d, maxconns %d, memory %d MiB, item max %d, notify %s, wakeup %s, balance %s)\n",
+		strings.Join(rs.Addrs(), ","), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, o.notify, o.wakeup, o.balance)
+
+	reapCtx, stopReaper := context.WithCancel(context.Background())
+	var reaper sync.WaitGroup
+	reaper.Go(func() { srv.RunReaper(reapCtx, reapEvery) })
+	start := time.Now()
+	err = rs.Serve(ctx)
+	stopReaper()
+	reaper.Wait()
+	if err != nil {
+		fmt.Fprintf(stderr, "handoffd: %v\n", err)
+		return 1
+	}
+	st := rs.Stats()
+	log.Info("stopped", "uptime", time.Since(start).Round(time.Millisecond), "total_connections", st.TotalConns,
+		"rejected_connections", st.Rejected, "bytes_read", st.BytesIn, "bytes_written", st.BytesOut)
+	fmt.Fprintln(stderr, "handoffd: stopped")
+	return 0
+}
+
+// reservedFDs is the descriptors the process holds besides connections:
+// stdio, listeners (one per acceptor each), and per worker an epoll fd and
+// notify and task fds; memcached reserves a similar margin.
+func reservedFDs(workers, listeners int) uint64 {
+	return uint64(10 + 2*listeners + 4*workers)
+}
