@@ -56,7 +56,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 
 	h := newGreet()
 	gh := gatedOpen{greetHandler: h, gated: new(atomic.Bool), gate: make(chan struct{})}
-	s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0", "unix://" + shortSocketPath(t)}, Workers: 3, Logger: quietLogger}, gh)
+	s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0", "unix://" + shortSocketPath(t)}, Workers: 1, Logger: quietLogger}, gh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,15 @@ func TestShutdownUnderLoad(t *testing.T) {
 		stop    atomic.Bool
 		wg      sync.WaitGroup
 	)
+	defer func() {
+		mu.Lock()
+		for _, c := range clients {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
 	addrs := s.Addrs()
-	for g := range 32 {
+	for g := range 64 {
 		wg.Go(func() {
 			for i := 0; !stop.Load() && i < 40; i++ {
 				network, rest := splitScheme(addrs[(g+i)%len(addrs)])
@@ -88,10 +95,10 @@ func TestShutdownUnderLoad(t *testing.T) {
 					return
 				}
 				greeted.Add(1)
+				// Traffic without waiting for the echo: a client must block
+				// only on its greeting, so that held OnOpen calls make the
+				// queue grow.
 				if _, err := c.Write([]byte("ping\n")); err != nil {
-					return
-				}
-				if _, err := r.ReadString('\n'); err != nil {
 					return
 				}
 			}
@@ -99,19 +106,17 @@ func TestShutdownUnderLoad(t *testing.T) {
 	}
 	waitFor(t, "300 greeted clients", func() bool { return greeted.Load() >= 300 })
 	gh.gated.Store(true)
-	waitFor(t, "10 queued connections", func() bool {
-		q := 0
-		for _, w := range s.Stats().Workers {
-			q += w.QueueLen
-		}
-		return q >= 10
-	})
+	// The Worker is held in one OnOpen, inside a batch of at most 32 pipe
+	// tokens; with 40 queued, some are still queued when it sees the stop.
+	waitFor(t, "40 queued connections", func() bool { return s.Stats().Workers[0].QueueLen >= 40 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(ctx) }()
-	waitFor(t, "Shutdown to begin", s.stopping.Load)
+	// Release the held OnOpen only once the Worker has been told to stop:
+	// it finishes its batch, then closes what is still queued.
+	waitFor(t, "the Worker's stop", s.workers[0].stopFlag.Load)
 	close(gh.gate)
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
