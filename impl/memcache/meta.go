@@ -339,7 +339,7 @@ func (c *Conn) metaDelete(m *metaReq, out []byte) []byte {
 
 // metaArith runs ma: HD, or VA <len> with v followed by the number; NF on a
 // miss unless N vivifies it with J (default 0); EX on a CAS mismatch (q: no
-// HD).
+// success reply at all).
 func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 	req := DeltaReq{Incr: true, Delta: 1}
 	for _, f := range []byte{'D', 'J', 'C'} {
@@ -402,7 +402,8 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 		out = append(out, "NS"...)
 		return m.appendRet(out, nil)
 	}
-	if m.flag('q') && !m.flag('v') {
+	if m.flag('q') {
+		// memcached suppresses the whole success reply, value included.
 		return out
 	}
 	if m.flag('v') {
