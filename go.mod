@@ -2,10 +2,12 @@ module github.com/handoffd/handoff
 
 go 1.26.0
 
-require golang.org/x/sys v0.50.0
+require (
+	github.com/anishathalye/porcupine v1.3.1
+	golang.org/x/sys v0.50.0
+	pgregory.net/rapid v1.3.0
+)
 
 require (
-	github.com/anishathalye/porcupine v1.3.1 // indirect
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // indirect
-	pgregory.net/rapid v1.3.0 // indirect
 )

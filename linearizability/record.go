@@ -1,0 +1,230 @@
+package linearizability
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/model"
+)
+
+// Setup is the server and the load one recorded run uses.
+type Setup struct {
+	// Workers and Acceptors size the server (Config.Workers, Config.Acceptors).
+	Workers, Acceptors int
+	// Notify and Wakeup select the hand-off design; zero means the defaults.
+	Notify reactor.Notify
+	Wakeup reactor.Wakeup
+	// Clients is the number of concurrent client goroutines; Ops the number
+	// of connects they make in all, each on a fresh connection.
+	Clients, Ops int
+}
+
+// Run is what a recorded run observed.
+type Run struct {
+	Setup Setup
+	// Connects holds one operation per connect: called before the dial,
+	// returned once the greeting was read; output Connect.
+	Connects []porcupine.Operation
+	// Trace is the reactor's trace in the order the hook was called.
+	Trace []model.Event
+	// Stats is the server's counters once every connection had closed.
+	Stats reactor.Stats
+}
+
+// greeter tells each client the Worker that serves it and its sequence
+// number, "w=W id=I\n", in OnOpen, then closes when the client does.
+type greeter struct{}
+
+func (greeter) OnOpen(c *reactor.Conn) {
+	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
+}
+
+func (greeter) OnData(_ *reactor.Conn, in []byte) int { return len(in) }
+
+func (greeter) OnClose(*reactor.Conn, error) {}
+
+// Record serves a reactor for st on 127.0.0.1 with the trace hook on, runs
+// st.Ops connects from st.Clients goroutines, waits until every connection
+// was registered and closed, and stops the server. Every loop is bounded by
+// st.Ops and every wait by a deadline.
+func Record(ctx context.Context, st Setup) (*Run, error) {
+	var mu sync.Mutex
+	trace := make([]model.Event, 0, 8*st.Ops)
+	cfg := reactor.Config{
+		Listen:    []string{"tcp://127.0.0.1:0"},
+		Workers:   st.Workers,
+		Acceptors: st.Acceptors,
+		Notify:    st.Notify,
+		Wakeup:    st.Wakeup,
+		MaxConns:  max(1024, 2*st.Clients),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Trace: func(e model.Event) {
+			mu.Lock()
+			trace = append(trace, e)
+			mu.Unlock()
+		},
+	}
+	s, err := reactor.New(cfg, greeter{})
+	if err != nil {
+		return nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background()) }()
+	run := &Run{Setup: st}
+	ops, recErr := connects(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
+	if recErr == nil {
+		recErr = awaitClosed(ctx, s, st.Ops)
+	}
+	run.Stats = s.Stats()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Shutdown(stopCtx); err != nil && recErr == nil {
+		recErr = fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && recErr == nil {
+		recErr = fmt.Errorf("serve: %w", err)
+	}
+	if recErr != nil {
+		return nil, recErr
+	}
+	mu.Lock()
+	run.Trace = trace
+	mu.Unlock()
+	run.Connects = ops
+	return run, nil
+}
+
+// connects runs the clients and returns one operation per connect.
+func connects(ctx context.Context, addr string, st Setup) ([]porcupine.Operation, error) {
+	start := time.Now()
+	var next atomic.Int64
+	var mu sync.Mutex
+	ops := make([]porcupine.Operation, 0, st.Ops)
+	var firstErr error
+	var wg sync.WaitGroup
+	for client := range st.Clients {
+		wg.Go(func() {
+			d := net.Dialer{Timeout: 10 * time.Second}
+			for next.Add(1) <= int64(st.Ops) {
+				call := time.Since(start).Nanoseconds()
+				out, err := connectOnce(ctx, &d, addr)
+				ret := time.Since(start).Nanoseconds()
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				ops = append(ops, porcupine.Operation{ClientId: client, Call: call, Output: out, Return: ret})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ops, firstErr
+}
+
+// connectOnce dials addr, reads the greeting and closes.
+func connectOnce(ctx context.Context, d *net.Dialer, addr string) (Connect, error) {
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return Connect{}, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return Connect{}, fmt.Errorf("greeting: %w (got %q)", err, line)
+	}
+	var out Connect
+	if _, err := fmt.Sscanf(strings.TrimSpace(line), "w=%d id=%d", &out.Worker, &out.Conn); err != nil {
+		return Connect{}, fmt.Errorf("greeting %q: %w", line, err)
+	}
+	return out, nil
+}
+
+// awaitClosed waits until ops connections were registered and closed, so
+// that the trace holds every event of the run.
+func awaitClosed(ctx context.Context, s *reactor.Server, ops int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := s.Stats()
+		if st.TotalConns == uint64(ops) && st.CurrConns == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%d of %d connections registered, %d still open", st.TotalConns, ops, st.CurrConns)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// QueueHistory turns a trace into operations on the Workers' queues, with
+// the trace position as the clock (the hook's calls are serialized, so
+// position order is real-time order). An enqueue of c is the interval from
+// Accept(c) to Dispatch(c): the Acceptor holds c over it and pushes inside
+// it. A dequeue is the interval from the Worker's previous event (its Wake
+// or its last Register) to Register(c), the Pop inside it; its output is
+// the connection popped. In the visualization the Worker is client 0 and
+// Acceptor a client 1+a. Both intervals contain the push or pop, and wider
+// ones than the single event let porcupine choose the order itself.
+func QueueHistory(trace []model.Event) []porcupine.Operation {
+	acceptedAt := map[int64]int64{}
+	lastAt := map[int]int64{}
+	popped := map[int]struct {
+		at   int64
+		conn int64
+	}{}
+	var ops []porcupine.Operation
+	for i, e := range trace {
+		t := int64(i)
+		switch e.Kind {
+		case model.Accept:
+			acceptedAt[e.Conn] = t
+		case model.Dispatch:
+			call, ok := acceptedAt[e.Conn]
+			if !ok {
+				call = t
+			}
+			ops = append(ops, porcupine.Operation{ClientId: 1 + e.Acceptor, Call: call, Return: t,
+				Input: QueueOp{Worker: e.Worker, Enqueue: true, Conn: e.Conn}, Output: int64(-1)})
+		case model.Pop:
+			call, ok := lastAt[e.Worker]
+			if !ok {
+				call = t
+			}
+			// Strictly after the previous event: a closed interval ending
+			// where the next begins would make two dequeues concurrent.
+			call = min(call+1, t)
+			popped[e.Worker] = struct{ at, conn int64 }{call, e.Conn}
+		case model.Register:
+			if p, ok := popped[e.Worker]; ok {
+				ops = append(ops, porcupine.Operation{ClientId: 0, Call: p.at, Return: t,
+					Input: QueueOp{Worker: e.Worker}, Output: p.conn})
+				delete(popped, e.Worker)
+			}
+		}
+		if e.Kind == model.Wake || e.Kind == model.Register {
+			lastAt[e.Worker] = t
+		}
+	}
+	// A pop whose Register was not traced still took its connection.
+	for w, p := range popped {
+		ops = append(ops, porcupine.Operation{ClientId: 0, Call: p.at, Return: int64(len(trace)),
+			Input: QueueOp{Worker: w}, Output: p.conn})
+	}
+	return ops
+}
