@@ -28,6 +28,8 @@ type acceptor struct {
 	// accept: one ListenDisabled count and one log record per episode, however
 	// many 10 ms retries fail in between.
 	episode bool
+	// rsa receives each accepted peer's address.
+	rsa unix.RawSockaddrAny
 }
 
 // rearmMillis is how long a disabled Acceptor waits before retrying accept,
@@ -111,7 +113,7 @@ func (a *acceptor) run() {
 // acceptAll accepts from ln until EAGAIN, admitting each new fd.
 func (a *acceptor) acceptAll(ln *listener) {
 	for {
-		fd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, peer, err := accept4(ln.fd, &a.rsa)
 		switch err {
 		case nil:
 		case unix.EAGAIN:
@@ -134,12 +136,12 @@ func (a *acceptor) acceptAll(ln *listener) {
 			a.episode = false
 			a.s.log.Info("reactor: accepting again", "acceptor", a.id)
 		}
-		a.admit(fd, sa)
+		a.admit(fd, peer)
 	}
 }
 
 // admit applies MaxConns, then numbers, balances and dispatches fd.
-func (a *acceptor) admit(fd int, sa unix.Sockaddr) {
+func (a *acceptor) admit(fd int, peer peerAddr) {
 	s := a.s
 	s.stats.accepted.Add(1)
 	if s.open.Add(1) > int64(s.cfg.MaxConns) {
@@ -153,7 +155,7 @@ func (a *acceptor) admit(fd int, sa unix.Sockaddr) {
 	}
 	seq, w := s.bal.pick()
 	s.traceAccept(a.id, seq)
-	w.dispatch(a.id, item{fd: fd, seq: seq, sa: sa})
+	w.dispatch(a.id, item{fd: fd, seq: seq, peer: peer})
 }
 
 func (a *acceptor) exhausted(err error) {

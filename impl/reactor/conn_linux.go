@@ -12,16 +12,16 @@ import (
 // marked (worker) may only be called from inside a Handler callback for this
 // connection; the others from any goroutine.
 type Conn struct {
-	// w, fd, id, gen and sa are set at registration and never change.
+	// w, fd, id, gen and peer are set at registration and never change.
 	w  *worker
 	fd int
 	id uint64
 	// gen is the registration's generation, carried in its epoll events.
 	// A new connection on a reused fd gets a new Conn and a new gen, so
 	// neither a stale event nor a stale handle (AsyncWrite) reaches it.
-	gen uint32
-	sa  unix.Sockaddr
-	ctx any
+	gen  uint32
+	peer peerAddr
+	ctx  any
 
 	// The fields below are owned by the Worker's goroutine.
 
@@ -145,8 +145,8 @@ func (c *Conn) Worker() int { return c.w.id }
 func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr returns the peer's address: "127.0.0.1:5555", "[::1]:5555", or
-// a unix peer's path ("" when unnamed).
-func (c *Conn) RemoteAddr() string { return formatSockaddr(c.sa) }
+// a unix peer's path ("" when unnamed, "@name" when abstract).
+func (c *Conn) RemoteAddr() string { return c.peer.String() }
 
 // Context returns the value set by SetContext.
 func (c *Conn) Context() any { return c.ctx }

@@ -209,23 +209,3 @@ func (ln *listener) close() {
 		ln.path = ""
 	}
 }
-
-// formatSockaddr renders an address as "127.0.0.1:80", "[::1]:80" or a unix
-// path ("" for an unnamed unix peer).
-func formatSockaddr(sa unix.Sockaddr) string {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
-	case *unix.SockaddrInet6:
-		ip := netip.AddrFrom16(sa.Addr)
-		if sa.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				ip = ip.WithZone(ifi.Name)
-			}
-		}
-		return netip.AddrPortFrom(ip, uint16(sa.Port)).String()
-	case *unix.SockaddrUnix:
-		return sa.Name
-	}
-	return ""
-}

@@ -9,8 +9,15 @@ import (
 	"testing"
 )
 
+// remoteTeller tells each client the address the server sees it from.
+type remoteTeller struct{}
+
+func (remoteTeller) OnOpen(c *Conn)                { _ = c.Write([]byte(c.RemoteAddr() + "\n")) }
+func (remoteTeller) OnData(_ *Conn, in []byte) int { return len(in) }
+func (remoteTeller) OnClose(*Conn, error)          {}
+
 // TestListeners checks TCP over IPv4 and IPv6 and a unix socket served at
-// once by one server, Addrs' forms, and that the unix socket file is removed
+// once by one server, Addrs' forms, Conn.RemoteAddr, and that the unix socket file is removed
 // on Shutdown.
 func TestListeners(t *testing.T) {
 	path := shortSocketPath(t)
@@ -21,7 +28,7 @@ func TestListeners(t *testing.T) {
 	} else {
 		t.Logf("no IPv6 loopback: %v", err)
 	}
-	s, err := New(Config{Listen: listen, Workers: 2, Logger: quietLogger}, newGreet())
+	s, err := New(Config{Listen: listen, Workers: 2, Logger: quietLogger}, remoteTeller{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +40,16 @@ func TestListeners(t *testing.T) {
 	}
 	for _, a := range addrs {
 		c := dial(t, a)
-		if _, _, err := readGreeting(bufio.NewReader(c)); err != nil {
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
 			t.Errorf("%s: %v", a, err)
+		}
+		want := c.LocalAddr().String()
+		if strings.HasPrefix(a, "unix://") {
+			want = "" // an unnamed unix client
+		}
+		if got := strings.TrimSuffix(line, "\n"); got != want {
+			t.Errorf("%s: RemoteAddr %q, want %q", a, got, want)
 		}
 		c.Close()
 	}

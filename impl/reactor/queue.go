@@ -1,16 +1,12 @@
 package reactor
 
-import (
-	"sync"
-
-	"golang.org/x/sys/unix"
-)
+import "sync"
 
 // item is one accepted connection on its way from an Acceptor to a Worker.
 type item struct {
-	fd  int
-	seq uint64 // global accept sequence number: model.Event.Conn
-	sa  unix.Sockaddr
+	fd   int
+	seq  uint64 // global accept sequence number: model.Event.Conn
+	peer peerAddr
 }
 
 // queue is a Worker's connection queue (memcached's CQ): a mutex-guarded FIFO

@@ -229,7 +229,7 @@ func (w *worker) pop() (item, bool) {
 // register adds the popped fd to the epoll set, then runs OnOpen.
 func (w *worker) register(it item) {
 	w.gen++
-	c := &Conn{w: w, fd: it.fd, id: it.seq, gen: w.gen, sa: it.sa, lastActive: w.now, events: unix.EPOLLIN}
+	c := &Conn{w: w, fd: it.fd, id: it.seq, gen: w.gen, peer: it.peer, lastActive: w.now, events: unix.EPOLLIN}
 	if err := epollAdd(w.epfd, it.fd, unix.EPOLLIN, int32(w.gen)); err != nil {
 		w.s.log.Error("reactor: register connection", "worker", w.id, "conn", it.seq, "err", err)
 		_ = unix.Close(it.fd)
