@@ -15,5 +15,24 @@
 //   - Handler (handler.go) adapts Conn to the reactor's Handler interface.
 //
 // Replies follow memcached 1.6.18 byte for byte for every case the transcripts
-// in testdata cover; they were recorded against a real memcached 1.6.18.
+// in testdata mark "memcached"; TestTranscriptsAgainstMemcached replays those
+// against a real memcached (MEMCACHED_ADDR).
+//
+// Deliberate differences from memcached 1.6.18, each where memcached's
+// behaviour is a defect or a feature handoff does not have:
+//
+//   - A command line with no '\n' in its first 2048 bytes (256 KiB for get,
+//     gets, gat, gats) is answered "CLIENT_ERROR line too long" and the
+//     connection closed; memcached closes without a word, and buffers a get
+//     line without bound.
+//   - Flags over 32 bits and a value length over 2^31-1 are refused with
+//     CLIENT_ERROR bad command line format; memcached truncates them.
+//   - A get that fails on a key over 250 bytes withdraws only its own values;
+//     memcached 1.6.18 also drops the replies of earlier pipelined commands.
+//   - Not implemented: the binary protocol, UDP, SASL and ascii auth; meta
+//     stale items (I, W/X/Z), mg vivify (N, R), E and u (accepted, no effect);
+//     stats conns and detail, shutdown, cache_memlimit, lru, lru_crawler,
+//     watch and slabs commands (answered ERROR).
+//   - There is no slab allocator: stats items and stats slabs report one
+//     class (1) holding every item, and stats cachedump 1 lists them.
 package memcache

@@ -198,3 +198,38 @@ func TestUnixSocket(t *testing.T) {
 		t.Fatalf("after SIGINT: %v, want exit 0", err)
 	}
 }
+
+// TestIdleTimeoutOption: -o idle_timeout=1 closes a silent connection, and
+// stats counts it as an idle kick.
+func TestIdleTimeoutOption(t *testing.T) {
+	_, addr, _ := startDaemon(t, "-p", "0", "-o", "idle_timeout=1")
+	hostport := strings.TrimPrefix(addr, "tcp://")
+	silent, err := net.Dial("tcp", hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	_ = silent.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("silent connection: %v, want EOF from the idle timeout", err)
+	}
+	c, err := net.Dial("tcp", hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "stats\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !bytes.HasSuffix(got, []byte("END\r\n")) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("stats: %v", err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.Contains(got, []byte("STAT idle_kicks 1\r\n")) {
+		t.Fatalf("stats after an idle kick:\n%s", got)
+	}
+}
