@@ -297,11 +297,10 @@ inline notify(a, w) {
 	/* BUG_DROP_ON_FULL_PIPE: write(2) returns EAGAIN and the token is lost. */
 	d_step {
 		if
-		:: nfull(pipe[w]) -> pipe[w]!1
-		:: full(pipe[w]) -> printf("EAGAIN: token dropped\n")
+		:: nfull(pipe[w]) -> pipe[w]!1; printf("Notify a=%d w=%d\n", a, w)
+		:: full(pipe[w]) -> printf("Notify a=%d w=%d: pipe full, EAGAIN ignored, token lost\n", a, w)
 		fi;
-		inflight[w]--;
-		printf("Notify a=%d w=%d\n", a, w)
+		inflight[w]--
 	}
 #else
 	atomic { pipe[w]!1 -> inflight[w]--; printf("Notify a=%d w=%d\n", a, w) }
@@ -404,10 +403,9 @@ inline pop(w, c, got, guard) {
 		qh = q[w].head;
 		qn = q[w].n;
 		if
-		:: qn > 0 -> c = q[w].v[qh]; got = 1
-		:: else -> got = 0; qh = 0
-		fi;
-		printf("Pop.read w=%d head=%d n=%d\n", w, qh, qn)
+		:: qn > 0 -> c = q[w].v[qh]; got = 1; printf("Pop.read w=%d head=%d n=%d\n", w, qh, qn)
+		:: else -> got = 0; qh = 0; printf("Pop w=%d: queue empty\n", w)
+		fi
 	}
 	if
 	:: got ->
@@ -419,7 +417,7 @@ inline pop(w, c, got, guard) {
 			qh = 0;
 			qn = 0
 		}
-	:: else -> printf("Pop w=%d: queue empty\n", w)
+	:: else
 	fi
 }
 #endif
@@ -578,7 +576,9 @@ end_wait:
 #endif
 
 /* The Monitor waits for a state in which a global invariant fails; pan runs
- * it in every reachable state. */
+ * it in every reachable state. -DNO_MONITOR leaves P4 to the quiescence
+ * check, the form model/ checks (its counterexamples then compare). */
+#ifndef NO_MONITOR
 active proctype Monitor() {
 end_monitor:
 	atomic {
@@ -593,6 +593,7 @@ end_monitor:
 #endif
 	}
 }
+#endif
 
 /* Quiescence: when no process can move, every connection was accepted and
  * registered (P1: none lost; P4: no worker asleep beside a queued one). */
