@@ -32,7 +32,7 @@ func startServer(t *testing.T, maxOutput int) (addr string, srv *memcache.Server
 		Workers:   2,
 		MaxConns:  64,
 		MaxOutput: maxOutput,
-		MaxInput:  max(4<<20, srv.MaxInput()),
+		MaxInput:  max(4<<20, srv.MaxInput(reactor.DefaultReadBuffer)),
 	}, h)
 	if err != nil {
 		t.Fatal(err)

@@ -90,10 +90,14 @@ func (s *Server) SetConnStats(f func() ConnStats) {
 // Store is the server's store.
 func (s *Server) Store() *Store { return s.store }
 
-// MaxInput is the most unconsumed input a connection can leave for Process to
-// see again: a command line and a value of the largest item. The reactor's
-// input limit must be at least this.
-func (s *Server) MaxInput() int { return s.settings.MaxGetLine + s.store.itemMax + 2 }
+// MaxInput is the most unconsumed input a connection can hold between calls
+// of Process, on a reactor that reads readBuffer bytes at a time: a command
+// line and the largest item's data block, less one byte, plus the read that
+// brought them. The reactor's input limit must be at least this, or a legal
+// command of the largest item closes the connection.
+func (s *Server) MaxInput(readBuffer int) int {
+	return s.settings.MaxGetLine + s.store.itemMax + 2 + readBuffer
+}
 
 // Conn is one connection's protocol state. It is used by one goroutine at a
 // time (the reactor calls a connection's handler from its worker only).

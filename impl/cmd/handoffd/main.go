@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		MaxConns:    o.maxConns,
 		Backlog:     o.backlog,
 		MaxOutput:   maxOutput,
-		MaxInput:    max(reactor.DefaultMaxInput, srv.MaxInput()),
+		MaxInput:    max(reactor.DefaultMaxInput, srv.MaxInput(reactor.DefaultReadBuffer)),
 		IdleTimeout: o.idle,
 		Logger:      log,
 	}, memcache.NewHandler(srv, o.threads, maxOutput))

@@ -233,3 +233,26 @@ func TestIdleTimeoutOption(t *testing.T) {
 		t.Fatalf("stats after an idle kick:\n%s", got)
 	}
 }
+
+// TestLargeItemLimit: with -I 8m a value of nearly 8 MiB round-trips (the
+// reactor's input limit follows -I), and one over it is refused without
+// closing the connection.
+func TestLargeItemLimit(t *testing.T) {
+	_, addr, _ := startDaemon(t, "-p", "0", "-I", "8m", "-m", "64")
+	mc := gomc.New(strings.TrimPrefix(addr, "tcp://"))
+	mc.Timeout = 20 * time.Second
+	val := bytes.Repeat([]byte("0123456789abcdef"), (8<<20-1024)/16)
+	if err := mc.Set(&gomc.Item{Key: "big", Value: val}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := mc.Get("big")
+	if err != nil || !bytes.Equal(it.Value, val) {
+		t.Fatalf("get big: %v", err)
+	}
+	if err := mc.Set(&gomc.Item{Key: "huge", Value: make([]byte, 9<<20)}); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("9 MiB set: %v, want object too large", err)
+	}
+	if err := mc.Set(&gomc.Item{Key: "after", Value: []byte("ok")}); err != nil {
+		t.Fatalf("set after refusal: %v", err)
+	}
+}
