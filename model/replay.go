@@ -66,7 +66,8 @@ func (r *ReplayResult) Dispatched() []int {
 // Describe renders a state of this replay as Machine.Describe does.
 func (r *ReplayResult) Describe(s State) []string { return r.m.Describe(s) }
 
-// Replay feeds a recorded trace through design d's step function, event by
+// Replay feeds a recorded trace through the step function of the design
+// named d.Name (see the package doc for the reactor's mapping), event by
 // event, and returns the first event the model refuses. The trace is what
 // the reactor emits (contract: Accept, Dispatch, Notify, Wake, Pop,
 // Register, Close, each at its linearization point); it is not limited by
@@ -82,7 +83,8 @@ func (r *ReplayResult) Describe(s State) []string { return r.m.Describe(s) }
 // checked on the side: the connection must be registered by that Worker and
 // closed once.
 func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, error) {
-	if _, ok := LookupDesign(d.Name); !ok {
+	d, ok := LookupDesign(d.Name)
+	if !ok {
 		return nil, fmt.Errorf("model: unknown design %q", d.Name)
 	}
 	b := Bounds{Workers: workers, Acceptors: acceptors, PipeCap: 1}

@@ -38,6 +38,8 @@ type Step struct {
 // Hidden reports whether the implementation's trace omits s.
 func (s Step) Hidden() bool { return s.Part != "" }
 
+// String renders s as counterexamples print it: the event, the hidden part
+// in brackets, the note after a colon.
 func (s Step) String() string {
 	str := s.Event.String()
 	if s.Event.Kind == Wake && s.Part != "" {
@@ -66,17 +68,20 @@ type Machine struct {
 	d Design
 	b Bounds
 	// replay: Accept and Wake take their conn and count from the replayed
-	// event, no history is kept in State.Conns, and a draining Worker's
-	// "found empty, back to epoll_wait" is folded into Worker.MayIdle.
+	// event, no history is kept in State.Conns, a draining Worker's "found
+	// empty, back to epoll_wait" is folded into Worker.MayIdle (foldIdle),
+	// and a coalesced Worker's flag clear waits until needed (lazyClear).
 	replay bool
 }
 
-// NewMachine returns the step function of d for a system within b.
+// NewMachine returns the step function of the design named d.Name for a
+// system within b.
 func NewMachine(d Design, b Bounds) (*Machine, error) {
 	if err := b.validate(true); err != nil {
 		return nil, err
 	}
-	if _, ok := LookupDesign(d.Name); !ok {
+	d, ok := LookupDesign(d.Name)
+	if !ok {
 		return nil, fmt.Errorf("model: unknown design %q", d.Name)
 	}
 	return &Machine{d: d, b: b}, nil
