@@ -14,10 +14,16 @@ import (
 const maxRelativeExptime = 60 * 60 * 24 * 30
 
 // itemOverhead approximates memcached's item header (48 bytes), the key's
-// terminator and the value's trailing "\r\n": the bytes an item costs beyond
-// its key and value. It makes -I and -m mean what they mean for memcached: a
-// value of exactly -I bytes does not fit.
+// terminator and the value's trailing "\r\n". It makes -I mean what it
+// means for memcached: a value of exactly -I bytes does not fit.
 const itemOverhead = 48 + 1 + 2
+
+// itemMemOverhead is what an item costs on the Go heap beyond its key and
+// value bytes: the item struct, its map entry and allocation rounding,
+// measured at about 150 bytes for small items (see TestMemoryAccounting). The
+// memory limit (-m) and the bytes stat count it, so that -m bounds the
+// process's real memory for items, not a figure a third of it.
+const itemMemOverhead = 150
 
 // StoreConfig configures a Store. The zero value of a field selects its
 // default.
@@ -87,7 +93,8 @@ type item struct {
 	prev, next *item  // LRU neighbours; prev is more recent
 }
 
-func (it *item) size() int64 { return int64(len(it.key) + len(it.value) + itemOverhead) }
+// size is the memory the item is charged against the limit.
+func (it *item) size() int64 { return int64(len(it.key) + len(it.value) + itemMemOverhead) }
 
 // ErrConfig reports an impossible StoreConfig.
 var ErrConfig = errors.New("memcache: invalid configuration")

@@ -3,6 +3,7 @@ package memcache
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -95,7 +96,7 @@ func TestExpiryLazyAndReap(t *testing.T) {
 	if n := st.Reap(); n != 1 {
 		t.Fatalf("Reap removed %d, want 1 (long)", n)
 	}
-	if s := st.Stats(); s.CurrItems != 1 || s.Bytes != int64(len("never")+1+itemOverhead) {
+	if s := st.Stats(); s.CurrItems != 1 || s.Bytes != int64(len("never")+1+itemMemOverhead) {
 		t.Fatalf("after reap: %d items, %d bytes", s.CurrItems, s.Bytes)
 	}
 }
@@ -153,5 +154,30 @@ func TestStoreConfigRejected(t *testing.T) {
 		if _, err := NewStore(cfg); err == nil {
 			t.Errorf("NewStore(%+v) accepted", cfg)
 		}
+	}
+}
+
+// TestMemoryAccounting: the bytes charged per item against -m are within 25%
+// of what the items really take on the Go heap, so the limit bounds real
+// memory.
+func TestMemoryAccounting(t *testing.T) {
+	for _, size := range []int{10, 100, 1000} {
+		st, _ := newStore(t, StoreConfig{MaxBytes: 1 << 30, ItemMax: 1 << 20})
+		const n = 50000
+		val := make([]byte, size)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			st.Set(fmt.Appendf(nil, "key:%07d", i), val, SetReq{})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap := float64(after.HeapAlloc-before.HeapAlloc) / n
+		charged := float64(st.Stats().Bytes) / n
+		if charged < 0.75*heap || charged > 1.25*heap {
+			t.Errorf("%d-byte values: charged %.0f bytes per item, heap %.0f", size, charged, heap)
+		}
+		runtime.KeepAlive(st)
 	}
 }
