@@ -1,0 +1,366 @@
+package fuzz
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/model"
+)
+
+// Script bounds: every input runs in well under a second.
+const (
+	maxScriptOps  = 96
+	maxScriptOpen = 12
+	maxPayload    = 8 << 10
+)
+
+// greetEcho tells each connection "w=W id=I\n" in OnOpen, then echoes
+// every byte.
+type greetEcho struct{}
+
+func (greetEcho) OnOpen(c *reactor.Conn) {
+	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
+}
+
+func (greetEcho) OnData(c *reactor.Conn, in []byte) int {
+	_ = c.Write(in)
+	return len(in)
+}
+
+func (greetEcho) OnClose(*reactor.Conn, error) {}
+
+// client is one scripted connection.
+type client struct {
+	c      net.Conn
+	r      *bufio.Reader
+	id     int64
+	worker int
+}
+
+// scriptConfig reads the server's design from the input's first byte:
+// notify (bit 0), wake-up (bit 1) and 1–4 Workers (bits 2–3).
+func scriptConfig(b byte) (reactor.Notify, reactor.Wakeup, int) {
+	nt, wk := reactor.NotifyPipe, reactor.WakeupPerConn
+	if b&1 != 0 {
+		nt = reactor.NotifyEventfd
+	}
+	if b&2 != 0 {
+		wk = reactor.WakeupCoalesced
+	}
+	return nt, wk, 1 + int(b>>2)%4
+}
+
+// designOf is the model design a notify × wake-up combination implements.
+func designOf(nt reactor.Notify, wk reactor.Wakeup) string {
+	switch {
+	case wk == reactor.WakeupCoalesced:
+		return "coalesced"
+	case nt == reactor.NotifyEventfd:
+		return "eventfd"
+	}
+	return "memcached"
+}
+
+// FuzzReactorScript runs the input as a script against a live reactor.
+// After the first byte (the design), each byte is an operation on the
+// low two bits: 0 connect, 1 send (the next byte says to which open
+// connection and the one after how many bytes, an echo that must come back
+// intact), 2 close a connection, 3 send on every open connection at once.
+// Every connect must be served, exactly once, by worker id mod N (P1
+// exactly-once, P2 round-robin); each worker must register in dispatch
+// order (P3 per-worker FIFO); and the whole trace must replay through the
+// model (spec/SPEC.md).
+func FuzzReactorScript(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 0, 16})
+	f.Add([]byte{7, 0, 0, 0, 3, 1, 1, 200, 2, 0, 0, 2})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		nt, wk, n := scriptConfig(data[0])
+		var mu sync.Mutex
+		var trace []model.Event
+		cfg := reactor.Config{
+			Listen: []string{"tcp://127.0.0.1:0"}, Workers: n, Notify: nt, Wakeup: wk,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Trace: func(e model.Event) {
+				mu.Lock()
+				trace = append(trace, e)
+				mu.Unlock()
+			},
+		}
+		s, err := reactor.New(cfg, greetEcho{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(context.Background()) }()
+		var open, all []*client
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			// With no connection made, Shutdown may come before Serve
+			// started; Serve then reports ErrServerClosed.
+			if err := <-served; err != nil && !(len(all) == 0 && errors.Is(err, reactor.ErrServerClosed)) {
+				t.Errorf("Serve: %v", err)
+			}
+		}()
+		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+		defer func() {
+			for _, c := range open {
+				c.c.Close()
+			}
+		}()
+		ops := data[1:]
+		next := func(i *int) byte {
+			*i++
+			if *i < len(ops) {
+				return ops[*i]
+			}
+			return 0
+		}
+		for i := 0; i < len(ops) && i < maxScriptOps; i++ {
+			switch ops[i] & 3 {
+			case 0:
+				if len(open) >= maxScriptOpen {
+					continue
+				}
+				c, err := connect(addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := int64(len(all)); c.id != want {
+					t.Fatalf("P1: connect #%d was numbered %d", want, c.id)
+				}
+				if c.worker != int(c.id)%n {
+					t.Fatalf("P2: conn %d served by worker %d, want %d mod %d", c.id, c.worker, c.id, n)
+				}
+				open = append(open, c)
+				all = append(all, c)
+			case 1:
+				if len(open) == 0 {
+					continue
+				}
+				c := open[int(next(&i))%len(open)]
+				size := 1 + int(next(&i))*int(ops[0]|1)%maxPayload
+				if err := echo(c, payload(c.id, i, size)); err != nil {
+					t.Fatal(err)
+				}
+			case 2:
+				if len(open) == 0 {
+					continue
+				}
+				k := int(ops[i]>>2) % len(open)
+				open[k].c.Close()
+				open = slices.Delete(open, k, k+1)
+			case 3:
+				if err := echoAll(open, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, c := range open {
+			c.c.Close()
+		}
+		open = nil
+		st := awaitClosed(t, s, len(all))
+		mu.Lock()
+		events := slices.Clone(trace)
+		mu.Unlock()
+		if err := checkTrace(events, n, len(all)); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := model.LookupDesign(designOf(nt, wk))
+		res, err := model.Replay(d, n, 1, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Refused != nil {
+			t.Fatalf("%s: %v", d.Name, res.Refused)
+		}
+		for w, ws := range st.Workers {
+			if uint64(res.Registered()[w]) != ws.TotalConns {
+				t.Fatalf("worker %d: model registered %d, Stats %d", w, res.Registered()[w], ws.TotalConns)
+			}
+		}
+	})
+}
+
+// connect dials, reads the greeting and returns the connection.
+func connect(addr string) (*client, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	cl := &client{c: c, r: bufio.NewReader(c)}
+	line, err := cl.r.ReadString('\n')
+	if err == nil {
+		_, err = fmt.Sscanf(strings.TrimSpace(line), "w=%d id=%d", &cl.worker, &cl.id)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("greeting %q: %w", line, err)
+	}
+	return cl, nil
+}
+
+// payload is size bytes that differ between connections and operations, so
+// that an echo sent to the wrong connection or out of order is noticed.
+func payload(id int64, op, size int) []byte {
+	p := make([]byte, size)
+	for i := range p {
+		p[i] = byte(int(id)*31 + op*7 + i)
+	}
+	return p
+}
+
+// echo sends p on c and requires exactly p back.
+func echo(c *client, p []byte) error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.c.Write(p)
+		errc <- err
+	}()
+	got := make([]byte, len(p))
+	if _, err := io.ReadFull(c.r, got); err != nil {
+		return fmt.Errorf("conn %d: echo of %d bytes: %w", c.id, len(p), err)
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("conn %d: write: %w", c.id, err)
+	}
+	if !bytes.Equal(got, p) {
+		return fmt.Errorf("conn %d: echo of %d bytes came back changed", c.id, len(p))
+	}
+	return nil
+}
+
+// echoAll sends a payload on every open connection at once, then checks
+// every echo: the Workers serve them concurrently.
+func echoAll(open []*client, op int) error {
+	errs := make(chan error, len(open))
+	for _, c := range open {
+		go func() { errs <- echo(c, payload(c.id, op, 512)) }()
+	}
+	var first error
+	for range open {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// awaitClosed waits until conns connections were registered and closed.
+func awaitClosed(t *testing.T, s *reactor.Server, conns int) reactor.Stats {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := s.Stats()
+		if st.TotalConns == uint64(conns) && st.CurrConns == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("P1: %d of %d connections registered, %d still open", st.TotalConns, conns, st.CurrConns)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkTrace checks P1 exactly-once, P2 round-robin and P3 per-worker FIFO
+// on a complete trace of conns connections over n Workers.
+func checkTrace(events []model.Event, n, conns int) error {
+	count := map[model.Kind]map[int64]int{}
+	dispatched := map[int][]int64{}
+	registered := map[int][]int64{}
+	for _, e := range events {
+		if e.Conn < 0 {
+			continue
+		}
+		if count[e.Kind] == nil {
+			count[e.Kind] = map[int64]int{}
+		}
+		count[e.Kind][e.Conn]++
+		switch e.Kind {
+		case model.Dispatch:
+			if int64(e.Worker) != e.Conn%int64(n) {
+				return fmt.Errorf("P2: %v, want worker %d", e, e.Conn%int64(n))
+			}
+			dispatched[e.Worker] = append(dispatched[e.Worker], e.Conn)
+		case model.Register:
+			registered[e.Worker] = append(registered[e.Worker], e.Conn)
+		}
+	}
+	for _, k := range []model.Kind{model.Accept, model.Dispatch, model.Pop, model.Register, model.Close} {
+		for c := int64(0); c < int64(conns); c++ {
+			if count[k][c] != 1 {
+				return fmt.Errorf("P1: conn %d has %d %v events, want 1", c, count[k][c], k)
+			}
+		}
+		if len(count[k]) != conns {
+			return fmt.Errorf("P1: %d connections have %v events, want %d", len(count[k]), k, conns)
+		}
+	}
+	for w, d := range dispatched {
+		if !slices.Equal(d, registered[w]) {
+			return fmt.Errorf("P3: worker %d dispatched %v, registered %v", w, d, registered[w])
+		}
+	}
+	return nil
+}
+
+// TestScriptChecksRefuteSeededTraces shows checkTrace, the property check
+// of FuzzReactorScript, refusing traces with one seeded defect each, and
+// accepting the trace they were made from.
+func TestScriptChecksRefuteSeededTraces(t *testing.T) {
+	const n, conns = 2, 4
+	var good []model.Event
+	for c := int64(0); c < conns; c++ {
+		w := int(c % n)
+		good = append(good,
+			model.Event{Kind: model.Accept, Acceptor: 0, Worker: -1, Conn: c},
+			model.Event{Kind: model.Dispatch, Acceptor: 0, Worker: w, Conn: c},
+			model.Event{Kind: model.Notify, Acceptor: 0, Worker: w, Conn: -1},
+			model.Event{Kind: model.Wake, Acceptor: -1, Worker: w, Conn: -1, N: 1},
+			model.Event{Kind: model.Pop, Acceptor: -1, Worker: w, Conn: c},
+			model.Event{Kind: model.Register, Acceptor: -1, Worker: w, Conn: c},
+			model.Event{Kind: model.Close, Acceptor: -1, Worker: w, Conn: c})
+	}
+	if err := checkTrace(good, n, conns); err != nil {
+		t.Fatalf("the good trace was refused: %v", err)
+	}
+	index := func(k model.Kind, c int64) int {
+		return slices.IndexFunc(good, func(e model.Event) bool { return e.Kind == k && e.Conn == c })
+	}
+	wrongWorker := slices.Clone(good)
+	wrongWorker[index(model.Dispatch, 1)].Worker = 0
+	lost := slices.Delete(slices.Clone(good), index(model.Register, 2), index(model.Register, 2)+1)
+	twice := append(slices.Clone(good), good[index(model.Pop, 3)])
+	swapped := slices.Clone(good)
+	swapped[index(model.Register, 0)].Conn, swapped[index(model.Register, 2)].Conn = 2, 0
+	for name, tr := range map[string][]model.Event{
+		"P2 dispatch to the wrong worker": wrongWorker,
+		"P1 a registration lost":          lost,
+		"P1 a conn popped twice":          twice,
+		"P3 registrations out of order":   swapped,
+	} {
+		if err := checkTrace(tr, n, conns); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
