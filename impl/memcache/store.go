@@ -276,29 +276,59 @@ func (s *Store) link(sh *shard, old, it *item, now int64) {
 	sh.counters.totalItems++
 }
 
-// Reap removes every expired or flushed item, one shard at a time, and
-// returns how many it removed. The server calls it periodically so that items
-// nobody asks for again still give their memory back; lookups expire items
-// lazily in between.
+// reapBatch bounds the items Reap examines per lock hold, so a sweep of a
+// large shard delays a lookup on it by microseconds, not milliseconds.
+const reapBatch = 512
+
+// Reap removes every expired or flushed item, one shard and one batch at a
+// time, and returns how many it removed. The server calls it periodically so
+// that items nobody asks for again still give their memory back; lookups
+// expire items lazily in between.
+//
+// Between batches the lock is released; the sweep resumes from the last live
+// item it passed, found again by its key. If that item was removed or
+// replaced meanwhile, the sweep of that shard ends early and the next call
+// covers the rest.
 func (s *Store) Reap() int {
 	now := s.now()
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
-		for it := sh.tail; it != nil; {
-			prev := it.prev
-			if !s.live(it, now) {
-				if !it.fetched {
-					sh.counters.expiredUnfetched++
+		var resume *item // last live item passed; nil: start at the tail
+		for {
+			sh.mu.Lock()
+			it := sh.tail
+			if resume != nil {
+				if sh.items[resume.key] != resume {
+					sh.mu.Unlock()
+					break
 				}
-				sh.counters.crawlerReclaimed++
-				sh.unlink(it)
-				n++
+				it = resume.prev
 			}
-			it = prev
+			for k := 0; it != nil && k < reapBatch; k++ {
+				prev := it.prev
+				if s.live(it, now) {
+					resume = it
+				} else {
+					if !it.fetched {
+						sh.counters.expiredUnfetched++
+					}
+					sh.counters.crawlerReclaimed++
+					sh.unlink(it)
+					n++
+				}
+				it = prev
+			}
+			sh.mu.Unlock()
+			if it == nil {
+				break
+			}
+			if resume == nil {
+				// A whole batch of dead items: the next batch starts at
+				// the tail again, which is where the survivors now end.
+				continue
+			}
 		}
-		sh.mu.Unlock()
 	}
 	return n
 }

@@ -181,3 +181,31 @@ func TestMemoryAccounting(t *testing.T) {
 		runtime.KeepAlive(st)
 	}
 }
+
+// TestReapInBatches: a sweep over a shard much larger than one batch, with
+// dead and live items interleaved and runs of dead ones, removes every dead
+// item and no live one.
+func TestReapInBatches(t *testing.T) {
+	st, clock := newStore(t, StoreConfig{Shards: 1})
+	const n = 5 * reapBatch
+	for i := range n {
+		exp := int64(0)
+		if i%3 == 0 || (i > 2*reapBatch && i < 3*reapBatch+7) {
+			exp = 10
+		}
+		st.Set(fmt.Appendf(nil, "k%d", i), []byte("v"), SetReq{Exptime: exp})
+	}
+	dead := 0
+	for i := range n {
+		if i%3 == 0 || (i > 2*reapBatch && i < 3*reapBatch+7) {
+			dead++
+		}
+	}
+	clock.now += 10
+	if got := st.Reap(); got != dead {
+		t.Fatalf("Reap removed %d, want %d", got, dead)
+	}
+	if s := st.Stats(); s.CurrItems != int64(n-dead) {
+		t.Fatalf("%d items left, want %d", s.CurrItems, n-dead)
+	}
+}
