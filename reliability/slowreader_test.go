@@ -1,0 +1,112 @@
+package reliability
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSlowReaders has clients pipeline gets of a 512 KiB value and never read
+// the replies: 2000 gets each, a gigabyte of replies in all. gnet's write
+// buffer grows without bound here; handoffd's reactor stops reading a
+// connection whose output is over MaxOutput, so its resident memory must grow
+// by less than 128 MiB, and the other clients' requests must still complete
+// within 200 ms.
+func TestSlowReaders(t *testing.T) {
+	const (
+		valueSize = 512 << 10
+		slow      = 4
+		gets      = 2000
+		rssBound  = 128 << 20
+		bound     = 200 * time.Millisecond
+		requests  = 300
+	)
+	d := startDaemon(t, Options{Args: []string{"-t", "2", "-m", "64", "-I", "1m"}})
+	setup := dialClient(t, d)
+	big := bytes.Repeat([]byte("s"), valueSize)
+	if err := setup.Set("big", big); err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.Set("small", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	before := proc(t, d).RSS
+
+	pipeline := []byte(strings.Repeat("get big\r\n", gets))
+	for i := range slow {
+		c := dialClient(t, d)
+		if err := c.Conn().SetWriteDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Conn().Write(pipeline); err != nil {
+			t.Fatalf("slow reader %d: writing its gets: %v", i, err)
+		}
+	}
+	// The server is stuck on the slow readers once bytes_written stops
+	// growing by more than the stats replies themselves (a few KiB): their
+	// sockets and output buffers are full.
+	var last uint64
+	stalled := 0
+	waitFor(t, 30*time.Second, "bytes_written to stop growing", func() bool {
+		w := stats(t, d).Uint("bytes_written")
+		if w-last < 16<<10 {
+			stalled++
+		} else {
+			last, stalled = w, 0
+		}
+		time.Sleep(50 * time.Millisecond)
+		return stalled >= 6
+	})
+	wantStalled := uint64(slow) * gets * valueSize
+	if last >= wantStalled {
+		t.Fatalf("the server wrote %d bytes, every reply: the readers were not slow", last)
+	}
+
+	// Other clients while the slow readers hold their output.
+	var (
+		mu  sync.Mutex
+		lat []time.Duration
+		wg  sync.WaitGroup
+	)
+	for g := range 2 {
+		c := dialClient(t, d)
+		wg.Go(func() {
+			for i := range requests / 2 {
+				start := time.Now()
+				var err error
+				if i%2 == 0 {
+					err = c.Set(fmt.Sprintf("k%d", g), []byte("value"))
+				} else {
+					_, _, err = c.Get("small")
+				}
+				took := time.Since(start)
+				if err != nil {
+					t.Errorf("client %d request %d: %v", g, i, err)
+					return
+				}
+				mu.Lock()
+				lat = append(lat, took)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	after := proc(t, d).RSS
+	slices.Sort(lat)
+	if len(lat) != requests {
+		t.Fatalf("%d of %d requests completed", len(lat), requests)
+	}
+	p50, p99, worst := lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
+	t.Logf("RSS %d MiB -> %d MiB (+%d MiB) with %d slow readers leaving %d MiB of replies unread; other requests: p50 %v p99 %v max %v",
+		before>>20, after>>20, (after-before)>>20, slow, (wantStalled-last)>>20, p50, p99, worst)
+	if after-before >= rssBound {
+		t.Errorf("resident memory grew by %d MiB with slow readers, bound %d MiB: output is not bounded", (after-before)>>20, rssBound>>20)
+	}
+	if worst > bound {
+		t.Errorf("other clients' slowest request took %v while slow readers were stuck, bound %v (p50 %v, p99 %v)", worst, bound, p50, p99)
+	}
+}
