@@ -169,20 +169,18 @@ func (a *acceptor) exhausted(err error) {
 	}
 }
 
-// setListening adds the listeners to the epoll set or removes them.
+// setListening adds the listeners to the epoll set or removes them. A
+// listener already in (EEXIST) or already out (ENOENT) is where it should
+// be, so a retry after a partial failure converges.
 func (a *acceptor) setListening(on bool) error {
 	for _, ln := range a.lns {
-		var err error
 		if on {
-			err = epollAdd(a.epfd, ln.fd, unix.EPOLLIN, 0)
-		} else {
-			err = unix.EpollCtl(a.epfd, unix.EPOLL_CTL_DEL, ln.fd, nil)
-			if err != nil {
-				err = os.NewSyscallError("epoll_ctl del", err)
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(ln.fd)}
+			if err := unix.EpollCtl(a.epfd, unix.EPOLL_CTL_ADD, ln.fd, &ev); err != nil && err != unix.EEXIST {
+				return os.NewSyscallError("epoll_ctl add", err)
 			}
-		}
-		if err != nil {
-			return err
+		} else if err := unix.EpollCtl(a.epfd, unix.EPOLL_CTL_DEL, ln.fd, nil); err != nil && err != unix.ENOENT {
+			return os.NewSyscallError("epoll_ctl del", err)
 		}
 	}
 	if a.disabled == on {

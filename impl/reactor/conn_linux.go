@@ -9,8 +9,9 @@ import (
 )
 
 // Conn is one connection, owned by the Worker that registered it. Methods
-// marked (worker) may only be called from inside a Handler callback for this
-// connection; the others from any goroutine.
+// marked (worker) may only be called on that Worker's goroutine: from inside
+// a Handler callback for this connection or for another connection of the
+// same Worker (Conn.Worker tells which); the others from any goroutine.
 type Conn struct {
 	// w, fd, id, gen and peer are set at registration and never change.
 	w  *worker
@@ -44,6 +45,10 @@ type Conn struct {
 	closed bool
 	// err, when set, closes the connection at once, output discarded.
 	err error
+	// dirty: c is on its Worker's dirty list, to be settled after the
+	// current event because a callback of another connection wrote to it
+	// or closed it.
+	dirty bool
 	// lastActive is the Worker's clock when c last received bytes, for
 	// IdleTimeout.
 	lastActive int64
@@ -87,6 +92,7 @@ func (c *Conn) Write(p []byte) error {
 		c.outOff = 0
 	}
 	c.out = append(c.out, p...)
+	c.w.markDirty(c)
 	return nil
 }
 
@@ -97,6 +103,7 @@ func (c *Conn) Close() error {
 		return ErrClosed
 	}
 	c.closing = true
+	c.w.markDirty(c)
 	return nil
 }
 
@@ -273,6 +280,26 @@ func (w *worker) deliver(c *Conn, data []byte) {
 	default:
 		c.in = append([]byte(nil), buf[n:]...)
 	}
+}
+
+// markDirty puts c on the Worker's dirty list so that its epoll interest is
+// updated (or it is closed) after the current event, even when the write or
+// Close came from a callback of another connection.
+func (w *worker) markDirty(c *Conn) {
+	if !c.dirty {
+		c.dirty = true
+		w.dirty = append(w.dirty, c)
+	}
+}
+
+// settleDirty settles every connection on the dirty list.
+func (w *worker) settleDirty() {
+	for i, c := range w.dirty {
+		c.dirty = false
+		w.settle(c)
+		w.dirty[i] = nil
+	}
+	w.dirty = w.dirty[:0]
 }
 
 // settle brings c's epoll interest in line with its state, or closes it:

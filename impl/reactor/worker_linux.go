@@ -48,6 +48,9 @@ type worker struct {
 	// event queued for a closed connection never reaches a newer one on the
 	// same fd.
 	gen uint32
+	// dirty lists the connections to settle after the current batch of
+	// events (see markDirty).
+	dirty []*Conn
 	// spare is the task slice handed back to tasks on the next swap.
 	spare []task
 	// epoch, now and nextIdle drive IdleTimeout; now is refreshed after each
@@ -170,6 +173,7 @@ func (w *worker) run() {
 				}
 			}
 		}
+		w.settleDirty()
 		if w.stopFlag.Load() {
 			w.shutdown()
 			return

@@ -1,0 +1,141 @@
+package reactor
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/handoffd/handoff/model"
+)
+
+// BenchmarkDispatchLatency measures, for each notify x wake-up combination,
+// the time from the Acceptor's accept4 returning (its Accept trace event) to
+// the Worker's OnOpen for that connection: push, notify, the Worker's
+// wake-up, pop, epoll_ctl and the call. Clients dial and close at once from
+// 8 goroutines; ns/op is the wall time per connection. p50-ns, p99-ns and
+// p999-ns are the dispatch latency's percentiles, which make bench reports
+// per combination:
+//
+//	go test -run '^$' -bench DispatchLatency -benchtime 5000x ./impl/reactor/
+func BenchmarkDispatchLatency(b *testing.B) {
+	for _, combo := range notifyCombos {
+		b.Run(combo.name, func(b *testing.B) {
+			benchDispatch(b, combo.notify, combo.wakeup)
+		})
+	}
+}
+
+// dispatchClock records the Accept time of every connection by its sequence
+// number, and each connection's latency to OnOpen.
+type dispatchClock struct {
+	epoch    time.Time
+	accepted []atomic.Int64 // by Conn.ID; nanoseconds since epoch, 0 until accepted
+	mu       sync.Mutex
+	lat      []time.Duration
+	opened   atomic.Int64
+	all      chan struct{} // closed when want connections were opened
+	want     int64
+}
+
+func (d *dispatchClock) trace(ev model.Event) {
+	if ev.Kind == model.Accept && ev.Conn >= 0 && ev.Conn < int64(len(d.accepted)) {
+		d.accepted[ev.Conn].Store(int64(time.Since(d.epoch)))
+	}
+}
+
+func (d *dispatchClock) OnOpen(c *Conn) {
+	now := int64(time.Since(d.epoch))
+	if id := c.ID(); id < uint64(len(d.accepted)) {
+		if t := d.accepted[id].Load(); t > 0 {
+			d.mu.Lock()
+			d.lat = append(d.lat, time.Duration(now-t))
+			d.mu.Unlock()
+		}
+	}
+	if d.opened.Add(1) == d.want {
+		close(d.all)
+	}
+}
+
+func (d *dispatchClock) OnData(c *Conn, in []byte) int { return len(in) }
+
+func (d *dispatchClock) OnClose(*Conn, error) {}
+
+func benchDispatch(b *testing.B, n Notify, w Wakeup) {
+	d := &dispatchClock{epoch: time.Now(), accepted: make([]atomic.Int64, b.N), all: make(chan struct{}), want: int64(b.N)}
+	s, err := New(Config{
+		Listen:   []string{"tcp://127.0.0.1:0"},
+		Workers:  2,
+		Notify:   n,
+		Wakeup:   w,
+		MaxConns: 4096,
+		Trace:    d.trace,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background()) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			b.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			b.Errorf("Serve: %v", err)
+		}
+	}()
+	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+	var next atomic.Int64
+	var failed atomic.Value
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range dispatchDialers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-d.all:
+	case <-time.After(30 * time.Second):
+		// P4 no lost wake-up: every dispatched fd is eventually registered.
+		b.Fatalf("only %d of %d connections reached OnOpen", d.opened.Load(), b.N)
+	}
+	b.StopTimer()
+	d.mu.Lock()
+	lat := slices.Clone(d.lat)
+	d.mu.Unlock()
+	if len(lat) == 0 {
+		b.Fatal("no latency recorded")
+	}
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[min(int(q*float64(len(lat))), len(lat)-1)]) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
+	b.ReportMetric(at(0.999), "p999-ns")
+}
+
+// dispatchDialers is how many goroutines dial at once. With one the
+// latency is a hand-off to an idle Worker; more add the queueing of a
+// connection storm.
+const dispatchDialers = 1
