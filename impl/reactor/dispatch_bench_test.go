@@ -18,8 +18,8 @@ import (
 // BenchmarkDispatchLatency measures, for each notify x wake-up combination,
 // the time from the Acceptor's accept4 returning (its Accept trace event) to
 // the Worker's OnOpen for that connection: push, notify, the Worker's
-// wake-up, pop, epoll_ctl and the call. Clients dial and close at once from
-// 8 goroutines; ns/op is the wall time per connection. p50-ns, p99-ns and
+// wake-up, pop, epoll_ctl and the call. dispatchDialers goroutines dial and
+// close at once; ns/op is the wall time per connection. p50-ns, p99-ns and
 // p999-ns are the dispatch latency's percentiles, which make bench reports
 // per combination:
 //
