@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +38,9 @@ import (
 // after which every connection has had its OnClose (P7 clean shutdown).
 // Failures are shrunk and kept under testdata/rapid.
 func TestRapidServerBesideModel(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		fewerRapidChecks(t, 30)
+	}
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(1, 3).Draw(t, "workers")
 		nt := rapid.SampledFrom([]reactor.Notify{reactor.NotifyPipe, reactor.NotifyEventfd}).Draw(t, "notify")
@@ -50,6 +55,24 @@ func TestRapidServerBesideModel(t *testing.T) {
 			"":           sm.check,
 		})
 	})
+}
+
+// fewerRapidChecks lowers -rapid.checks to n for this test unless it was
+// set on the command line: each case of a live-server test costs a server,
+// and under the race detector 100 of them take most of the package's time
+// budget.
+func fewerRapidChecks(t *testing.T, n int) {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
+	f := flag.Lookup("rapid.checks")
+	if set || f == nil {
+		return
+	}
+	old := f.Value.String()
+	if err := f.Value.Set(strconv.Itoa(n)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Value.Set(old) })
 }
 
 // besideModel is the server under test and the model's prediction of it.
