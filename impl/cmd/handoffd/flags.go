@@ -45,7 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	fs.StringVar(&o.socket, "s", "", "unix socket `path`; alone (without -l or -p) it replaces TCP")
 	fs.IntVar(&o.threads, "t", 4, "number of worker `threads` (event loops)")
 	fs.IntVar(&o.maxConns, "c", reactor.DefaultMaxConns, "max simultaneous `connections`")
-	mem := fs.String("m", "64", "item memory in `megabytes` (k, m, g suffixes take bytes)")
+	mem := fs.String("m", "64", "item memory in `megabytes`, or with a k, m or g suffix in KiB, MiB or GiB")
 	item := fs.String("I", "1m", "max item `size` (key, value and overhead), with k or m suffix; at most half of -m")
 	fs.IntVar(&o.backlog, "b", reactor.DefaultBacklog, "listen `backlog`")
 	fs.IntVar(&o.reqsPerEvent, "R", 20, "max `requests` per event before a connection yields to others")
