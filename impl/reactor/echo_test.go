@@ -18,7 +18,7 @@ func TestEchoIntegrity(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	const clients = 12
+	const clients = 8
 	s := startServer(t, Config{Workers: 3, MaxOutput: 256 << 10}, newEcho(256<<10))
 	sizes := make([]int, clients)
 	for i := range sizes {

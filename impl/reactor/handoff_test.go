@@ -67,7 +67,7 @@ func TestHandoffUnderLoad(t *testing.T) {
 	for _, nt := range []Notify{NotifyPipe, NotifyEventfd} {
 		for _, wk := range []Wakeup{WakeupPerConn, WakeupCoalesced} {
 			for _, n := range []int{1, 2, 3, 7} {
-				conns := 1000
+				conns := 500
 				if nt == NotifyPipe && wk == WakeupPerConn && n == 2 {
 					conns = 5000
 				}
