@@ -113,8 +113,13 @@ func shortRequest(addr string, buf []byte) error {
 		return err
 	}
 	defer c.Close()
+	return oneLine(c, []byte("get bench:short\r\n"), buf)
+}
+
+// oneLine writes req and reads until the reply ends a line.
+func oneLine(c net.Conn, req, buf []byte) error {
 	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	if _, err := c.Write([]byte("get bench:short\r\n")); err != nil {
+	if _, err := c.Write(req); err != nil {
 		return err
 	}
 	got := 0

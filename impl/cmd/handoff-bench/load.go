@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,7 +264,8 @@ func (r *splitmix) next() uint64 {
 }
 
 // runIdle measures the server's resident memory, opens Conns connections
-// that each make one get and then stay idle, waits for the server's RSS to
+// that each make one request (any reply line will do, so an echo server can
+// stand in) and then stay idle, waits for the server's RSS to
 // settle, and reports the growth per connection. Run it against a fresh
 // server process: memory a busy process freed is not handed back at once and
 // would hide the growth.
@@ -281,22 +283,22 @@ func runIdle(l load) (result, error) {
 		return r, err
 	}
 	start := time.Now()
-	conns := make([]*mcConn, 0, l.Conns)
+	conns := make([]net.Conn, 0, l.Conns)
 	defer func() {
 		for _, c := range conns {
-			c.close()
+			_ = c.Close()
 		}
 	}()
 	deadline := start.Add(l.Duration)
+	buf := make([]byte, 256)
 	for i := 0; i < l.Conns && time.Now().Before(deadline); i++ {
-		c, err := dialMC(l.Addr, 64)
+		c, err := net.DialTimeout("tcp", l.Addr, ioTimeout)
 		if err != nil {
 			errs.add(err)
 			break
 		}
 		conns = append(conns, c)
-		c.get([]byte("bench:idle"))
-		if _, err := c.roundTrip(); err != nil {
+		if err := oneLine(c, []byte("get bench:idle\r\n"), buf); err != nil {
 			errs.add(err)
 			break
 		}
