@@ -215,3 +215,50 @@ func TestPipelineBackpressure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentClients: 32 clients on their own connections, spread over
+// both workers, each reading its own writes on private keys while all
+// increment one shared counter: no reply is crossed between connections and
+// no increment is lost.
+func TestConcurrentClients(t *testing.T) {
+	addr, _ := startServer(t, 0)
+	admin := gomc.New(addr)
+	if err := admin.Set(&gomc.Item{Key: "counter", Value: []byte("0")}); err != nil {
+		t.Fatal(err)
+	}
+	const clients, rounds = 32, 50
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			mc := gomc.New(addr)
+			mc.Timeout = 10 * time.Second
+			for r := range rounds {
+				key := fmt.Sprintf("c%d-%d", c, r%5)
+				val := fmt.Sprintf("%d:%d", c, r)
+				if err := mc.Set(&gomc.Item{Key: key, Value: []byte(val)}); err != nil {
+					errs <- err
+					return
+				}
+				it, err := mc.Get(key)
+				if err != nil || string(it.Value) != val {
+					errs <- fmt.Errorf("client %d read %v %v, want %s", c, it, err, val)
+					return
+				}
+				if _, err := mc.Increment("counter", 1); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, err := admin.Get("counter")
+	if err != nil || string(it.Value) != fmt.Sprint(clients*rounds) {
+		t.Fatalf("counter = %v %v, want %d", it, err, clients*rounds)
+	}
+}

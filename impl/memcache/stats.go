@@ -31,6 +31,12 @@ func (c *Conn) stats(args [][]byte, out []byte) []byte {
 		return append(out, "RESET\r\n"...)
 	case "cachedump":
 		return c.cachedump(args[1:], out)
+	case "detail":
+		// There is no per-prefix detail to dump; memcached with detail off
+		// answers "stats detail dump" with an empty list too.
+		if len(args) == 2 && string(args[1]) == "dump" {
+			return append(out, "END\r\n"...)
+		}
 	}
 	return append(out, replyError...)
 }
