@@ -104,9 +104,9 @@ type greeted struct {
 }
 
 // replayClients opens total connections from clients goroutines over addrs;
-// each reads its greeting and closes.
-func replayClients(t testing.TB, addrs []string, total, clients int) []greeted {
-	t.Helper()
+// each reads its greeting and closes. It returns the first error, after
+// every client goroutine stopped.
+func replayClients(addrs []string, total, clients int) ([]greeted, error) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var out []greeted
@@ -130,10 +130,7 @@ func replayClients(t testing.TB, addrs []string, total, clients int) []greeted {
 		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		t.Fatal(firstErr)
-	}
-	return out
+	return out, firstErr
 }
 
 // greetOnce connects to a "tcp://" address, reads the greeting and closes.
@@ -155,21 +152,46 @@ func greetOnce(addr string) (greeted, error) {
 	return g, nil
 }
 
-// awaitQuiet waits until every one of conns connections was registered and
-// closed, so that the trace is complete.
-func awaitQuiet(t testing.TB, s *reactor.Server, conns int) reactor.Stats {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+// awaitQuiet waits up to d until every one of conns connections was
+// registered and closed, so that the trace is complete.
+func awaitQuiet(s *reactor.Server, conns int, d time.Duration) (reactor.Stats, error) {
+	deadline := time.Now().Add(d)
 	for {
 		st := s.Stats()
 		if st.TotalConns == uint64(conns) && st.CurrConns == 0 {
-			return st
+			return st, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %d of %d registered, %d still open", st.TotalConns, conns, st.CurrConns)
+			return st, fmt.Errorf("P4: not quiet after %v: %d of %d registered, %d still open", d, st.TotalConns, conns, st.CurrConns)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// runAndReplay serves cfg to total connects from clients goroutines and
+// replays the trace through design. A run that does not finish (a client
+// error, a connection never registered: a lost wake-up) is still replayed,
+// since the model's refusal says where the run went wrong.
+func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, clients int) ([]greeted, []model.Event, reactor.Stats) {
+	t.Helper()
+	log := &traceLog{events: make([]model.Event, 0, 8*total)}
+	cfg.Trace = log.record
+	s := replayServe(t, cfg, replayGreeter{})
+	got, runErr := replayClients(s.Addrs(), total, clients)
+	wait := 30 * time.Second
+	if runErr != nil {
+		wait = time.Second
+	}
+	st, quietErr := awaitQuiet(s, total, wait)
+	events := log.snapshot()
+	replayErr := replayAgrees(design, cfg.Workers, 1, events, st)
+	switch {
+	case runErr != nil || quietErr != nil:
+		t.Fatalf("run: %v; %v; replay of the %d events so far: %v", runErr, quietErr, len(events), replayErr)
+	case replayErr != nil:
+		t.Fatal(replayErr)
+	}
+	return got, events, st
 }
 
 // replayAgrees replays events through design name and checks that the model
@@ -237,14 +259,7 @@ func TestTraceReplay(t *testing.T) {
 				design := replayDesign(nt, wk)
 				t.Run(fmt.Sprintf("%s/%s=%s/N=%d", nt, wk, design, n), func(t *testing.T) {
 					t.Parallel()
-					log := &traceLog{events: make([]model.Event, 0, 8*conns)}
-					s := replayServe(t, reactor.Config{Workers: n, Notify: nt, Wakeup: wk, Trace: log.record}, replayGreeter{})
-					clients := replayClients(t, s.Addrs(), conns, 32)
-					st := awaitQuiet(t, s, conns)
-					events := log.snapshot()
-					if err := replayAgrees(design, n, 1, events, st); err != nil {
-						t.Fatal(err)
-					}
+					clients, events, _ := runAndReplay(t, reactor.Config{Workers: n, Notify: nt, Wakeup: wk}, design, conns, 32)
 					// Each client was served by the worker that registered
 					// its connection in the trace.
 					regBy := map[int64]int{}
@@ -275,14 +290,7 @@ func TestTraceReplayRefusesCorruptTraces(t *testing.T) {
 	}{{reactor.NotifyPipe, reactor.WakeupPerConn}, {reactor.NotifyEventfd, reactor.WakeupCoalesced}} {
 		design := replayDesign(c.notify, c.wakeup)
 		t.Run(design, func(t *testing.T) {
-			log := &traceLog{}
-			s := replayServe(t, reactor.Config{Workers: n, Notify: c.notify, Wakeup: c.wakeup, Trace: log.record}, replayGreeter{})
-			replayClients(t, s.Addrs(), conns, 8)
-			st := awaitQuiet(t, s, conns)
-			good := log.snapshot()
-			if err := replayAgrees(design, n, 1, good, st); err != nil {
-				t.Fatalf("the real trace was refused: %v", err)
-			}
+			_, good, st := runAndReplay(t, reactor.Config{Workers: n, Notify: c.notify, Wakeup: c.wakeup}, design, conns, 8)
 			for _, m := range corruptions(good, n) {
 				if err := replayAgrees(design, n, 1, m.events, st); err == nil {
 					t.Errorf("%s: the replay accepted a trace with %s", design, m.what)
