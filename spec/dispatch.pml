@@ -9,15 +9,16 @@
  * increment). A Worker reads the tokens, pops connections off its queue and
  * registers each in its own epoll set.
  *
- * Code modelled (impl/reactor):
- *   acceptor.admit            Accept: accept4, then balancer.pick (one atomic
- *                             add gives the sequence number and the worker)
- *   worker.dispatch           Dispatch (queue.pushLocked under queue.mu) and
- *                             Notify (notifier.signal, or the coalesced flag)
- *   worker.handoff            Wake (notifier.drain), Pop (queue.popLocked
- *                             under queue.mu), Register (epollAdd)
+ * Code modelled (impl/reactor), step by step (SPEC.md §2 has the full map):
+ *   Accept     acceptor.acceptAll (accept4), acceptor.admit, balancer.pick:
+ *              one atomic add gives the sequence number and the worker
+ *   Dispatch   worker.dispatch: queue.pushLocked under q.mu
+ *   Notify     worker.dispatch: wakeFlag.CompareAndSwap(0, 1) when
+ *              coalesced, then notifier.signal
+ *   Wake       worker.run (epoll_wait) -> worker.onNotify -> notifier.drain
+ *   Pop        worker.pop: queue.popLocked under q.mu
+ *   Register   worker.register: epollAdd, then OnOpen
  * and memcached 1.6 thread.c: dispatch_conn_new, thread_libevent_process.
- * spec/SPEC.md maps each step to its Go function and model/ step.
  *
  * Designs, one chosen with -D (spin -a -DDESIGN_MEMCACHED dispatch.pml):
  *   correct
@@ -59,21 +60,28 @@
  *                        formula p4 (-DLTL_P4), checked with pan -a -f
  *
  * Commands (spec/check.sh runs them all, in a temporary directory):
- *   safety, shortest counterexample:
+ *   safety, breadth-first so that a counterexample is a shortest one:
  *     spin -a -DDESIGN_MEMCACHED -DLEMMAS dispatch.pml
- *     gcc -O1 -DBFS -DSAFETY -DNOFAIR -o pan pan.c && ./pan -m100000 -w20
- *   liveness (P4 as LTL, weak fairness; assertions were the run above):
+ *     cc -O0 -DBFS -DSAFETY -DNOFAIR -o pan pan.c && ./pan -m100000 -w20
+ *   liveness (P4 as LTL, weak fairness; -A: the assertions were the run
+ *   above):
  *     spin -a -DDESIGN_MEMCACHED -DLTL_P4 dispatch.pml
- *     gcc -O1 -o pan pan.c && ./pan -a -f -A -m100000 -w20
- *   a counterexample, step by step: spin -t -DBUG_RACY_RR dispatch.pml
+ *     cc -O0 -DNFAIR=3 -o pan pan.c && ./pan -a -f -A -m100000 -w20
+ *   a counterexample, step by step (the same -D flags as the run):
+ *     spin -t -DBUG_RACY_RR dispatch.pml
+ *   -DNO_MONITOR leaves P4 to the quiescence check alone.
  *
- * States stored at the defaults (NW=2 NC=3 PIPECAP=1), spin 6.5.2, from
- * spec/check.sh; safety (BFS) / liveness (DFS, -a -f):
- *   memcached 412/1086  eventfd 256/678  drain 526/1439  coalesced 667/1889
- *   memcached with NA=2 3001/8178
- *   bugs, safety run, states until the first counterexample, trail length:
- *   bug-notify-before-push 57, 9 steps      bug-coalesced-clear-after-drain
- *   ... (the table printed by spec/check.sh is authoritative; see SPEC.md)
+ * States stored (spin 6.5.2, spec/check.sh), safety / liveness:
+ *   NW=2 NC=3 PIPECAP=1 NA=1: memcached 446/413, eventfd 524/491,
+ *     drain 713/611, coalesced 1152/1031
+ *   NA=2 NW=2 NC=4 PIPECAP=1: memcached 13516/13364, eventfd 18565/18413,
+ *     drain 30822/27725, coalesced 71935/66744
+ *   NA=1 NW=3 NC=6 PIPECAP=2: memcached 19683/19621, coalesced 100430/98043
+ * Seeded bugs at NW=2 NC=3 PIPECAP=1 (NA=2 for racy-rr): property, states
+ * until the shortest counterexample, its length in steps:
+ *   bug-notify-before-push P4 110 6, bug-coalesced-clear-after-drain P4 457
+ *   17, bug-drop-on-full-pipe P4 304 13, bug-racy-rr P2 38 4,
+ *   bug-unlocked-pop P1 337 17, bug-eventfd-pop-one P4 304 13.
  */
 
 /* ---------------------------------------------------------------- bounds */
@@ -238,7 +246,7 @@ bit lemma = 1;
 /*
  * Dispatch: push c onto w's queue. Stands for worker.dispatch's
  * q.mu.Lock(); q.pushLocked(it); traceDispatch; q.mu.Unlock(): the lock
- * makes the push one step (the atomic block stands for the mutex).
+ * makes the push one step (the d_step stands for the mutex).
  * Simplified: the queue never fills (impl/reactor grows its ring; admission
  * bounds it by MaxConns).
  */
@@ -310,8 +318,8 @@ inline notify(a, w) {
 #ifdef COALESCED
 /*
  * Notify, coalesced: the compare-and-swap of w's flag from 0 to 1; only the
- * winner writes a token. Stands for worker.dispatch's flag.CompareAndSwap(0,
- * 1) followed by notifier.signal. The loser relies on the token of whoever set
+ * winner writes a token. Stands for worker.dispatch's
+ * wakeFlag.CompareAndSwap(0, 1) followed by notifier.signal. The loser relies on the token of whoever set
  * the flag: pending, about to be written, or already read by a Worker that
  * has not yet cleared the flag and so has not yet drained.
  */
@@ -363,8 +371,8 @@ inline wake(w, n) {
 }
 
 /*
- * Pop: take the head of w's queue, under the lock (queue.popLocked inside
- * q.mu, with tracePop). got is 0 when the queue is empty: memcached's
+ * Pop: take the head of w's queue, under the lock (worker.pop:
+ * queue.popLocked inside q.mu, with tracePop). got is 0 when the queue is empty: memcached's
  * cq_pop returning NULL. guard is the condition for trying: a token in hand
  * (per-token) or true (drain).
  */
@@ -423,8 +431,9 @@ inline pop(w, c, got, guard) {
 #endif
 
 /*
- * Register: add c to w's epoll set (epollAdd, then traceRegister; OnOpen
- * follows). Checks P1 (never registered twice) and P3 (the k-th connection
+ * Register: add c to w's epoll set (worker.register: epollAdd, then
+ * traceRegister; OnOpen follows). Simplified: epoll_ctl never fails (the
+ * reactor closes the fd if it does; that is P5's business). Checks P1 (never registered twice) and P3 (the k-th connection
  * dispatched to w is the k-th it registers).
  */
 inline register(w, c) {
@@ -498,8 +507,9 @@ proctype Acceptor(byte a) {
 }
 
 /*
- * Worker w: stands for the worker's event loop (worker.loop/handoff): wait
- * for its notify channel to be readable, read the tokens, pop and register.
+ * Worker w: stands for the worker's event loop (worker.run, worker.onNotify):
+ * wait for its notify channel to be readable, read the tokens, pop and
+ * register.
  * Simplified: a Worker does nothing else (its connections' I/O and its task
  * list touch neither its queue nor its notify channel).
  */
