@@ -9,9 +9,9 @@ BENCHTIME   ?= 1s
 
 .PHONY: run test unit lint model spec bench lincheck fuzz mutants soak deps
 
-# The server in the foreground on 127.0.0.1:$(PORT); Ctrl-C stops it gracefully.
+# handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT); Ctrl-C stops it gracefully.
 run:
-	$(GO) run ./impl/cmd/handoff-echo -l 127.0.0.1 -p $(PORT)
+	$(GO) run ./impl/cmd/handoffd -l 127.0.0.1 -p $(PORT)
 
 # Everything CI runs (bash .ci/run).
 test: deps lint unit model spec
