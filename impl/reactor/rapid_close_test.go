@@ -1,0 +1,146 @@
+package reactor
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"pgregory.net/rapid"
+)
+
+// TestRapidCloseBeforeReuse checks P6 close before reuse (spec/SPEC.md):
+// OnClose runs while the connection's fd is still its own, so that no fd is
+// closed, and handed to a newer connection, under a handler still using it.
+// The handler reads the fd's peer address (getpeername) in OnOpen and again
+// in OnClose: a closed fd fails with EBADF, and a reused one names another
+// peer. Rapid draws the server's size and which connections the client
+// closes and which the server closes (Conn.Close), with several clients at
+// once so that fds are reused quickly.
+func TestRapidCloseBeforeReuse(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 3).Draw(t, "workers")
+		byServer := rapid.SliceOfN(rapid.Bool(), 4, 24).Draw(t, "closed by the server")
+		h := &peerCheck{peers: map[uint64]string{}}
+		s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: n, Logger: p6Logger()}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(context.Background()) }()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-served; err != nil {
+				t.Fatal(err)
+			}
+		}()
+		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+		var wg sync.WaitGroup
+		errs := make(chan error, len(byServer))
+		for i, server := range byServer {
+			wg.Go(func() { errs <- closeOnce(addr, server, i) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for s.Stats().CurrConns != 0 || s.Stats().TotalConns != uint64(len(byServer)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not every connection was closed: %+v", s.Stats())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.bad != "" {
+			t.Fatal(h.bad)
+		}
+		if h.closes != len(byServer) {
+			t.Fatalf("%d OnClose for %d connections", h.closes, len(byServer))
+		}
+	})
+}
+
+// closeOnce connects, reads the greeting, and then either asks the server
+// to close ("q") and waits for EOF, or closes itself.
+func closeOnce(addr string, byServer bool, i int) error {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil {
+		return fmt.Errorf("client %d: greeting: %w", i, err)
+	}
+	if !byServer {
+		return nil
+	}
+	if _, err := c.Write([]byte("q")); err != nil {
+		return err
+	}
+	if _, err := r.ReadByte(); err == nil {
+		return fmt.Errorf("client %d: data after asking the server to close", i)
+	}
+	return nil
+}
+
+// peerCheck greets, closes a connection that sends "q", and compares each
+// connection's peer address in OnClose with the one it had in OnOpen.
+type peerCheck struct {
+	mu     sync.Mutex
+	peers  map[uint64]string
+	closes int
+	bad    string // the first P6 violation seen
+}
+
+func p6Logger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func peerOf(fd int) string {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	if in4, ok := sa.(*unix.SockaddrInet4); ok {
+		return fmt.Sprintf("%v:%d", in4.Addr, in4.Port)
+	}
+	return fmt.Sprintf("%T", sa)
+}
+
+func (h *peerCheck) OnOpen(c *Conn) {
+	h.mu.Lock()
+	h.peers[c.ID()] = peerOf(c.fd)
+	h.mu.Unlock()
+	_ = c.Write([]byte("hello\n"))
+}
+
+func (h *peerCheck) OnData(c *Conn, in []byte) int {
+	_ = c.Close()
+	return len(in)
+}
+
+func (h *peerCheck) OnClose(c *Conn, _ error) {
+	now := peerOf(c.fd)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closes++
+	if was := h.peers[c.ID()]; now != was && h.bad == "" {
+		h.bad = fmt.Sprintf("P6: in OnClose conn %d's fd %d has peer %q, in OnOpen it had %q", c.ID(), c.fd, now, was)
+	}
+}
