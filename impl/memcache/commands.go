@@ -106,7 +106,7 @@ func (c *Conn) retrieve(args, out []byte, withCAS, touch bool) []byte {
 			return append(out, replyError...)
 		}
 		var ok bool
-		if exptime, ok = parseInt32(tok); !ok {
+		if exptime, ok = parseExptime(tok); !ok {
 			return append(out, replyBadExptime...)
 		}
 	} else if len(bytes.TrimLeft(args, " ")) == 0 {
@@ -176,7 +176,7 @@ func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int
 		return reply(replyBadFormat), 0, done
 	}
 	flags, ok1 := parseUint(toks[2], 32)
-	exptime, ok2 := parseInt32(toks[3])
+	exptime, ok2 := parseExptime(toks[3])
 	n, ok3 := parseInt32(toks[4])
 	if !ok1 || !ok2 || !ok3 || n < 0 {
 		return reply(replyBadFormat), 0, done
@@ -292,7 +292,7 @@ func (c *Conn) touch(toks [][]byte, out []byte) []byte {
 	if len(toks[1]) > keyMax {
 		return quietly(out, quiet, replyBadFormat)
 	}
-	exptime, ok := parseInt32(toks[2])
+	exptime, ok := parseExptime(toks[2])
 	if !ok {
 		return quietly(out, quiet, replyBadExptime)
 	}
@@ -318,7 +318,7 @@ func (c *Conn) flushAll(toks [][]byte, out []byte) []byte {
 	}
 	if len(args) == 1 {
 		var ok bool
-		if delay, ok = parseInt32(args[0]); !ok {
+		if delay, ok = parseExptime(args[0]); !ok {
 			return quietly(out, quiet, replyBadExptime)
 		}
 	}

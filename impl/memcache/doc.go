@@ -26,7 +26,9 @@
 //     connection closed; memcached closes without a word, and buffers a get
 //     line without bound.
 //   - Flags over 32 bits and a value length over 2^31-1 are refused with
-//     CLIENT_ERROR bad command line format; memcached truncates them.
+//     CLIENT_ERROR bad command line format; memcached truncates them. An
+//     exptime beyond 32 bits is taken as the absolute time it names;
+//     memcached truncates it too.
 //   - A get that fails on a key over 250 bytes withdraws only its own values;
 //     memcached 1.6.18 also drops the replies of earlier pipelined commands.
 //   - Not implemented: the binary protocol, UDP, SASL and ascii auth; meta

@@ -160,7 +160,7 @@ func (c *Conn) metaGet(m *metaReq, out []byte) []byte {
 	touch := m.flag('T')
 	if touch {
 		var ok bool
-		if exptime, ok = parseInt32(m.tok['T']); !ok {
+		if exptime, ok = parseExptime(m.tok['T']); !ok {
 			return append(out, "CLIENT_ERROR bad token in command line format\r\n"...)
 		}
 	}
@@ -239,7 +239,7 @@ func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) (
 		v, ok := parseUint(m.tok[f], 64)
 		if f == 'T' {
 			var t int64
-			t, ok = parseInt32(m.tok[f])
+			t, ok = parseExptime(m.tok[f])
 			req.Exptime = t
 		} else {
 			req.HasCAS, req.CAS = true, v
@@ -360,7 +360,7 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 		}
 	}
 	if m.flag('N') {
-		t, ok := parseInt32(m.tok['N'])
+		t, ok := parseExptime(m.tok['N'])
 		if !ok {
 			return append(out, "CLIENT_ERROR invalid or duplicate flag\r\n"...)
 		}
@@ -383,7 +383,7 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 	st := c.srv.store
 	res, v := st.Delta(m.key, req)
 	if res == Stored && m.flag('T') {
-		if t, ok := parseInt32(m.tok['T']); ok {
+		if t, ok := parseExptime(m.tok['T']); ok {
 			st.Touch(m.key, t)
 			v.Exptime = st.absExptime(t, st.Now())
 		}

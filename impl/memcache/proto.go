@@ -266,18 +266,27 @@ func parseUint(b []byte, bits uint) (uint64, bool) {
 }
 
 // parseInt32 reads a signed decimal token that fits in 32 bits (memcached's
-// safe_strtol into an int32: exptime and value lengths).
-func parseInt32(b []byte) (int64, bool) {
+// safe_strtol into an int32): value lengths.
+func parseInt32(b []byte) (int64, bool) { return parseInt(b, 31) }
+
+// parseExptime reads an exptime token. memcached parses it into 32 bits and
+// silently truncates a larger one; here any 64-bit value is taken as meant:
+// beyond 30 days it is an absolute unix time, however far in the future.
+func parseExptime(b []byte) (int64, bool) { return parseInt(b, 63) }
+
+// parseInt reads a signed decimal token whose magnitude fits in bits bits
+// (the most negative value of the width included), with an optional sign.
+func parseInt(b []byte, bits uint) (int64, bool) {
 	neg := false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		neg = b[0] == '-'
 		b = b[1:]
-	}
-	n, ok := parseUint(b, 31)
-	if !ok {
-		if neg && string(b) == "2147483648" {
-			return -1 << 31, true
+		if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+			return 0, false
 		}
+	}
+	n, ok := parseUint(b, bits+1)
+	if !ok || n > 1<<bits || (n == 1<<bits && !neg) {
 		return 0, false
 	}
 	if neg {
