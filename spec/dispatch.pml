@@ -169,7 +169,7 @@ byte nextc;
 byte rr;
 #endif
 
-/* A Worker's queue: len connections starting at head (memcached's CQ,
+/* A Worker's queue: n connections starting at v[head] (memcached's CQ,
  * impl/reactor's queue). head only grows, so v has room for all NC. */
 typedef Queue {
 	byte v[NC];
@@ -212,8 +212,8 @@ bit  armed[NW];     /* an Acceptor flipped w's flag 0->1 and has not yet
                        written the token */
 bit  woke[NW];      /* Worker w read its token and has not cleared its flag */
 #endif
-byte wpush[NW];     /* pushes onto w's queue (counted where len grows) */
-byte wpop[NW];      /* pops from w's queue (counted where len shrinks) */
+byte wpush[NW];     /* pushes onto w's queue (counted where n grows) */
+byte wpop[NW];      /* pops from w's queue (counted where n shrinks) */
 byte wdisp[NW];     /* connections dispatched to w so far */
 byte wreg[NW];      /* connections w has registered so far */
 byte dseq[NC];      /* dseq[c]: c was the dseq[c]-th connection dispatched to
@@ -319,9 +319,10 @@ inline notify(a, w) {
 /*
  * Notify, coalesced: the compare-and-swap of w's flag from 0 to 1; only the
  * winner writes a token. Stands for worker.dispatch's
- * wakeFlag.CompareAndSwap(0, 1) followed by notifier.signal. The loser relies on the token of whoever set
- * the flag: pending, about to be written, or already read by a Worker that
- * has not yet cleared the flag and so has not yet drained.
+ * wakeFlag.CompareAndSwap(0, 1) followed by notifier.signal. The loser
+ * relies on the token of whoever set the flag: pending, about to be written,
+ * or already read by a Worker that has not yet cleared the flag and so has
+ * not yet drained.
  */
 inline notify_coalesced(a, w) {
 	if
@@ -372,9 +373,9 @@ inline wake(w, n) {
 
 /*
  * Pop: take the head of w's queue, under the lock (worker.pop:
- * queue.popLocked inside q.mu, with tracePop). got is 0 when the queue is empty: memcached's
- * cq_pop returning NULL. guard is the condition for trying: a token in hand
- * (per-token) or true (drain).
+ * queue.popLocked inside q.mu, with tracePop). got is 0 when the queue is
+ * empty: memcached's cq_pop returning NULL. guard is the condition for
+ * trying: a token in hand (per-token) or true (drain).
  */
 #ifndef FAULT_UNLOCKED
 inline pop(w, c, got, guard) {
@@ -432,9 +433,10 @@ inline pop(w, c, got, guard) {
 
 /*
  * Register: add c to w's epoll set (worker.register: epollAdd, then
- * traceRegister; OnOpen follows). Simplified: epoll_ctl never fails (the
- * reactor closes the fd if it does; that is P5's business). Checks P1 (never registered twice) and P3 (the k-th connection
- * dispatched to w is the k-th it registers).
+ * traceRegister; OnOpen follows). Checks P1 (never registered twice) and P3
+ * (the k-th connection dispatched to w is the k-th it registers).
+ * Simplified: epoll_ctl never fails (the reactor closes the fd if it does;
+ * P5 covers that).
  */
 inline register(w, c) {
 	d_step {
@@ -481,10 +483,16 @@ proctype Acceptor(byte a) {
 #ifndef FAULT_RACY_RR
 	/* Accept: accept4 returns an fd; balancer.pick's one atomic add gives
 	 * it the next sequence number c and the worker c mod NW. */
-	:: d_step { nextc < NC -> c = nextc; nextc++; w = c % NW; printf("Accept a=%d c=%d\n", a, c) }
+	:: d_step {
+		nextc < NC -> c = nextc; nextc++; w = c % NW;
+		printf("Accept a=%d c=%d\n", a, c)
+	   }
 #else
 	/* BUG_RACY_RR: the counter is read with the accept ... */
-	:: d_step { nextc < NC -> c = nextc; nextc++; t = rr; printf("Accept a=%d c=%d (reads rr=%d)\n", a, c, t) }
+	:: d_step {
+		nextc < NC -> c = nextc; nextc++; t = rr;
+		printf("Accept a=%d c=%d (reads rr=%d)\n", a, c, t)
+	   }
 	   /* ... and written back in a later step: another Acceptor can read the
 	    * same value in between, and two connections go to one worker. */
 	   d_step { rr = (t + 1) % NW; w = t; t = 0; printf("Advance a=%d rr=%d\n", a, rr) }
