@@ -148,8 +148,16 @@ func (c *Client) Version() (string, error) {
 }
 
 // Stats runs stats and returns its STAT lines as a map.
-func (c *Client) Stats() (Stats, error) {
-	if err := c.send([]byte("stats\r\n")); err != nil {
+func (c *Client) Stats() (Stats, error) { return c.StatsGroup("") }
+
+// StatsGroup runs "stats <group>" ("settings", "items", ...; "" for the
+// general figures) and returns its STAT lines as a map.
+func (c *Client) StatsGroup(group string) (Stats, error) {
+	req := "stats\r\n"
+	if group != "" {
+		req = "stats " + group + "\r\n"
+	}
+	if err := c.send([]byte(req)); err != nil {
 		return nil, err
 	}
 	st := Stats{}
