@@ -9,9 +9,11 @@ BENCHTIME   ?= 1s
 
 .PHONY: run test unit lint model spec bench lincheck fuzz mutants soak deps
 
-# handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT); Ctrl-C stops it gracefully.
+# handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT);
+# Ctrl-C stops it gracefully. Built first, so Ctrl-C reaches handoffd itself rather than go run.
 run:
-	$(GO) run ./impl/cmd/handoffd -l 127.0.0.1 -p $(PORT)
+	$(GO) build -o bin/handoffd ./impl/cmd/handoffd
+	./bin/handoffd -l 127.0.0.1 -p $(PORT)
 
 # Everything CI runs (bash .ci/run).
 test: deps lint unit model spec
