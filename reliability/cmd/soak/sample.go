@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/handoffd/handoff/reliability"
@@ -88,12 +87,5 @@ func (s *sampler) close() {
 	if s.c != nil {
 		s.c.Close()
 		s.c = nil
-	}
-}
-
-func printSeries(w io.Writer, series []sample) {
-	fmt.Fprintln(w, sampleHeader)
-	for _, s := range series {
-		fmt.Fprintln(w, s)
 	}
 }
