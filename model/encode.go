@@ -65,8 +65,7 @@ func (s *State) appendKey(b []byte) []byte {
 var errKey = errors.New("model: malformed state key")
 
 // decodeKey is the inverse of appendKey for a system of the given size.
-func decodeKey(key string, acceptors, workers int) (State, error) {
-	b := []byte(key)
+func decodeKey(b []byte, acceptors, workers int) (State, error) {
 	bad := false
 	u := func() int64 {
 		v, n := binary.Uvarint(b)

@@ -55,11 +55,11 @@ func Explore(d Design, b Bounds, opt Options) (*Result, error) {
 	}
 	r := &Result{Design: d, Bounds: b, m: m}
 	init := m.Initial()
-	keys := []string{init.Key()}
+	seen := newVisited()
+	seen.add(init.appendKey(nil))
 	parent := []int32{-1}
-	seen := map[string]int32{keys[0]: 0}
 	level := []int32{0}
-	var scratch []byte // the key being looked up; a string is made only for a new state
+	var scratch []byte // the key being looked up
 	type safety struct {
 		from int32
 		t    Transition
@@ -69,7 +69,7 @@ func Explore(d Design, b Bounds, opt Options) (*Result, error) {
 		var next []int32
 		var bad *safety
 		for _, idx := range level {
-			s, err := decodeKey(keys[idx], b.Acceptors, b.Workers)
+			s, err := decodeKey(seen.key(idx), b.Acceptors, b.Workers)
 			if err != nil {
 				return nil, err
 			}
@@ -87,57 +87,51 @@ func Explore(d Design, b Bounds, opt Options) (*Result, error) {
 					return
 				}
 				scratch = t.Next.appendKey(scratch[:0])
-				if _, ok := seen[string(scratch)]; ok {
+				n, added := seen.add(scratch)
+				if !added {
 					return
 				}
-				k := string(scratch)
-				if len(keys) == 1<<31-1 {
-					panic("model: more than 2^31 states")
-				}
-				n := int32(len(keys))
-				seen[k] = n
-				keys = append(keys, k)
 				parent = append(parent, idx)
 				next = append(next, n)
-				if opt.Progress != nil && len(keys)%every == 0 {
-					opt.Progress(len(keys), r.Transitions, depth+1)
+				if opt.Progress != nil && seen.len()%every == 0 {
+					opt.Progress(seen.len(), r.Transitions, depth+1)
 				}
 			})
 			if enabled == 0 {
 				if v := checkQuiescent(&s); v != nil {
-					r.States = len(keys)
+					r.States = seen.len()
 					r.Violation = v
-					r.Trace = r.path(keys, parent, idx)
+					r.Trace = r.path(seen, parent, idx)
 					return r, nil
 				}
 			}
 		}
 		if bad != nil {
-			r.States = len(keys)
+			r.States = seen.len()
 			r.Violation = bad.t.Violation
-			r.Trace = append(r.path(keys, parent, bad.from), TraceStep{bad.t.Step, bad.t.Next})
+			r.Trace = append(r.path(seen, parent, bad.from), TraceStep{bad.t.Step, bad.t.Next})
 			r.Depth = depth + 1
 			return r, nil
 		}
 		level = next
 	}
-	r.States = len(keys)
+	r.States = seen.len()
 	return r, nil
 }
 
 // path rebuilds the steps from the initial state to state idx: for each
 // state on the way it takes the first step (in Steps order) that leads to
 // the next one.
-func (r *Result) path(keys []string, parent []int32, idx int32) []TraceStep {
+func (r *Result) path(seen *visited, parent []int32, idx int32) []TraceStep {
 	var chain []int32
 	for i := idx; i >= 0; i = parent[i] {
 		chain = append(chain, i)
 	}
 	b := r.Bounds
-	s, _ := decodeKey(keys[chain[len(chain)-1]], b.Acceptors, b.Workers)
+	s, _ := decodeKey(seen.key(chain[len(chain)-1]), b.Acceptors, b.Workers)
 	out := []TraceStep{{State: s}}
 	for i := len(chain) - 2; i >= 0; i-- {
-		want := keys[chain[i]]
+		want := string(seen.key(chain[i]))
 		var found *Transition
 		for _, t := range r.m.Steps(s) {
 			if t.Violation == nil && t.Next.Key() == want {

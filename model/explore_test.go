@@ -253,7 +253,7 @@ func TestKeyRoundTrip(t *testing.T) {
 				continue
 			}
 			seen[k] = true
-			back, err := decodeKey(k, 2, 2)
+			back, err := decodeKey([]byte(k), 2, 2)
 			if err != nil || back.Key() != k {
 				t.Fatalf("%s: key of %v does not round-trip: %v", d.Name, s, err)
 			}
@@ -262,7 +262,7 @@ func TestKeyRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := decodeKey("\x01", 1, 1); err == nil {
+	if _, err := decodeKey([]byte("\x01"), 1, 1); err == nil {
 		t.Error("a truncated key decoded without error")
 	}
 }
