@@ -7,7 +7,7 @@ PORT        ?= 11211
 FUZZTIME    ?= 30s
 BENCHTIME   ?= 1s
 
-.PHONY: run test unit lint model spec bench lincheck fuzz mutants soak deps
+.PHONY: run test unit lint model spec compat bench lincheck fuzz mutants soak deps
 
 # handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT);
 # Ctrl-C stops it gracefully. Built first, so Ctrl-C reaches handoffd itself rather than go run.
@@ -16,11 +16,12 @@ run:
 	./bin/handoffd -l 127.0.0.1 -p $(PORT)
 
 # Everything CI runs (bash .ci/run).
-test: deps lint unit model spec
+test: deps lint unit model spec compat
 
 deps:
 	@bash scripts/need.sh spin spin
 	@bash scripts/need.sh cc gcc
+	@bash scripts/need.sh memcached memcached
 
 lint:
 	$(GO) vet ./...
@@ -37,5 +38,23 @@ model:
 spec: deps
 	bash spec/check.sh
 
+# The transcripts marked "memcached" replayed byte for byte against Debian's
+# memcached, so the protocol tests are checked against the system they copy.
+COMPAT_PORT ?= 21299
+compat: deps
+	@memcached -U 0 -l 127.0.0.1 -p $(COMPAT_PORT) $$(test "$$(id -u)" = 0 && echo -u nobody) & pid=$$!; \
+	for i in $$(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$(COMPAT_PORT)) 2>/dev/null && break; sleep 0.1; done; \
+	MEMCACHED_ADDR=127.0.0.1:$(COMPAT_PORT) $(GO) test -count=1 -run TranscriptsAgainstMemcached ./impl/memcache/; rc=$$?; \
+	kill $$pid; exit $$rc
+
+# handoff side by side with the floor, Go net, memcached and gnet (docs/bench.svg);
+# BENCH_QUICK=1 for a short run. `make gobench` runs the Go benchmarks alone.
 bench:
+	bash scripts/bench.sh
+
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# Each fuzz target in turn for FUZZTIME; `make test` runs their seed corpora.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./impl/memcache/
