@@ -208,7 +208,9 @@ func (w *worker) onConnEvent(c *Conn, ev uint32) {
 		}
 		// Output went under the bound: offer the input held back while it
 		// was over (or that the handler declined while output was pending).
-		if len(c.in) > 0 && c.OutputLen() < w.s.cfg.MaxOutput && !c.closing && !c.rdClosed {
+		// A half-closed peer's held requests are offered too: it sent them
+		// before its FIN and waits for their replies.
+		if len(c.in) > 0 && c.OutputLen() < w.s.cfg.MaxOutput && !c.closing {
 			w.deliver(c, nil)
 		}
 	}
@@ -314,6 +316,24 @@ func (w *worker) settle(c *Conn) {
 		return
 	}
 	out := c.OutputLen()
+	// The peer half-closed while input was held back: offer it until the
+	// handler produces output (flushed on writable, then offered again) or
+	// consumes nothing more (an incomplete request, dropped with the close).
+	for c.rdClosed && !c.closing && out == 0 && len(c.in) > 0 {
+		held := len(c.in)
+		w.deliver(c, nil)
+		if c.closed {
+			return
+		}
+		if c.err != nil {
+			w.finalize(c, c.err)
+			return
+		}
+		out = c.OutputLen()
+		if len(c.in) >= held {
+			break
+		}
+	}
 	if (c.closing || c.rdClosed) && out == 0 {
 		w.finalize(c, nil)
 		return
