@@ -192,6 +192,11 @@ func (d *Daemon) Wait(timeout time.Duration) error {
 	select {
 	case <-d.exited:
 		return d.waitErr
+	default:
+	}
+	select {
+	case <-d.exited:
+		return d.waitErr
 	case <-time.After(timeout):
 		return ErrStillRunning
 	}
@@ -204,7 +209,7 @@ func (d *Daemon) Exited() <-chan struct{} { return d.exited }
 // how long the exit took.
 func (d *Daemon) Stop(timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return 0, err
 	}
 	err := d.Wait(timeout)
