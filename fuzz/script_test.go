@@ -207,7 +207,7 @@ func connect(addr string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	cl := &client{c: c, r: bufio.NewReader(c)}
 	line, err := cl.r.ReadString('\n')
 	if err == nil {
@@ -269,7 +269,7 @@ func echoAll(open []*client, op int) error {
 // awaitClosed waits until conns connections were registered and closed.
 func awaitClosed(t *testing.T, s *reactor.Server, conns int) reactor.Stats {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st := s.Stats()
 		if st.TotalConns == uint64(conns) && st.CurrConns == 0 {

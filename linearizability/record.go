@@ -144,7 +144,7 @@ func connectOnce(ctx context.Context, d *net.Dialer, addr string) (Connect, erro
 		return Connect{}, err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return Connect{}, fmt.Errorf("greeting: %w (got %q)", err, line)
@@ -159,7 +159,7 @@ func connectOnce(ctx context.Context, d *net.Dialer, addr string) (Connect, erro
 // awaitClosed waits until ops connections were registered and closed, so
 // that the trace holds every event of the run.
 func awaitClosed(ctx context.Context, s *reactor.Server, ops int) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st := s.Stats()
 		if st.TotalConns == uint64(ops) && st.CurrConns == 0 {

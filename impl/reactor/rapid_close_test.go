@@ -58,7 +58,7 @@ func TestRapidCloseBeforeReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for s.Stats().CurrConns != 0 || s.Stats().TotalConns != uint64(len(byServer)) {
 			if time.Now().After(deadline) {
 				t.Fatalf("not every connection was closed: %+v", s.Stats())
@@ -84,7 +84,7 @@ func closeOnce(addr string, byServer bool, i int) error {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
 	if _, err := r.ReadString('\n'); err != nil {
 		return fmt.Errorf("client %d: greeting: %w", i, err)

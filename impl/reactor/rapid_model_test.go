@@ -133,7 +133,7 @@ func (sm *besideModel) connect(t *rapid.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	cl := &smClient{c: c, r: bufio.NewReader(c)}
 	line, err := cl.r.ReadString('\n')
 	if err == nil {
@@ -196,7 +196,7 @@ func (sm *besideModel) close(t *rapid.T) {
 	sm.open = slices.Delete(sm.open, j, j+1)
 	sm.openBy[cl.worker]--
 	sm.closedBy[cl.worker]++
-	if !sm.h.awaitClosed(cl.id, 20*time.Second) {
+	if !sm.h.awaitClosed(cl.id, 10*time.Second) {
 		t.Fatalf("P7: conn %d: no OnClose after the client closed", cl.id)
 	}
 }
@@ -233,7 +233,7 @@ func (sm *besideModel) asyncWrite(t *rapid.T) {
 // check waits until the server is quiet and compares it with the model.
 func (sm *besideModel) check(t *rapid.T) {
 	total := len(sm.clients)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	var st reactor.Stats
 	for {
 		st = sm.srv.Stats()

@@ -140,7 +140,7 @@ func greetOnce(addr string) (greeted, error) {
 		return greeted{}, err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return greeted{}, fmt.Errorf("greeting: %w (got %q)", err, line)
@@ -178,7 +178,7 @@ func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, client
 	cfg.Trace = log.record
 	s := replayServe(t, cfg, replayGreeter{})
 	got, runErr := replayClients(s.Addrs(), total, clients)
-	wait := 30 * time.Second
+	wait := 10 * time.Second
 	if runErr != nil {
 		wait = time.Second
 	}
