@@ -112,9 +112,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 1
 	}
+	// curr_connections is 0 after a clean stop (P7): every connection
+	// registered was closed once, so the record lets a test or an operator
+	// check it from outside the process.
 	st := rs.Stats()
 	log.Info("stopped", "uptime", time.Since(start).Round(time.Millisecond), "total_connections", st.TotalConns,
-		"rejected_connections", st.Rejected, "bytes_read", st.BytesIn, "bytes_written", st.BytesOut)
+		"curr_connections", st.CurrConns, "rejected_connections", st.Rejected, "bytes_read", st.BytesIn, "bytes_written", st.BytesOut)
 	fmt.Fprintln(stderr, "handoffd: stopped")
 	return 0
 }
