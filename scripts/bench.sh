@@ -26,9 +26,9 @@ bin=$work/bin
 mkdir -p "$bin" "$(dirname "$out")"
 
 if [ "$quick" = 1 ]; then
-	rounds=${BENCH_ROUNDS:-3} dur=1s idle=2000 dispatch=1000x
+	rounds=${BENCH_ROUNDS:-3} dur=1s idle=2000 dispatch=1000x count=1
 else
-	rounds=${BENCH_ROUNDS:-5} dur=2s idle=4000 dispatch=5000x
+	rounds=${BENCH_ROUNDS:-5} dur=2s idle=4000 dispatch=5000x count=3
 fi
 
 echo "bench: building" >&2
@@ -49,7 +49,7 @@ memcached_user=()
 [ "$(id -u)" -eq 0 ] && memcached_user=(-u root) # memcached refuses root without -u
 
 echo "bench: dispatch latency (go test -bench DispatchLatency)" >&2
-$GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" ./impl/reactor/ | tee "$work/dispatch.txt" >&2
+$GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" -count "$count" ./impl/reactor/ | tee "$work/dispatch.txt" >&2
 
 servers=(
 	-server "floor=$bin/handoff-bench floor -p {port}"

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -68,11 +69,24 @@ func (d *dispatchClock) OnData(c *Conn, in []byte) int { return len(in) }
 
 func (d *dispatchClock) OnClose(*Conn, error) {}
 
+// dispatchWorkers is the Workers of the benchmarked server, as handoffd
+// runs on this 2-core machine.
+const dispatchWorkers = 2
+
 func benchDispatch(b *testing.B, n Notify, w Wakeup) {
+	// Workers and the Acceptor are goroutines locked to their threads. One
+	// that returns from epoll_wait when no P is free waits until sysmon
+	// retakes a P from a thread blocked in a syscall, which can take
+	// milliseconds: below Workers+Acceptors+1 Ps the figure is the Go
+	// scheduler's, not the hand-off's. Give every locked thread a P, and the
+	// dialer one more.
+	if want := dispatchWorkers + 1 + 2; runtime.GOMAXPROCS(0) < want {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
+	}
 	d := &dispatchClock{epoch: time.Now(), accepted: make([]atomic.Int64, b.N), all: make(chan struct{}), want: int64(b.N)}
 	s, err := New(Config{
 		Listen:   []string{"tcp://127.0.0.1:0"},
-		Workers:  2,
+		Workers:  dispatchWorkers,
 		Notify:   n,
 		Wakeup:   w,
 		MaxConns: 4096,

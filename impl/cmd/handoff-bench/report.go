@@ -105,13 +105,14 @@ func medians(name string, runs map[string][]result) serverFigures {
 }
 
 // addDispatch reads `go test -bench DispatchLatency` output and gives each
-// server named ".../<sub-benchmark>" the sub-benchmark's p99-ns.
+// server named ".../<sub-benchmark>" the median of the sub-benchmark's
+// p99-ns over its runs (-count).
 func (rep *report) addDispatch(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	p99 := make(map[string]float64)
+	p99 := make(map[string][]result)
 	sc := bufio.NewScanner(strings.NewReader(string(b)))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -125,15 +126,15 @@ func (rep *report) addDispatch(path string) error {
 		for i := 2; i+1 < len(f); i += 2 {
 			if f[i+1] == "p99-ns" {
 				if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-					p99[name] = v
+					p99[name] = append(p99[name], result{CPUPerOp: v})
 				}
 			}
 		}
 	}
 	for i, s := range rep.Servers {
 		if _, sub, ok := strings.Cut(s.Name, "/"); ok {
-			if v, ok := p99[sub]; ok {
-				rep.Servers[i].DispatchP99 = jsonFloat(v)
+			if runs, ok := p99[sub]; ok {
+				rep.Servers[i].DispatchP99 = median(runs, func(r result) float64 { return r.CPUPerOp })
 			}
 		}
 	}
