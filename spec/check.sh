@@ -46,9 +46,13 @@ trap 'rm -rf "$tmp"' EXIT
 # are the model's default bounds (model.Design.DefaultBounds), where pan runs
 # in milliseconds and -O0 compiles fastest; the next four add a second
 # Acceptor and a fourth connection (two Acceptors racing, a full pipe with a
-# second token behind it); -large adds four more.
+# second token behind it); the last reads one token at a time; -large adds
+# four more.
 small="-DNW=2 -DNC=3 -DPIPECAP=1"
 medium="-DNA=2 -DNW=2 -DNC=4 -DPIPECAP=1"
+# A read shorter than the tokens pending (memcached reads 32 of a pipe's
+# 65536 bytes): the rest stay pending and wake the Worker again.
+short="-DNA=1 -DNW=2 -DNC=4 -DPIPECAP=2 -DREADMAX=1"
 large="-DNA=2 -DNW=2 -DNC=5 -DPIPECAP=2"
 rows=(
 	"memcached|DESIGN_MEMCACHED|$small -DNA=1|holds|holds|-O0"
@@ -65,6 +69,7 @@ rows=(
 	"eventfd|DESIGN_EVENTFD|$medium|holds|holds|-O0"
 	"drain|DESIGN_DRAIN|$medium|holds|holds|-O0"
 	"coalesced|DESIGN_COALESCED|$medium|holds|holds|-O1"
+	"memcached|DESIGN_MEMCACHED|$short|holds|holds|-O0"
 )
 if [ "$large" = 1 ]; then
 	rows+=(
@@ -85,6 +90,7 @@ bounds_text() {
 		NC=*) out+="C=${kv#NC=} " ;;
 		NA=*) out+="A=${kv#NA=} " ;;
 		PIPECAP=*) out+="K=${kv#PIPECAP=} " ;;
+		READMAX=*) out+="R=${kv#READMAX=} " ;;
 		esac
 	done
 	printf '%s' "${out% }"
@@ -194,7 +200,7 @@ run_row() {
 	[ "$want_s" != holds ] && want_text="$want_s violated"
 	local got_text=$got_s
 	case $got_s in P[1-4]) got_text="$got_s violated" ;; esac
-	printf '%-32s %-17s %-13s %-13s %8s %8s %8s %-13s %9s %6.1fs  %s\n' \
+	printf '%-32s %-20s %-13s %-13s %8s %8s %8s %-13s %9s %6.1fs  %s\n' \
 		"$name" "$(bounds_text "$bounds")" "$want_text" "$got_text" "${states_s:-?}" "$trail" "$quiet" \
 		"$got_l" "${states_l:-?}" "$(awk "BEGIN{print ($t1-$t0)/1000}")" "$ok" >"$tmp/row.$i"
 	if [ "$ok" != ok ]; then
@@ -221,7 +227,7 @@ for row in "${rows[@]}"; do
 done
 wait
 
-printf '%-32s %-17s %-13s %-13s %8s %8s %8s %-13s %9s %7s  %s\n' \
+printf '%-32s %-20s %-13s %-13s %8s %8s %8s %-13s %9s %7s  %s\n' \
 	design bounds expected safety states trail quiesc. "P4 LTL" states time verdict
 status=0
 for ((j = 0; j < i; j++)); do
@@ -236,7 +242,7 @@ for ((j = 0; j < i; j++)); do
 	fi
 done
 echo
-echo "bounds: W workers, C connections, A acceptors, K pipe capacity (READMAX 32)."
+echo "bounds: W workers, C connections, A acceptors, K pipe capacity, R tokens per pipe read (32 if absent)."
 echo "safety: breadth-first, assertions + Monitor + quiescence (+ LEMMAS on correct designs);"
 echo "  trail = steps of the shortest counterexample / spin's transitions in it."
 echo "quiesc.: the bug refuted again without the Monitor, by the quiescence check"
