@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The figures come from /proc: the test's own process must read as using
+// some CPU and some memory, and a pid that does not exist must fail.
+func TestProcFigures(t *testing.T) {
+	pid := os.Getpid()
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = x * x
+	}
+	ticks, err := cpuTicks(pid)
+	if err != nil || ticks <= 0 {
+		t.Fatalf("cpuTicks(self) = %d, %v; want > 0 after 50 ms of work", ticks, err)
+	}
+	rss, err := rssBytes(pid)
+	if err != nil || rss < 1<<20 {
+		t.Fatalf("rssBytes(self) = %d, %v; want at least 1 MiB", rss, err)
+	}
+	if _, err := cpuTicks(1 << 30); err == nil {
+		t.Error("cpuTicks of a missing pid did not fail")
+	}
+}
+
+// Percentiles are nearest-rank over every client's samples, and thinning a
+// full sample set keeps it bounded.
+func TestPercentiles(t *testing.T) {
+	a, b := new(samples), new(samples)
+	for i := 1; i <= 1000; i++ {
+		a.add(time.Duration(i))
+		b.add(time.Duration(1000 + i))
+	}
+	p := summarize([]*samples{a, b})
+	if p.P50 != 1000 || p.P99 != 1980 || p.P999 != 1998 {
+		t.Errorf("percentiles of 1..2000 = %+v; want 1000, 1980, 1998", p)
+	}
+	var s samples
+	for i := 0; i < 3*maxSamples; i++ {
+		s.add(time.Duration(i))
+	}
+	if len(s.v) > maxSamples {
+		t.Errorf("samples grew to %d, cap %d", len(s.v), maxSamples)
+	}
+}
+
+// Medians are taken per figure over the rounds; a mode a server was not
+// run in stays absent (null in JSON), and ratios to an absent base print "-".
+func TestMediansAndRatios(t *testing.T) {
+	runs := map[string][]result{"conn": {{CPUPerOp: 30}, {CPUPerOp: 10}, {CPUPerOp: 20}}}
+	f := medians("x", runs)
+	if f.CPUPerConn != 20 || f.CPUPerReq.ok() {
+		t.Errorf("medians = %+v; want CPUPerConn 20 and no CPUPerReq", f)
+	}
+	if got := ratio(f.CPUPerConn, 10); got != "2.00x" {
+		t.Errorf("ratio = %q", got)
+	}
+	if got := ratio(f.CPUPerConn, nan); got != "-" {
+		t.Errorf("ratio to absent = %q", got)
+	}
+	b, err := json.Marshal(f)
+	if err != nil || !strings.Contains(string(b), `"CPUPerReq":null`) {
+		t.Errorf("JSON %s, %v: want CPUPerReq null", b, err)
+	}
+	var back serverFigures
+	if err := json.Unmarshal(b, &back); err != nil || back.CPUPerReq.ok() || back.CPUPerConn != 20 {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
+
+// The dispatch figure of a handoff server is the median p99-ns of its
+// sub-benchmark's runs.
+func TestAddDispatch(t *testing.T) {
+	path := t.TempDir() + "/d.txt"
+	out := "BenchmarkDispatchLatency/pipe+per-conn-2 \t 100\t 5 ns/op\t 10 p50-ns\t 300 p99-ns\n" +
+		"BenchmarkDispatchLatency/pipe+per-conn-2 \t 100\t 5 ns/op\t 10 p50-ns\t 100 p99-ns\n" +
+		"BenchmarkDispatchLatency/pipe+per-conn-2 \t 100\t 5 ns/op\t 10 p50-ns\t 200 p99-ns\n"
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := &report{Servers: []serverFigures{{Name: "handoffd/pipe+per-conn", DispatchP99: nan}, {Name: "floor", DispatchP99: nan}}}
+	if err := rep.addDispatch(path); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Servers[0].DispatchP99 != 200 || rep.Servers[1].DispatchP99.ok() {
+		t.Errorf("dispatch p99 = %v, %v; want 200 and absent", rep.Servers[0].DispatchP99, rep.Servers[1].DispatchP99)
+	}
+}
+
+// The chart is well-formed XML with a bar per measured server.
+func TestChart(t *testing.T) {
+	rep := &report{Rounds: 1, Req: load{Conns: 64, GetRatio: 0.9}, Idle: load{Conns: 10}, Servers: []serverFigures{
+		{Name: "floor", CPUPerConn: 50e3, CPUPerReq: 9e3, RSSPerConn: 400, DispatchP99: nan},
+		{Name: "memcached", CPUPerConn: 60e3, CPUPerReq: 10e3, RSSPerConn: 600, DispatchP99: nan},
+		{Name: "handoffd/pipe+per-conn", CPUPerConn: 80e3, CPUPerReq: 12e3, RSSPerConn: 380, DispatchP99: 2e5},
+	}}
+	svg := rep.svg()
+	d := xml.NewDecoder(strings.NewReader(string(svg)))
+	bars := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("SVG is not well-formed: %v\n%s", err, svg)
+			}
+			break
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			bars++
+		}
+	}
+	// 3 servers x 3 figures, 1 dispatch bar, 1 background.
+	if bars != 3*3+1+1 {
+		t.Errorf("%d rects, want 11", bars)
+	}
+}
+
+// Each peer answers the bench's whole load: every mode runs against it with
+// no error, and the server-side figures come out positive.
+func TestPeersServeLoad(t *testing.T) {
+	for _, peer := range []struct {
+		name  string
+		serve func(context.Context, int) error
+	}{{"floor", serveFloor}, {"netserver", serveNet}} {
+		t.Run(peer.name, func(t *testing.T) {
+			port, err := freePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- peer.serve(ctx, port) }()
+			defer func() {
+				cancel()
+				if err := <-served; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			waitListening(t, addr)
+			pid := os.Getpid()
+			base := load{Addr: addr, PID: pid, Duration: 10 * time.Second, Keys: 50, ValueSize: 100, GetRatio: 0.9}
+			conn := base
+			conn.Conns, conn.Total = 4, 200
+			req := base
+			req.Conns, req.Total, req.Pipeline = 8, 4000, 4
+			idle := base
+			idle.Conns = 100
+			for _, run := range []struct {
+				f func(load) (result, error)
+				l load
+			}{{runConn, conn}, {runReq, req}, {runIdle, idle}} {
+				r, err := run.f(run.l)
+				if err != nil || r.Errors != 0 || r.Ops == 0 {
+					t.Fatalf("%s: %v (%v)", r.Mode, r, err)
+				}
+				if r.Mode != "idle" && (r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50) {
+					t.Errorf("%s: latency %+v", r.Mode, r.Latency)
+				}
+				if r.Mode == "req" && r.Ops != req.Total {
+					t.Errorf("req: %d ops, want exactly -n %d", r.Ops, req.Total)
+				}
+				if r.Mode == "idle" && (r.Ops != 100 || math.IsNaN(r.RSSPerConn)) {
+					t.Errorf("idle: %v", r)
+				}
+			}
+		})
+	}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never listened: %v", addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
