@@ -18,12 +18,13 @@ import (
 // HandoffdPackage is the import path go build is given for handoffd.
 const HandoffdPackage = "github.com/handoffd/handoff/impl/cmd/handoffd"
 
-// BuildHandoffd builds handoffd into dir and returns the binary's path. It
-// runs go build in the current directory, which must be inside handoff's
-// module (a test's directory is).
-func BuildHandoffd(dir string) (string, error) {
+// BuildHandoffd builds handoffd into dir and returns the binary's path; flags
+// go to go build ("-race"). It runs go build in the current directory, which
+// must be inside handoff's module (a test's directory is).
+func BuildHandoffd(dir string, flags ...string) (string, error) {
 	bin := filepath.Join(dir, "handoffd")
-	cmd := exec.Command("go", "build", "-o", bin, HandoffdPackage)
+	args := append(append([]string{"build"}, flags...), "-o", bin, HandoffdPackage)
+	cmd := exec.Command("go", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", HandoffdPackage, err, out)
 	}

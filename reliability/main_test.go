@@ -10,7 +10,8 @@ import (
 // handoffd is the binary TestMain built for the subprocess tests.
 var handoffd string
 
-// TestMain builds handoffd once for every test, and doubles as the
+// TestMain builds handoffd once for every test (with -race when the tests
+// run with it), and doubles as the
 // RLIMIT_NOFILE launcher (ExecWithNoFile) when the fd-exhaustion test
 // re-executes this binary.
 func TestMain(m *testing.M) {
@@ -20,7 +21,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	handoffd, err = BuildHandoffd(dir)
+	var flags []string
+	if raceEnabled {
+		flags = append(flags, "-race")
+	}
+	handoffd, err = BuildHandoffd(dir, flags...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
