@@ -24,11 +24,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/../scripts/need.sh" spin spin
 bash "$here/../scripts/need.sh" cc gcc
 
-verbose=0 large=0
+verbose=0 want_large=0
 for arg in "$@"; do
 	case $arg in
 	-v) verbose=1 ;;
-	-large) large=1 ;;
+	-large) want_large=1 ;;
 	*)
 		echo "usage: bash spec/check.sh [-v] [-large]" >&2
 		exit 2
@@ -71,7 +71,7 @@ rows=(
 	"coalesced|DESIGN_COALESCED|$medium|holds|holds|-O1"
 	"memcached|DESIGN_MEMCACHED|$short|holds|holds|-O0"
 )
-if [ "$large" = 1 ]; then
+if [ "$want_large" = 1 ]; then
 	rows+=(
 		"memcached|DESIGN_MEMCACHED|$large|holds|holds|-O1"
 		"eventfd|DESIGN_EVENTFD|$large|holds|holds|-O1"

@@ -322,7 +322,9 @@ inline notify(a, w) {
  * wakeFlag.CompareAndSwap(0, 1) followed by notifier.signal. The loser
  * relies on the token of whoever set the flag: pending, about to be written,
  * or already read by a Worker that has not yet cleared the flag and so has
- * not yet drained.
+ * not yet drained. The flip and the write are two steps, as in the reactor
+ * (traceNotify and the write syscall sit between them); the flag's atomic
+ * CompareAndSwap is the d_step.
  */
 inline notify_coalesced(a, w) {
 	if
@@ -375,7 +377,9 @@ inline wake(w, n) {
  * Pop: take the head of w's queue, under the lock (worker.pop:
  * queue.popLocked inside q.mu, with tracePop). got is 0 when the queue is
  * empty: memcached's cq_pop returning NULL. guard is the condition for
- * trying: a token in hand (per-token) or true (drain).
+ * trying: a token in hand (per-token) or true (drain). The d_step stands for
+ * the mutex; the reactor's ring (grow, wrap-around) is an array with a head
+ * that only grows, which holds the same sequence.
  */
 #ifndef FAULT_UNLOCKED
 inline pop(w, c, got, guard) {
@@ -452,7 +456,9 @@ inline register(w, c) {
 	}
 }
 
-/* Pop until a Pop finds the queue empty, registering each connection. */
+/* Pop until a Pop finds the queue empty, registering each connection:
+ * worker.onNotify's coalesced loop (for { pop; register }). The failing Pop
+ * is the re-check; it runs under the lock like any other. */
 inline drain_queue(w, c, got) {
 	do
 	:: pop(w, c, got, true);
