@@ -16,8 +16,17 @@ type balancer struct {
 
 // pick returns the connection's sequence number and its Worker.
 func (b *balancer) pick() (uint64, *worker) {
-	k := b.seq.Add(1) - 1
 	n := uint64(len(b.workers))
+	if faultRacyRR {
+		k := b.seq.Load()
+		faultWindow()
+		b.seq.Store(k + 1)
+		return k, b.workers[k%n]
+	}
+	k := b.seq.Add(1) - 1
+	if faultBalancerSkipsWorker && n > 1 && k >= n {
+		return k, b.workers[(k+1)%n]
+	}
 	if b.kind != BalanceLeastConns {
 		return k, b.workers[k%n]
 	}

@@ -364,12 +364,17 @@ func (w *worker) finalize(c *Conn, err error) {
 	}
 	c.closed = true
 	c.gone.Store(true)
+	if faultFdClosedBeforeOnClose {
+		_ = unix.Close(c.fd)
+	}
 	w.callClose(c, err)
 	delete(w.conns, c.fd)
 	w.s.traceClose(w.id, c.id)
 	// close(2) also drops the fd from the epoll set; it is not retried on
 	// EINTR, because the fd is released either way.
-	_ = unix.Close(c.fd)
+	if !faultFdClosedBeforeOnClose {
+		_ = unix.Close(c.fd)
+	}
 	c.in, c.out, c.outOff = nil, nil, 0
 	w.stats.currConns.Add(-1)
 	w.load.Add(-1)

@@ -48,6 +48,11 @@ func (n *notifier) signal(stopping func() bool) error {
 	} else {
 		b[0] = 'c'
 	}
+	if faultDropOnFullPipe && n.kind == NotifyPipe {
+		if pending, err := unix.IoctlGetInt(n.rfd, unix.TIOCINQ); err == nil && pending > 0 {
+			return nil
+		}
+	}
 	for {
 		_, err := unix.Write(n.wfd, p)
 		switch err {

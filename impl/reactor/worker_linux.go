@@ -119,11 +119,19 @@ func newWorker(s *Server, id int) (*worker, error) {
 func (w *worker) dispatch(a int, it item) {
 	w.load.Add(1)
 	w.stats.dispatched.Add(1)
+	if faultNotifyBeforePush {
+		w.s.traceNotify(a, w.id)
+		_ = w.note.signal(w.s.stopping.Load)
+		faultWindow()
+	}
 	w.q.mu.Lock()
 	w.q.pushLocked(it)
 	w.s.traceDispatch(a, w.id, it.seq)
 	w.stats.queueLen.Store(int64(w.q.n))
 	w.q.mu.Unlock()
+	if faultNotifyBeforePush {
+		return
+	}
 	if w.s.cfg.Wakeup == WakeupCoalesced && !w.wakeFlag.CompareAndSwap(0, 1) {
 		return
 	}
@@ -199,14 +207,23 @@ func (w *worker) onNotify() {
 	}
 	w.s.traceWake(w.id, n)
 	if w.s.cfg.Wakeup == WakeupCoalesced {
-		w.wakeFlag.Store(0)
+		if !faultClearAfterDrain {
+			w.wakeFlag.Store(0)
+		}
 		for {
 			it, ok := w.pop()
 			if !ok {
+				if faultClearAfterDrain {
+					faultWindow()
+					w.wakeFlag.Store(0)
+				}
 				return
 			}
 			w.register(it)
 		}
+	}
+	if faultEventfdPopOne && w.note.kind == NotifyEventfd {
+		n = 1
 	}
 	for i := 0; i < n; i++ {
 		it, ok := w.pop()
@@ -220,6 +237,9 @@ func (w *worker) onNotify() {
 }
 
 func (w *worker) pop() (item, bool) {
+	if faultUnlockedPop {
+		return w.popUnlocked()
+	}
 	w.q.mu.Lock()
 	it, ok := w.q.popLocked()
 	if ok {
@@ -242,6 +262,10 @@ func (w *worker) register(it item) {
 		return
 	}
 	w.s.traceRegister(w.id, it.seq)
+	if faultRegisteredTwice {
+		w.s.traceRegister(w.id, it.seq)
+		w.callOpen(c)
+	}
 	w.conns[it.fd] = c
 	w.stats.currConns.Add(1)
 	w.stats.totalConns.Add(1)
