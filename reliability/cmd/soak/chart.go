@@ -70,14 +70,12 @@ func svg(title string, xs []float64, panels []chartPanel) []byte {
 		b.WriteString("\"/>\n")
 		if p.tr != nil {
 			h := len(xs) / 2
-			xm := mean(xs[h:])
-			ym := mean(p.ys[h:])
 			color := "#2a2"
 			if p.tr.upward {
 				color = "#d22"
 			}
-			ya := ym + p.tr.slope*(xs[h]-xm)
-			yb := ym + p.tr.slope*(x1-xm)
+			ya := p.tr.intercept + p.tr.slope*xs[h]
+			yb := p.tr.intercept + p.tr.slope*x1
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2" stroke-dasharray="6 4"/>`+"\n",
 				px(xs[h]), py(ya), px(x1), py(yb), color)
 		}

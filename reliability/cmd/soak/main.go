@@ -92,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			defer os.RemoveAll(dir)
 			if bin, err = reliability.BuildHandoffd(dir); err != nil {
-				return fail("%v", err)
+				return fail("%v\n(run soak inside handoff's checkout, or give -bin or -addr)", err)
 			}
 		}
 		var err error

@@ -9,10 +9,11 @@ import (
 // trend is the verdict on one sampled series.
 type trend struct {
 	name string
-	// slope is the least-squares slope over the second half, per second;
-	// rise is slope times the second half's length: how much the series
-	// grew across it, with the noise averaged out.
-	slope, rise float64
+	// slope is the Theil–Sen slope over the second half, per second, and
+	// intercept the line's value at 0 s; rise is slope times the second
+	// half's length: how much the series grew across it, noise and outliers
+	// aside.
+	slope, intercept, rise float64
 	// firstMean and secondMean are the halves' means, for the report.
 	firstMean, secondMean float64
 	// tolerance is the largest rise accepted.
@@ -25,7 +26,7 @@ func (t trend) String() string {
 	if t.upward {
 		verdict = "TRENDS UPWARD"
 	}
-	return fmt.Sprintf("%-8s first-half mean %10.1f  second-half mean %10.1f  fitted rise over the second half %+9.1f (tolerance %.1f): %s",
+	return fmt.Sprintf("%-8s first-half mean %10.1f  second-half mean %10.1f  fitted (Theil–Sen) rise over the second half %+9.1f (tolerance %.1f): %s",
 		t.name, t.firstMean, t.secondMean, t.rise, t.tolerance, verdict)
 }
 
@@ -36,7 +37,10 @@ func (t trend) String() string {
 // size, the runtime starts the threads it will keep. A leak is what keeps
 // growing after that, at a steady rate, so the verdict is on the second half
 // alone, and on a fitted line rather than on the last sample, which may sit
-// on a garbage-collection peak. The relative part of the tolerance covers
+// on a garbage-collection peak. The line is Theil–Sen's (the median of the
+// slopes between every pair of samples), not least squares: a few samples
+// taken during a burst of connections or at a collection's peak do not tilt
+// it, while a steady leak moves every pair's slope alike. The relative part of the tolerance covers
 // the noise of a healthy process: the Go heap grows up to twice its live size
 // between collections (GOGC=100) and the scavenger returns pages lazily, so
 // resident memory wanders within a band of about 10% once the cache is full;
@@ -60,7 +64,7 @@ func analyze(name string, xs, ys []float64, tol tolerance) trend {
 	h := n / 2
 	t.firstMean = mean(ys[:h])
 	t.secondMean = mean(ys[h:])
-	t.slope = slope(xs[h:], ys[h:])
+	t.slope, t.intercept = theilSen(xs[h:], ys[h:])
 	t.rise = t.slope * (xs[n-1] - xs[h])
 	t.tolerance = math.Max(tol.floor, tol.rel*median(ys[h:]))
 	t.upward = t.rise > t.tolerance
@@ -81,16 +85,24 @@ func median(ys []float64) float64 {
 	return s[len(s)/2]
 }
 
-// slope is the least-squares slope of ys over xs.
-func slope(xs, ys []float64) float64 {
-	mx, my := mean(xs), mean(ys)
-	var num, den float64
+// theilSen returns the median of the slopes between every pair of points
+// with distinct xs, and the median of y - slope*x as the intercept.
+func theilSen(xs, ys []float64) (slope, intercept float64) {
+	var slopes []float64
 	for i := range xs {
-		num += (xs[i] - mx) * (ys[i] - my)
-		den += (xs[i] - mx) * (xs[i] - mx)
+		for j := i + 1; j < len(xs); j++ {
+			if dx := xs[j] - xs[i]; dx != 0 {
+				slopes = append(slopes, (ys[j]-ys[i])/dx)
+			}
+		}
 	}
-	if den == 0 {
-		return 0
+	if len(slopes) == 0 {
+		return 0, median(ys)
 	}
-	return num / den
+	slope = median(slopes)
+	rest := make([]float64, len(xs))
+	for i := range xs {
+		rest[i] = ys[i] - slope*xs[i]
+	}
+	return slope, median(rest)
 }

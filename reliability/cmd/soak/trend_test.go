@@ -42,6 +42,12 @@ func TestTrendVerdicts(t *testing.T) {
 		{"leak that starts at half time", series(func(x float64) float64 { return 100 + 0.3*max(0, x-60) }), rss, true},
 		{"fds: one leaked every 5 s", series(func(x float64) float64 { return 30 + float64(int(x)/5) + float64(rng.IntN(8)) }), tolerance{floor: 4, rel: 0.1}, true},
 		{"fds: churning but flat", series(func(x float64) float64 { return 30 + float64(rng.IntN(20)) }), tolerance{floor: 4, rel: 0.1}, false},
+		{"fds: bursts of 256 connections in a few late samples", series(func(x float64) float64 {
+			if int(x)%20 == 19 || x == 118 {
+				return 290
+			}
+			return 30 + float64(rng.IntN(10))
+		}), tolerance{floor: 4, rel: 0.1}, false},
 	} {
 		got := analyze(c.name, xs, c.ys, c.tol)
 		if got.upward != c.upward {
