@@ -139,7 +139,7 @@ func runTable(stdout io.Writer) (int, error) {
 		b := r.Bounds
 		fmt.Fprintf(stdout, "%-32s %-12s %-28s %-28s %8d %11d %4s %8s%s\n", d.Name,
 			fmt.Sprintf("%d/%d/%d/%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap), d.ExpectText(), result,
-			r.States, r.Transitions, cex, time.Since(start).Round(10*time.Microsecond), mark)
+			r.States, r.Transitions, cex, seconds(time.Since(start)), mark)
 	}
 	fmt.Fprintln(stdout, "bounds: workers/conns/acceptors/pipecap; cex: counterexample steps")
 	if code != 0 {
@@ -148,3 +148,6 @@ func runTable(stdout io.Writer) (int, error) {
 	fmt.Fprintf(stdout, "states explored: %d\n", total)
 	return code, nil
 }
+
+// seconds renders d in seconds with three decimals, as the table prints it.
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
