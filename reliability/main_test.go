@@ -3,6 +3,7 @@ package reliability
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	var flags []string
-	if raceEnabled {
+	if raceEnabled() {
 		flags = append(flags, "-race")
 	}
 	handoffd, err = BuildHandoffd(dir, flags...)
@@ -34,6 +35,23 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// raceEnabled reports whether this test binary was built with -race. Under
+// go test -race, handoffd is built with -race too, so a data race the fault
+// scenarios provoke in it fails the test that stops it (the race detector
+// makes it exit 66 instead of 0).
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
 
 // startDaemon starts handoffd with o and makes sure it is gone when the test
