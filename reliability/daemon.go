@@ -78,6 +78,8 @@ type Options struct {
 	NoFile uint64
 	// StartTimeout bounds the wait for the listening line; default 30 s.
 	StartTimeout time.Duration
+	// Env is added to the daemon's environment ("GORACE=...").
+	Env []string
 }
 
 // Daemon is a handoffd subprocess.
@@ -123,6 +125,12 @@ func Start(bin string, o Options) (*Daemon, error) {
 		}
 		cmd = exec.Command(self, append([]string{bin}, args...)...)
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", noFileEnv, o.NoFile))
+	}
+	if len(o.Env) > 0 {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, o.Env...)
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -58,6 +58,12 @@ func raceEnabled() bool {
 // ends (a test that stops it itself checks the exit; the rest are killed).
 func startDaemon(t testing.TB, o Options) *Daemon {
 	t.Helper()
+	if raceEnabled() {
+		// The race detector's exit waits a second for late reports by
+		// default; a tenth is plenty for a process that has joined all its
+		// goroutines, and the tests start a dozen daemons.
+		o.Env = append(o.Env, "GORACE=atexit_sleep_ms=100")
+	}
 	d, err := Start(handoffd, o)
 	if err != nil {
 		t.Fatal(err)

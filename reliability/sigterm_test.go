@@ -4,6 +4,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,4 +95,48 @@ func TestSIGTERMDuringStorm(t *testing.T) {
 	if lo := int64(idle) + s.done.Load(); total < lo {
 		t.Errorf("total_connections %d, but at least %d connections were served", total, lo)
 	}
+}
+
+// TestSIGTERMWhileStuck stops handoffd when it can make no progress: under
+// RLIMIT_NOFILE 64 with clients waiting in the backlog (the acceptor
+// paused), and with slow readers whose output is full. P7 clean shutdown
+// (spec/SPEC.md): it must still exit 0 within 5 s, every registered
+// connection closed (curr_connections 0 in the stop record).
+func TestSIGTERMWhileStuck(t *testing.T) {
+	d := startDaemon(t, Options{Args: []string{"-t", "2", "-I", "1m", "-v"}, NoFile: 64})
+	setup := dialClient(t, d)
+	if err := setup.Set("big", make([]byte, 512<<10)); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		c := dialClient(t, d)
+		_ = c.Conn().SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Conn().Write([]byte(strings.Repeat("get big\r\n", 2000))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 150 {
+		c := dialClient(t, d)
+		if _, err := c.Conn().Write([]byte("version\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st Stats
+	waitFor(t, 20*time.Second, "the acceptor to pause on EMFILE with every fd registered", func() bool {
+		var err error
+		if st, err = setup.Stats(); err != nil {
+			t.Fatalf("stats: %v", err)
+		}
+		return st.Uint("listen_disabled_num") > 0 && st.Uint("curr_connections") >= 40
+	})
+	took, err := d.Stop(5 * time.Second)
+	if err != nil {
+		t.Fatalf("handoffd stuck on slow readers and out of fds, after SIGTERM: %v (after %v), want exit 0 within 5 s\n%s", err, took, d.Log())
+	}
+	m := stoppedRE.FindStringSubmatch(d.Log())
+	if m == nil || m[2] != "0" {
+		t.Fatalf("P7: stop record %q, want curr_connections 0\n%s", m, d.Log())
+	}
+	t.Logf("exit 0 after %v while out of fds (%s connections registered) with slow readers; stop record: total_connections %s, curr_connections %s",
+		took.Round(time.Millisecond), st["curr_connections"], m[1], m[2])
 }
