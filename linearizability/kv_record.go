@@ -111,7 +111,9 @@ func kvClients(ctx context.Context, addr string, st KVSetup) ([]porcupine.Operat
 // kvClient is one client: one connection, one command at a time, each
 // chosen at random on a random key. It remembers the unique of its last
 // gets hit on each key for its cas commands, and issues a gets where it
-// would cas without one.
+// would cas without one. Half of its gets hits are followed by a cas on the
+// same key, a read-modify-write; cas commands with older uniques test
+// EXISTS.
 func kvClient(ctx context.Context, addr string, id int, st KVSetup, start time.Time, next, values *atomic.Int64) ([]porcupine.Operation, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", addr)
@@ -124,11 +126,15 @@ func kvClient(ctx context.Context, addr string, id int, st KVSetup, start time.T
 	r := bufio.NewReader(c)
 	rng := rand.New(rand.NewPCG(st.Seed, uint64(id)))
 	uniques := map[string]uint64{}
+	casNext := ""
+	newValue := func() string { return strconv.FormatInt(100_000+values.Add(1), 10) }
 	var ops []porcupine.Operation
 	for next.Add(1) <= int64(st.Ops) && ctx.Err() == nil {
 		in := KVInput{Key: fmt.Sprintf("k%d", rng.IntN(st.Keys))}
-		newValue := func() string { return strconv.FormatInt(100_000+values.Add(1), 10) }
 		switch p := rng.IntN(100); {
+		case casNext != "":
+			in = KVInput{Cmd: KVCas, Key: casNext, Value: newValue(), Unique: uniques[casNext]}
+			casNext = ""
 		case p < 18:
 			in.Cmd = KVGet
 		case p < 36:
@@ -165,6 +171,9 @@ func kvClient(ctx context.Context, addr string, id int, st KVSetup, start time.T
 		ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: out, Return: time.Since(start).Nanoseconds()})
 		if in.Cmd == KVGets && out.Reply == KVHit {
 			uniques[in.Key] = out.Unique
+			if rng.IntN(2) == 0 {
+				casNext = in.Key
+			}
 		}
 	}
 	return ops, nil

@@ -3,6 +3,7 @@ package linearizability
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -34,6 +35,9 @@ func KVSuite(ctx context.Context, p KVPlan, report func(Verdict)) ([]Verdict, er
 	h, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: p.Ops, Keys: p.Keys, Seed: 1})
 	if err != nil {
 		return nil, fmt.Errorf("record %d commands from %d clients: %w", p.Ops, p.Clients, err)
+	}
+	if missing := unexercised(h); len(missing) > 0 {
+		return nil, fmt.Errorf("%d commands never gave %s: the run checked too little", len(h), strings.Join(missing, ", "))
 	}
 	m := KV()
 	clients := fmt.Sprintf("%d clients", p.Clients)
@@ -71,4 +75,36 @@ func verdictOf(c check, timeout time.Duration, dir string) Verdict {
 		v.Visualization, v.VisualizationErr = Visualize(c.name, c.model, c.history, timeout, dir)
 	}
 	return v
+}
+
+// exercised lists the replies each command must have given at least once
+// for a history to test every rule of KV.
+var exercised = []struct {
+	cmd     KVCmd
+	replies []KVReply
+}{
+	{KVGet, []KVReply{KVHit, KVMiss}},
+	{KVGets, []KVReply{KVHit, KVMiss}},
+	{KVSet, []KVReply{KVStored}},
+	{KVDelete, []KVReply{KVDeleted, KVNotFound}},
+	{KVAppend, []KVReply{KVStored, KVNotStored}},
+	{KVCas, []KVReply{KVStored, KVExists, KVNotFound}},
+	{KVIncr, []KVReply{KVNumber, KVNotFound, KVNonNumeric}},
+}
+
+// unexercised returns the "command reply" pairs of exercised that h lacks.
+func unexercised(h []porcupine.Operation) []string {
+	seen := map[[2]uint8]bool{}
+	for _, op := range h {
+		seen[[2]uint8{uint8(op.Input.(KVInput).Cmd), uint8(op.Output.(KVOutput).Reply)}] = true
+	}
+	var missing []string
+	for _, e := range exercised {
+		for _, r := range e.replies {
+			if !seen[[2]uint8{uint8(e.cmd), uint8(r)}] {
+				missing = append(missing, e.cmd.String()+" "+r.String())
+			}
+		}
+	}
+	return missing
 }
