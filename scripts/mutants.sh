@@ -45,9 +45,10 @@ run_layer() {
 # why prints the first line of a failed layer's output that says what broke.
 why() {
 	{
-		grep -m1 -E 'P[1-7][: ]|refused|Illegal|Unknown|DATA RACE|panic:|timed out' "$1" ||
+		grep -v 'as it must be' "$1" |
+			grep -m1 -E 'FAIL: want|refused|P[1-7][: ]|DATA RACE|panic:|timed out|record [0-9]' ||
 			grep -m1 -E 'FAIL' "$1"
-	} | sed 's/^[[:space:]]*//' | cut -c1-160
+	} | sed 's/^[[:space:]]*//' | cut -c1-200
 }
 
 $GO build -tags faults ./impl/reactor/ || exit 1
