@@ -15,6 +15,10 @@
 // Goroutines are not sampled: handoffd's stats does not report them, and
 // the OS threads that carry them are.
 //
+// With -addr the server must be on this machine (its /proc is read, its pid
+// taken from stats) and have no other clients: at the end only the
+// sampler's connection may be left.
+//
 // The series is printed as it is sampled, the verdict at the end, and the
 // series is drawn to -svg. Exit status 0 when it passes, 1 when it fails,
 // 2 for bad flags.
@@ -54,7 +58,7 @@ func parse(args []string, stderr io.Writer) (*options, bool) {
 	fs.StringVar(&o.svg, "svg", "soak.svg", "where to draw the series (empty: nowhere)")
 	fs.IntVar(&o.mixed, "mixed", 8, "long-lived connections doing gets and sets")
 	fs.IntVar(&o.churn, "churn", 4, "goroutines connecting, asking and closing")
-	fs.IntVar(&o.keys, "keys", 5000, "key space of the mixed load")
+	fs.IntVar(&o.keys, "keys", 10000, "key space of the mixed load (10000 keys of up to 16 KiB overflow -m 64, so items are evicted)")
 	fs.IntVar(&o.maxConns, "c", 256, "-c of the handoffd started")
 	fs.IntVar(&o.threads, "t", 2, "-t of the handoffd started")
 	fs.DurationVar(&o.idle, "idle", 2*time.Second, "idle_timeout of the handoffd started (whole seconds)")
