@@ -129,7 +129,9 @@ func (s kvState) stored(v string) kvState {
 //   - incr: NOT_FOUND when absent; the CLIENT_ERROR when the value is not a
 //     decimal number that fits 64 bits (memcached's safe_strtoull);
 //     otherwise the sum mod 2^64, stored padded with spaces to the old
-//     length when it got shorter, as memcached rewrites a number in place.
+//     length when it got shorter. handoff always pads; memcached pads when
+//     it rewrites the item in place, which it does unless another thread
+//     holds the item. The kv runs' numbers get shorter only when they wrap.
 //
 // CAS uniques are chosen by the server, so a successful store leaves the
 // new item's unique unknown to the specification (kvState.Known false), and
@@ -140,9 +142,10 @@ func (s kvState) stored(v string) kvState {
 // number), but the stronger rule is what lets the state be one number
 // instead of the set of uniques seen, and it refuses a server that
 // reuses an item's unique after a store. A cas while the unique is unknown
-// must answer EXISTS: the client's unique came from a gets that, in any
-// linearization, took effect before the store that made the unique
-// unknown, so it is not the current one.
+// must answer EXISTS (when the key is present): the client's unique came
+// from an earlier gets, which took effect before the last store (a gets
+// after it would have made the unique known), so it is not the current
+// one.
 func KV() porcupine.Model {
 	return porcupine.Model{
 		Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
