@@ -21,6 +21,9 @@ type KVPlan struct {
 	Dir string
 }
 
+// kvBugName is the check of the server with a seeded bug.
+const kvBugName = "kv broken server: cas ignores the unique"
+
 // FullKVPlan is what lincheck runs: 10,240 commands from 64 clients on 8
 // keys of a cache with four Workers.
 func FullKVPlan() KVPlan {
@@ -29,8 +32,10 @@ func FullKVPlan() KVPlan {
 
 // KVSuite records a run of p and checks its history against KV, which must
 // be linearizable, and its broken twins StaleRead and StaleCAS, which must be
-// refuted, calling report with each verdict as it is reached. It returns an
-// error only when the run could not be recorded or a twin not seeded.
+// refuted; then it records a shorter run of a server with a seeded bug,
+// CasIgnoresUnique, which must be refuted too. It calls report with each
+// verdict. It returns an error only when a run could not be recorded, did
+// not exercise every reply, or a twin could not be seeded.
 func KVSuite(ctx context.Context, p KVPlan, report func(Verdict)) ([]Verdict, error) {
 	h, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: p.Ops, Keys: p.Keys, Seed: 1})
 	if err != nil {
@@ -56,6 +61,13 @@ func KVSuite(ctx context.Context, p KVPlan, report func(Verdict)) ([]Verdict, er
 		}
 		checks = append(checks, check{t.name, m, bh, clients, porcupine.Illegal})
 	}
+	// The live bug needs no more than a quarter of the run to show.
+	bugOps := min(p.Ops, max(p.Ops/4, 1024))
+	bh, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: bugOps, Keys: p.Keys, Seed: 2, Wrap: CasIgnoresUnique})
+	if err != nil {
+		return nil, fmt.Errorf("record %d commands from %d clients of a server whose cas ignores the unique: %w", bugOps, p.Clients, err)
+	}
+	checks = append(checks, check{kvBugName, m, bh, clients, porcupine.Illegal})
 	var out []Verdict
 	for _, c := range checks {
 		v := verdictOf(c, p.Timeout, p.Dir)

@@ -1,9 +1,14 @@
 package linearizability
 
 import (
+	"bytes"
 	"slices"
+	"strconv"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/handoffd/handoff/impl/memcache"
+	"github.com/handoffd/handoff/impl/reactor"
 )
 
 // The kv check's broken twins: a recorded history of the cache with one
@@ -160,4 +165,37 @@ func onlyWriterOf(h []porcupine.Operation, key string, w int) bool {
 		}
 	}
 	return true
+}
+
+// CasIgnoresUnique is a KVSetup.Wrap that seeds a bug in a live server: a
+// cache whose cas does not compare the client's unique. Before the cache
+// sees a cas command on a present key, it replaces the command's unique
+// with the key's current one. Unlike the twins above, the defect goes
+// through the whole run: clients, replies, recorder and checker.
+func CasIgnoresUnique(srv *memcache.Server, h reactor.Handler) reactor.Handler {
+	return casIgnoresUnique{Handler: h, store: srv.Store()}
+}
+
+type casIgnoresUnique struct {
+	reactor.Handler
+	store *memcache.Store
+}
+
+func (b casIgnoresUnique) OnData(c *reactor.Conn, in []byte) int {
+	line, rest, ok := bytes.Cut(in, []byte("\r\n"))
+	f := bytes.Fields(line)
+	if !ok || len(f) != 6 || string(f[0]) != "cas" {
+		return b.Handler.OnData(c, in)
+	}
+	v, found := b.store.Peek(f[1])
+	if !found {
+		return b.Handler.OnData(c, in)
+	}
+	f[5] = strconv.AppendUint(nil, v.CAS, 10)
+	forged := append(bytes.Join(f, []byte(" ")), "\r\n"...)
+	n := b.Handler.OnData(c, append(slices.Clip(forged), rest...))
+	if n < len(forged) {
+		return 0 // the data block has not all arrived
+	}
+	return n - len(forged) + len(line) + 2
 }
