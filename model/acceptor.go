@@ -2,90 +2,180 @@ package model
 
 import "fmt"
 
-// acceptorSteps emits the step Acceptor a can take in s: accept an fd,
-// dispatch it to the next Worker round-robin (pick + push under the queue's
-// lock), then write that Worker's token. The seeded bugs reorder or split
-// these steps.
+// acceptorSteps emits the step Acceptor a can take in s: accept an fd and
+// take its sequence number and its Worker from the shared counter in one
+// atomic step (Accept: balancer.pick's atomic add), push it onto that
+// Worker's queue under the lock (Dispatch), then write that Worker's token
+// (Notify). The Worker is fixed at Accept, so with several Acceptors the
+// pushes may land out of number order while connection k still goes to
+// Worker k mod N. The seeded bugs reorder or split these steps.
 func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition)) {
 	ac := s.Acceptors[a]
-	nw := len(s.Workers)
 	ev := func(k Kind, w int, c int64) Event { return Event{Kind: k, Acceptor: a, Worker: w, Conn: c} }
 	switch ac.PC {
 	case AIdle:
-		c := s.Next
-		if in != nil && in.Kind == Accept {
-			c = in.Conn
-		} else if m.b.Conns > 0 && s.Next >= int64(m.b.Conns) {
+		m.pick(s, a, in, emit)
+
+	case APicked:
+		n := s.clone()
+		n.Seq = ac.Conn + 1
+		note := fmt.Sprintf("write seq=%d", n.Seq)
+		if m.lag {
+			n.Acceptors[a].PC = AReserved
+			m.emit(emit, Step{Event: ev(Accept, -1, ac.Conn), Part: PartPick, Note: note}, n, nil)
 			return
 		}
+		v := m.accepted(&n, a, ac.Conn)
+		m.emit(emit, Step{Event: ev(Accept, -1, ac.Conn), Note: note}, n, v)
+
+	case AReserved:
 		n := s.clone()
-		n.Acceptors[a] = Acceptor{PC: AHold, Conn: c, Worker: -1}
-		n.Next++
-		if n.Conns != nil {
-			n.Conns = append(n.Conns, ConnGhost{Worker: -1, HandedTo: -1})
-		}
-		m.emit(emit, Step{Event: ev(Accept, -1, c)}, n, nil)
+		v := m.accepted(&n, a, ac.Conn)
+		m.emit(emit, Step{Event: ev(Accept, -1, ac.Conn)}, n, v)
 
 	case AHold:
-		w := s.RR
+		w := ac.Worker
 		switch {
 		case m.d.notifyBeforePush:
-			m.notify(s, a, w, true, emit)
-		case m.d.racyRR:
-			n := s.clone()
-			n.Acceptors[a].PC = APicked
-			n.Acceptors[a].Worker = w
-			m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Part: PartReadRR, Note: fmt.Sprintf("read rr=%d", w)}, n, nil)
+			m.notify(s, a, emit)
 		case m.d.unlockedQueue:
 			n := s.clone()
-			n.RR = (w + 1) % nw
 			n.Acceptors[a].PC = APushRead
-			n.Acceptors[a].Worker = w
 			n.Acceptors[a].Stale = s.Workers[w].Queue
 			m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Part: PartReadQueue,
 				Note: "read queue " + connList(s.Workers[w].Queue)}, n, nil)
 		default:
 			n := s.clone()
-			n.RR = (w + 1) % nw
-			v := m.push(&n, w, ac.Conn, pushed(s.Workers[w].Queue, ac.Conn))
+			m.push(&n, w, ac.Conn, pushed(s.Workers[w].Queue, ac.Conn))
 			n.Acceptors[a].PC = ANotify
-			n.Acceptors[a].Worker = w
-			m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn)}, n, v)
+			m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn)}, n, nil)
 		}
-
-	case APicked:
-		w := ac.Worker
-		n := s.clone()
-		n.RR = (w + 1) % nw
-		v := m.push(&n, w, ac.Conn, pushed(s.Workers[w].Queue, ac.Conn))
-		n.Acceptors[a].PC = ANotify
-		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Note: fmt.Sprintf("write rr=%d", n.RR)}, n, v)
 
 	case APushRead:
 		w := ac.Worker
 		n := s.clone()
 		q := pushed(ac.Stale, ac.Conn)
-		v := m.push(&n, w, ac.Conn, q)
+		m.push(&n, w, ac.Conn, q)
 		n.Acceptors[a].PC = ANotify
 		n.Acceptors[a].Stale = nil
-		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Note: "write queue " + connList(q)}, n, v)
+		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Note: "write queue " + connList(q)}, n, nil)
 
 	case ANotify:
-		m.notify(s, a, ac.Worker, false, emit)
+		m.notify(s, a, emit)
 
 	case APush:
 		w := ac.Worker
 		n := s.clone()
-		v := m.push(&n, w, ac.Conn, pushed(s.Workers[w].Queue, ac.Conn))
+		m.push(&n, w, ac.Conn, pushed(s.Workers[w].Queue, ac.Conn))
 		n.Acceptors[a] = Acceptor{PC: AIdle, Conn: -1, Worker: -1}
-		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn)}, n, v)
+		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn)}, n, nil)
 	}
 }
 
-// push makes q, which holds c, Worker w's queue and records the dispatch; it
-// returns the P2 violation if w is not the Worker round-robin wants.
-func (m *Machine) push(n *State, w int, c int64, q []int64) *Violation {
-	v := checkDispatch(n, w)
+// pick emits idle Acceptor a's Accept: it takes the number s.Seq and the
+// Worker s.Seq mod N and advances the counter, in one step. In
+// bug-racy-rr the read of the counter is a hidden step of its own and the
+// write back is the Accept. With m.lag the Accept event is emitted after
+// the pick, as the reactor does, so the pick is a hidden step (PartPick);
+// Replay takes it only when the trace needs it (reserve).
+func (m *Machine) pick(s *State, a int, in *Event, emit func(Transition)) {
+	if m.b.Conns > 0 && s.Next+inFlight(s) >= int64(m.b.Conns) {
+		return
+	}
+	c := s.Seq
+	w := int(c % int64(len(s.Workers)))
+	ev := Event{Kind: Accept, Acceptor: a, Worker: -1, Conn: c}
+	n := s.clone()
+	switch {
+	case m.d.racyRR:
+		n.Acceptors[a] = Acceptor{PC: APicked, Conn: c, Worker: w}
+		m.emit(emit, Step{Event: ev, Part: PartReadSeq, Note: fmt.Sprintf("read seq=%d", c)}, n, nil)
+	case m.lazyPick():
+		m.reserve(s, a, in, emit)
+	case m.lag:
+		n.Seq++
+		n.Acceptors[a] = Acceptor{PC: AReserved, Conn: c, Worker: w}
+		m.emit(emit, Step{Event: ev, Part: PartPick, Note: fmt.Sprintf("seq %d->%d", c, n.Seq)}, n, nil)
+	default:
+		n.Seq++
+		v := m.accepted(&n, a, c)
+		m.emit(emit, Step{Event: ev}, n, v)
+	}
+}
+
+// inFlight counts the Acceptors that took an fd or a number whose Accept
+// has not been taken yet.
+func inFlight(s *State) int64 {
+	k := int64(0)
+	for _, ac := range s.Acceptors {
+		if ac.PC == APicked || ac.PC == AReserved {
+			k++
+		}
+	}
+	return k
+}
+
+// lazyPick reports whether Replay takes a pick only when an Accept needs it
+// (reserve) rather than as a hidden step whenever an Acceptor is idle.
+func (m *Machine) lazyPick() bool { return m.replay && !m.d.racyRR }
+
+// reserve emits idle Acceptor a's Accept of number in.Conn in Replay, in
+// every way the picks before it can be placed. The reactor's Accept event
+// follows balancer.pick, so the numbers s.Seq .. in.Conn-1 may already be
+// taken by other Acceptors that have not emitted their Accept yet; each
+// must be idle now (it picks in its accept loop) and becomes AReserved, its
+// next event fixed. Placing those picks just before a's is no less general
+// than taking them as hidden steps earlier: a pick touches only the
+// counter, and the Acceptor does nothing else until its Accept. Without
+// in, the Accept of s.Seq is emitted, as a step a refusal can list.
+func (m *Machine) reserve(s *State, a int, in *Event, emit func(Transition)) {
+	c := s.Seq
+	if in != nil && in.Kind == Accept {
+		c = in.Conn
+	}
+	var idle []int
+	for i, o := range s.Acceptors {
+		if i != a && o.PC == AIdle {
+			idle = append(idle, i)
+		}
+	}
+	if c < s.Seq || c-s.Seq > int64(len(idle)) {
+		return
+	}
+	nw := int64(len(s.Workers))
+	var place func(n State, g int64, free []int)
+	place = func(n State, g int64, free []int) {
+		if g == c {
+			n.Seq = c + 1
+			v := m.accepted(&n, a, c)
+			m.emit(emit, Step{Event: Event{Kind: Accept, Acceptor: a, Worker: -1, Conn: c}}, n, v)
+			return
+		}
+		for i, b := range free {
+			x := n.clone()
+			x.Acceptors[b] = Acceptor{PC: AReserved, Conn: g, Worker: int(g % nw)}
+			rest := append(append([]int(nil), free[:i]...), free[i+1:]...)
+			place(x, g+1, rest)
+		}
+	}
+	place(s.clone(), s.Seq, idle)
+}
+
+// accepted makes Acceptor a hold connection c for Worker c mod N, counts
+// the Accept and records its ghost; it returns the P2 violation if c is not
+// the number round-robin wants for the connection accepted now.
+func (m *Machine) accepted(n *State, a int, c int64) *Violation {
+	v := checkAccept(n, c)
+	n.Acceptors[a] = Acceptor{PC: AHold, Conn: c, Worker: int(c % int64(len(n.Workers)))}
+	if n.Conns != nil {
+		n.Conns = append(n.Conns, ConnGhost{Worker: -1, HandedTo: -1})
+	}
+	n.Next++
+	return v
+}
+
+// push makes q, which holds c, Worker w's queue and records the dispatch.
+func (m *Machine) push(n *State, w int, c int64, q []int64) {
 	wk := &n.Workers[w]
 	if n.Conns != nil {
 		n.Conns[c].Worker = w
@@ -93,21 +183,20 @@ func (m *Machine) push(n *State, w int, c int64, q []int64) *Violation {
 	}
 	wk.Dispatched++
 	wk.Queue = q
-	return v
 }
 
-// notify emits Acceptor a's token write to Worker w. A full pipe blocks the
-// write (no step) unless the design drops it; a coalesced Acceptor writes
-// only when it flips the flag 0→1. Normally the Acceptor has pushed and is
-// done with its fd; with pick (bug-notify-before-push) it picks w here,
-// advances the counter, and pushes next.
-func (m *Machine) notify(s *State, a, w int, pick bool, emit func(Transition)) {
+// notify emits Acceptor a's token write to the Worker it picked. A full
+// pipe blocks the write (no step) unless the design drops it; a coalesced
+// Acceptor writes only when it flips the flag 0→1. Normally the Acceptor
+// has pushed and is done with its fd; in bug-notify-before-push it has not,
+// and pushes next.
+func (m *Machine) notify(s *State, a int, emit func(Transition)) {
+	w := s.Acceptors[a].Worker
 	ev := Event{Kind: Notify, Acceptor: a, Worker: w, Conn: -1}
 	n := s.clone()
 	ac := &n.Acceptors[a]
-	if pick {
-		ac.PC, ac.Worker = APush, w
-		n.RR = (w + 1) % len(s.Workers)
+	if ac.PC == AHold {
+		ac.PC = APush
 	} else {
 		*ac = Acceptor{PC: AIdle, Conn: -1, Worker: -1}
 	}

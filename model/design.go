@@ -47,7 +47,8 @@ type Design struct {
 	clearAfterDrain bool
 	// dropOnFull: a token written to a full pipe is lost (EAGAIN ignored).
 	dropOnFull bool
-	// racyRR: the round-robin counter is read and written in two steps.
+	// racyRR: the shared counter that gives the number and the Worker is
+	// read and written back in two steps.
 	racyRR bool
 	// unlockedQueue: push and pop read and write the queue without its lock.
 	unlockedQueue bool
@@ -82,7 +83,7 @@ var designs = []Design{
 	{Name: "bug-drop-on-full-pipe", Expect: P4, Channel: Pipe, dropOnFull: true, acceptors: 1,
 		Summary: "memcached, but EAGAIN on a full pipe is ignored and the token lost"},
 	{Name: "bug-racy-rr", Expect: P2, Channel: Pipe, racyRR: true, acceptors: 2,
-		Summary: "memcached with two acceptors; the counter is read and incremented in separate steps"},
+		Summary: "memcached with two acceptors; the shared counter (number and worker) is read and written back in separate steps"},
 	{Name: "bug-unlocked-pop", Expect: P1, Channel: Pipe, unlockedQueue: true, acceptors: 1,
 		Summary: "memcached, but push and pop read and write a slice-backed queue without the lock"},
 	{Name: "bug-eventfd-pop-one", Expect: P4, Channel: Eventfd, popOne: true, acceptors: 1,
@@ -109,7 +110,7 @@ type Bounds struct {
 	// Conns is the number of connections the Acceptors accept in all; 0 or
 	// less means no limit (Replay only). Invariant: Conns <= 64 for Explore.
 	Conns int
-	// Acceptors is the number of Acceptors sharing the round-robin counter.
+	// Acceptors is the number of Acceptors sharing the sequence counter.
 	// Invariant: 1 <= Acceptors <= 16.
 	Acceptors int
 	// PipeCap is the most tokens a pipe holds; ignored for an eventfd.

@@ -1,5 +1,5 @@
 // Package model is handoff's connection hand-off as a pure state machine:
-// the Acceptors, the round-robin counter, each Worker's queue, notify channel
+// the Acceptors, the shared sequence counter, each Worker's queue, notify channel
 // and wake-up flag, and what each Worker registered. It checks the
 // properties P1 exactly-once, P2 round-robin, P3 per-worker FIFO and P4 no
 // lost wake-up on every interleaving, within bounds; spec/SPEC.md states
@@ -13,13 +13,16 @@
 //
 // A Machine's step function lists the steps enabled in a State. Steps carry
 // the trace vocabulary's names (Kind) and are cut where the implementation's
-// actions are atomic: Dispatch (pick the Worker and push under its queue's
-// lock) is one step, a pipe or eventfd write (Notify) is one, a read of the
-// channel (Wake) is one, a pop under the lock (Pop) is one. Actions the
-// implementation does not trace are hidden steps (Step.Part): the two halves
-// of an unlocked read-then-write, a pop that finds the queue empty, a
-// coalesced Acceptor that finds the flag already set, a Worker clearing its
-// flag.
+// actions are atomic: Accept (take the sequence number and, with it, the
+// Worker, number mod N, from the counter all Acceptors share) is one step, as
+// the reactor's balancer.pick is one atomic add; Dispatch (push onto that
+// Worker's queue under its lock) is one, so with several Acceptors pushes may
+// land out of number order; a pipe or eventfd write (Notify) is one, a read
+// of the channel (Wake) is one, a pop under the lock (Pop) is one. Actions
+// the implementation does not trace are hidden steps (Step.Part): the halves
+// of a racy or unlocked read-then-write but the one that emits the event, a
+// pop that finds the queue empty, a coalesced Acceptor that finds the flag
+// already set, a Worker clearing its flag.
 //
 // # Designs
 //
@@ -43,7 +46,10 @@
 // # Replay
 //
 // Replay feeds a trace recorded from impl/reactor through a design's step
-// function and returns the first event the model refuses. The reactor's
+// function and returns the first event the model refuses. The reactor emits
+// Accept just after its pick, so with several Acceptors Accepts may come out
+// of number order; Replay takes each pick only when an Accept needs it. The
+// reactor's
 // notify × wake-up combinations map onto designs: pipe + per-conn is
 // "memcached", eventfd + per-conn is "eventfd", and either channel with
 // coalesced wake-ups is "coalesced".

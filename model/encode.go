@@ -36,7 +36,7 @@ func (s *State) appendKey(b []byte) []byte {
 		u(int64(a.Worker) + 1)
 		list(a.Stale)
 	}
-	u(int64(s.RR))
+	u(s.Seq)
 	u(s.Next)
 	for _, w := range s.Workers {
 		u(int64(w.PC))
@@ -97,7 +97,7 @@ func decodeKey(b []byte, acceptors, workers int) (State, error) {
 		a.Worker = int(u()) - 1
 		a.Stale = list()
 	}
-	s.RR = int(u())
+	s.Seq = u()
 	s.Next = u()
 	s.Workers = make([]Worker, workers)
 	for i := range s.Workers {

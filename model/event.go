@@ -13,11 +13,13 @@ type Kind uint8
 
 const (
 	// Accept: an acceptor took a new fd from a listener and gave it the next
-	// global sequence number (Event.Conn).
+	// global sequence number (Event.Conn) and, with the same atomic step, its
+	// worker (round-robin: Conn mod N). Emitted just after that step, so
+	// several acceptors' Accepts may come out of number order.
 	Accept Kind = iota + 1
-	// Dispatch: the acceptor picked a worker and pushed the connection onto its
-	// queue, under the queue's lock. Pick and push are one event because the
-	// round-robin counter is advanced by the only goroutine that pushes for it.
+	// Dispatch: the acceptor pushed the connection onto the queue of the
+	// worker it picked at Accept, under the queue's lock. With several
+	// acceptors, pushes may land out of number order.
 	Dispatch
 	// Notify: a token is written to the worker's notify channel (a pipe byte or
 	// an eventfd increment). Emitted just before the write syscall.

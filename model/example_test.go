@@ -6,8 +6,9 @@ import (
 	"github.com/handoffd/handoff/model"
 )
 
-// The explorer refutes bug-racy-rr: two acceptors read the round-robin
-// counter before either writes it back, so both conns go to worker 0.
+// The explorer refutes bug-racy-rr: two acceptors read the shared counter
+// before either writes it back, so the second connection accepted gets
+// number 0 again and goes to worker 0.
 func ExampleExplore() {
 	d, _ := model.LookupDesign("bug-racy-rr")
 	r, err := model.Explore(d, d.DefaultBounds(), model.Options{})
@@ -19,13 +20,11 @@ func ExampleExplore() {
 		fmt.Printf("%d. %s\n", i+1, st)
 	}
 	// Output:
-	// P2 round-robin violated: dispatch #1 went to worker 0, want worker 1 (1 mod 2)
-	// 1. Accept a=0 c=0
-	// 2. Dispatch a=0 w=0 c=0 [read-rr]: read rr=0
-	// 3. Accept a=1 c=1
-	// 4. Dispatch a=1 w=0 c=1 [read-rr]: read rr=0
-	// 5. Dispatch a=0 w=0 c=0: write rr=1
-	// 6. Dispatch a=1 w=0 c=1: write rr=1
+	// P2 round-robin violated: connection #1 got number 0, already given, so worker 0; want number 1, worker 1 (1 mod 2)
+	// 1. Accept a=0 c=0 [read-seq]: read seq=0
+	// 2. Accept a=1 c=0 [read-seq]: read seq=0
+	// 3. Accept a=0 c=0: write seq=1
+	// 4. Accept a=1 c=0: write seq=1
 }
 
 // Replay refuses a trace in which the token is written before the push: the

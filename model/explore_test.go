@@ -79,9 +79,11 @@ var minCounterexample = map[string]int{
 	// c2's token is dropped, so worker 0 reads one token and registers c0
 	// (3); worker 1 registers c1 (3).
 	"bug-drop-on-full-pipe": 9 + 3 + 3,
-	// Two Accepts, two reads of the counter, two writes: the second
-	// dispatch is the violation.
-	"bug-racy-rr": 6,
+	// Both Acceptors accept and read the counter (2 hidden steps), then
+	// write it back (2 Accepts): the second Accept gives number 0 again and
+	// is the violation. No Dispatch is needed, since the Worker is taken
+	// with the number.
+	"bug-racy-rr": 4,
 	// c0, c1, c2 each need Accept and the two halves of the push (9), the
 	// tokens of c0, c1 and c2 (3); worker 0 wakes, reads and writes the
 	// queue, registers c0, wakes again and pops c0 a second time (7).

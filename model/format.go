@@ -13,7 +13,7 @@ func (m *Machine) Describe(s State) []string {
 	for i, a := range s.Acceptors {
 		out = append(out, fmt.Sprintf("acceptor %d: %s", i, describeAcceptor(a)))
 	}
-	out = append(out, fmt.Sprintf("rr=%d accepted=%d", s.RR, s.Next))
+	out = append(out, fmt.Sprintf("seq=%d accepted=%d", s.Seq, s.Next))
 	for i, w := range s.Workers {
 		out = append(out, fmt.Sprintf("worker %d: %s", i, m.describeWorker(s, i, w)))
 	}
@@ -25,9 +25,11 @@ func describeAcceptor(a Acceptor) string {
 	case AIdle:
 		return "idle"
 	case AHold:
-		return fmt.Sprintf("holding c%d", a.Conn)
+		return fmt.Sprintf("holding c%d for worker %d", a.Conn, a.Worker)
 	case APicked:
-		return fmt.Sprintf("holding c%d, read rr: worker %d", a.Conn, a.Worker)
+		return fmt.Sprintf("holding an fd, read seq=%d (worker %d)", a.Conn, a.Worker)
+	case AReserved:
+		return fmt.Sprintf("took c%d for worker %d, Accept not yet emitted", a.Conn, a.Worker)
 	case APushRead:
 		return fmt.Sprintf("holding c%d, read worker %d's queue %s", a.Conn, a.Worker, connList(a.Stale))
 	case ANotify:

@@ -10,8 +10,9 @@ const (
 	// P1: every accepted fd is handed to exactly one worker: never two, never
 	// none. Checked at every pop (never twice) and at quiescence (never none).
 	P1 Property = "P1 exactly-once"
-	// P2: the k-th dispatched fd goes to worker k mod N. Checked at every
-	// Dispatch.
+	// P2: the connection accepted k-th is numbered k and goes to worker k
+	// mod N: number and Worker come from one shared counter. Checked at
+	// every Accept, which takes both; Dispatch pushes onto the Worker taken.
 	P2 Property = "P2 round-robin"
 	// P3: a worker registers its fds in the order they were dispatched to
 	// it. Checked at every Register.
@@ -31,17 +32,17 @@ type Violation struct {
 
 func (v *Violation) Error() string { return fmt.Sprintf("%s violated: %s", v.Property, v.Detail) }
 
-// checkDispatch checks P2 for a push of c onto w, before the push updates
-// the Worker's count. k counts the dispatches before this one.
-func checkDispatch(s *State, w int) *Violation {
-	k := 0
-	for _, wk := range s.Workers {
-		k += wk.Dispatched
+// checkAccept checks P2 when the connection accepted now (the s.Next-th,
+// from 0) is given number c, and with it Worker c mod N. Numbers are
+// connections' names, so a number given twice is reported here, before a
+// second connection of that name reaches a queue.
+func checkAccept(s *State, c int64) *Violation {
+	if s.Conns == nil || c == s.Next {
+		return nil
 	}
-	if n := len(s.Workers); w != k%n {
-		return &Violation{P2, fmt.Sprintf("dispatch #%d went to worker %d, want worker %d (%d mod %d)", k, w, k%n, k, n)}
-	}
-	return nil
+	k, n := s.Next, int64(len(s.Workers))
+	return &Violation{P2, fmt.Sprintf("connection #%d got number %d, already given, so worker %d; want number %d, worker %d (%d mod %d)",
+		k, c, c%n, k, k%n, k, n)}
 }
 
 // checkPop checks P1's "never two" after worker w took c; the ghost is

@@ -91,7 +91,7 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 	if err := b.validate(false); err != nil {
 		return nil, err
 	}
-	m := &Machine{d: d, b: b, replay: true}
+	m := &Machine{d: d, b: b, replay: true, lag: true}
 	set := m.closure([]State{m.Initial()})
 	res := &ReplayResult{m: m, MaxStates: len(set)}
 	seen := map[int64]bool{}
@@ -220,8 +220,8 @@ func (m *Machine) refusalReason(set []State) string {
 		m.successors(&set[k], nil, func(t Transition) {
 			if !t.Step.Hidden() {
 				e := t.Step.Event
-				if e.Kind == Accept {
-					e.Conn = -1
+				if e.Kind == Accept && set[k].Acceptors[e.Acceptor].PC == AIdle {
+					e.Conn = -1 // an idle Acceptor may take any number Replay allows
 				}
 				could[e.String()] = true
 			}

@@ -180,7 +180,7 @@ func TestReplayOfBugTraces(t *testing.T) {
 		refusedAt Kind // 0: accepted, the counts differ
 	}{
 		{"bug-notify-before-push", "memcached", Notify},
-		{"bug-racy-rr", "memcached", Dispatch},
+		{"bug-racy-rr", "memcached", Accept},
 		{"bug-unlocked-pop", "memcached", Pop},
 		{"bug-drop-on-full-pipe", "memcached", 0},
 		{"bug-eventfd-pop-one", "eventfd", 0},
@@ -260,11 +260,13 @@ func TestParseEvent(t *testing.T) {
 }
 
 // bruteReplay is Replay without its shortcuts: the explorer's step function
-// (no MayIdle fold, no deferred flag clear), every hidden step taken in
-// every possible order. It returns the index of the first event it refuses,
-// or len(trace).
+// (no MayIdle fold, no deferred flag clear) with the pick before each Accept
+// as a hidden step (lag) instead of Replay's lazy reservation, every hidden
+// step taken in every possible order. Like Replay it refuses an Accept of a
+// number seen before (numbers name connections in a trace). It returns the
+// index of the first event it refuses, or len(trace).
 func bruteReplay(d Design, b Bounds, trace []Event) int {
-	m := &Machine{d: d, b: b}
+	m := &Machine{d: d, b: b, lag: true}
 	closure := func(set []State) []State {
 		seen := map[string]bool{}
 		var out []State
@@ -286,10 +288,15 @@ func bruteReplay(d Design, b Bounds, trace []Event) int {
 		}
 		return out
 	}
-	init := m.Initial()
-	init.Conns = nil
-	set := closure([]State{init})
+	set := closure([]State{m.Initial()})
+	seen := map[int64]bool{}
 	for i, ev := range trace {
+		if ev.Kind == Accept {
+			if seen[ev.Conn] {
+				return i
+			}
+			seen[ev.Conn] = true
+		}
 		var next []State
 		for k := range set {
 			m.successors(&set[k], &ev, func(t Transition) {
@@ -307,10 +314,12 @@ func bruteReplay(d Design, b Bounds, trace []Event) int {
 }
 
 // Replay's shortcuts (the folded empty check, the deferred flag clear, the
-// relaxed Wake count) neither accept nor refuse more than taking every
-// hidden step in every order does: on valid runs of every design and on
-// runs corrupted at random (an event moved up to 4 places earlier, an
-// event dropped, a worker changed), both refuse at the same event.
+// lazy reservation of picks, the relaxed Wake count) neither accept nor
+// refuse more than taking every hidden step in every order does: on valid
+// runs of every design (Accepts in number order, and, with 2 or 3
+// Acceptors, emitted after a hidden pick so out of order) and on runs
+// corrupted at random (an event moved up to 4 places earlier, an event
+// dropped, a worker changed), both refuse at the same event.
 func TestReplayMatchesBruteForce(t *testing.T) {
 	seeds := uint64(30)
 	if raceEnabled {
@@ -319,7 +328,12 @@ func TestReplayMatchesBruteForce(t *testing.T) {
 	for _, d := range Designs() {
 		for seed := uint64(0); seed < seeds; seed++ {
 			b := Bounds{Workers: 1 + int(seed%3), Conns: 6, Acceptors: 1 + int(seed%2), PipeCap: 1 + int(seed%2)}
-			evs, _ := walkAny(d, b, seed)
+			m := &Machine{d: d, b: b}
+			if seed%3 == 2 {
+				b.Acceptors = 2 + int(seed/3%2)
+				m = &Machine{d: d, b: b, lag: true}
+			}
+			evs, _ := walkAny(m, seed)
 			r := rand.New(rand.NewPCG(seed, 11))
 			for variant := 0; variant < 24; variant++ {
 				trace := append([]Event(nil), evs...)
@@ -349,10 +363,10 @@ func TestReplayMatchesBruteForce(t *testing.T) {
 	}
 }
 
-// walkAny is walk for any design, bugs included: it stops at quiescence or
-// at the first violation.
-func walkAny(d Design, b Bounds, seed uint64) ([]Event, State) {
-	m := &Machine{d: d, b: b}
+// walkAny is walk for any design, bugs included, and any Machine (with lag,
+// Accepts come out of number order): it stops at quiescence or at the first
+// violation.
+func walkAny(m *Machine, seed uint64) ([]Event, State) {
 	s := m.Initial()
 	r := rand.New(rand.NewPCG(seed, 7))
 	var evs []Event

@@ -6,11 +6,11 @@ type APC uint8
 const (
 	// AIdle: waiting in accept; holds no fd.
 	AIdle APC = iota
-	// AHold: holds a freshly accepted fd; next it dispatches it (or, in
-	// bug-notify-before-push, notifies first).
+	// AHold: holds a freshly accepted fd with its number and Worker; next
+	// it dispatches it (or, in bug-notify-before-push, notifies first).
 	AHold
-	// APicked: bug-racy-rr only; has read the round-robin counter into
-	// Acceptor.Worker and has not yet written it back.
+	// APicked: bug-racy-rr only; holds a freshly accepted fd, has read the
+	// shared counter into Acceptor.Conn and has not yet written it back.
 	APicked
 	// APushRead: bug-unlocked-pop only; has read the target queue into
 	// Acceptor.Stale and has not yet written the grown queue back.
@@ -19,9 +19,14 @@ const (
 	ANotify
 	// APush: bug-notify-before-push only; notified, next it pushes.
 	APush
+	// AReserved: Replay only; has taken Acceptor.Conn and its Worker from
+	// the shared counter and has not yet emitted its Accept. The reactor
+	// emits Accept just after balancer.pick, so another Acceptor's Accept
+	// may come in between; its next event must be this Accept.
+	AReserved
 )
 
-var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing"}
+var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved"}
 
 // WPC is a Worker's program counter.
 type WPC uint8
@@ -55,11 +60,14 @@ var wpcNames = [...]string{WIdle: "idle", WPop: "popping", WPopRead: "popping", 
 type State struct {
 	// Acceptors, one per acceptor thread.
 	Acceptors []Acceptor
-	// RR is the shared round-robin counter: the index of the next Worker.
-	// Invariant: 0 <= RR < len(Workers).
-	RR int
-	// Next is the number of connections accepted so far; in exploration it is
-	// also the sequence number the next Accept gives.
+	// Seq is the counter shared by all Acceptors (the reactor's
+	// balancer.seq): the sequence number the next Accept takes, and with it
+	// the Worker Seq mod len(Workers). Invariant, correct designs in
+	// exploration: Seq == Next; in Replay, Seq is 1 + the highest number
+	// taken, Accept emitted or not.
+	Seq int64
+	// Next is the number of Accepts so far. In exploration the connection
+	// accepted k-th is Conns[k], and P2 wants it numbered k.
 	Next int64
 	// Workers, one per worker thread.
 	Workers []Worker
@@ -74,7 +82,8 @@ type Acceptor struct {
 	PC APC
 	// Conn is the fd in hand, by sequence number. Invariant: Conn >= 0 iff PC != AIdle.
 	Conn int64
-	// Worker is the Worker picked for Conn, -1 before the pick.
+	// Worker is the Worker picked for Conn (Conn mod the number of
+	// Workers), -1 when idle.
 	Worker int
 	// Stale is the copy of the target queue read by an unlocked push
 	// (APushRead); nil otherwise.
@@ -130,7 +139,7 @@ type ConnGhost struct {
 // clone returns a copy of s whose top-level slices may be changed without
 // touching s. Queues and stale copies stay shared: steps replace them.
 func (s *State) clone() State {
-	n := State{RR: s.RR, Next: s.Next}
+	n := State{Seq: s.Seq, Next: s.Next}
 	n.Acceptors = append([]Acceptor(nil), s.Acceptors...)
 	n.Workers = append([]Worker(nil), s.Workers...)
 	if s.Conns != nil {

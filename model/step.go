@@ -10,8 +10,13 @@ import (
 // every part but the one that emits the trace event is hidden; so is an
 // action that emits no event at all.
 const (
-	// PartReadRR: bug-racy-rr reads the round-robin counter (Dispatch).
-	PartReadRR = "read-rr"
+	// PartReadSeq: bug-racy-rr accepts an fd and reads the shared counter;
+	// writing it back is the Accept (Accept).
+	PartReadSeq = "read-seq"
+	// PartPick: the pick that the reactor's Accept event follows (the
+	// counter's atomic add; in bug-racy-rr its write back), in a Machine
+	// whose Accept is emitted after the pick (Machine.lag) (Accept).
+	PartPick = "pick"
 	// PartReadQueue: bug-unlocked-pop reads the queue before writing it back
 	// (Dispatch or Pop).
 	PartReadQueue = "read-queue"
@@ -29,7 +34,7 @@ type Step struct {
 	// Event is the action in the trace vocabulary.
 	Event Event
 	// Part is "" for the part that emits Event in a trace, else the name of
-	// a hidden part (PartReadRR, ...).
+	// a hidden part (PartReadSeq, ...).
 	Part string
 	// Note says what the step saw or did, for a person reading a trace.
 	Note string
@@ -72,6 +77,12 @@ type Machine struct {
 	// empty, back to epoll_wait" is folded into Worker.MayIdle (foldIdle),
 	// and a coalesced Worker's flag clear waits until needed (lazyClear).
 	replay bool
+	// lag: the Accept event is emitted after the pick, as the reactor emits
+	// it after balancer.pick, so the pick is a hidden step (PartPick) and
+	// Accepts may come out of number order. Replay sets it and takes the
+	// pick lazily (reserve); the explorer's Accept is the pick itself.
+	// With lag no history is kept in State.Conns.
+	lag bool
 }
 
 // NewMachine returns the step function of the design named d.Name for a
@@ -103,7 +114,7 @@ func (m *Machine) Initial() State {
 	for i := range s.Workers {
 		s.Workers[i] = Worker{Conn: -1}
 	}
-	if !m.replay {
+	if !m.replay && !m.lag {
 		s.Conns = []ConnGhost{}
 	}
 	return s
