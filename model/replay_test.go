@@ -385,3 +385,107 @@ func walkAny(m *Machine, seed uint64) ([]Event, State) {
 		s = tr.Next
 	}
 }
+
+// P2 round-robin (spec/SPEC.md): the reactor takes a connection's number and
+// its worker in one atomic add and emits Accept just after it, so with two
+// acceptors acceptor 1 may push c1 onto worker 1 before acceptor 0 has
+// emitted c0. The model accepts that trace; acceptor 0 then holds c0, for
+// worker 0, and the run completes.
+func TestReplayTwoAcceptorsPushOutOfOrder(t *testing.T) {
+	d := mustDesign(t, "memcached")
+	trace := []Event{
+		{Kind: Accept, Acceptor: 0, Worker: -1, Conn: 0},
+		{Kind: Accept, Acceptor: 1, Worker: -1, Conn: 1},
+		{Kind: Dispatch, Acceptor: 1, Worker: 1, Conn: 1},
+	}
+	r, err := Replay(d, 2, 2, trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Refused != nil {
+		t.Fatalf("refused: %v", r.Refused)
+	}
+	if a := r.Final.Acceptors[0]; a.PC != AHold || a.Conn != 0 || a.Worker != 0 {
+		t.Errorf("acceptor 0: %s, want holding c0 for worker 0", describeAcceptor(a))
+	}
+	rest := []Event{
+		{Kind: Dispatch, Acceptor: 0, Worker: 0, Conn: 0},
+		{Kind: Notify, Acceptor: 1, Worker: 1, Conn: -1},
+		{Kind: Notify, Acceptor: 0, Worker: 0, Conn: -1},
+		{Kind: Wake, Acceptor: -1, Worker: 0, Conn: -1, N: 1},
+		{Kind: Pop, Acceptor: -1, Worker: 0, Conn: 0},
+		{Kind: Register, Acceptor: -1, Worker: 0, Conn: 0},
+		{Kind: Wake, Acceptor: -1, Worker: 1, Conn: -1, N: 1},
+		{Kind: Pop, Acceptor: -1, Worker: 1, Conn: 1},
+		{Kind: Register, Acceptor: -1, Worker: 1, Conn: 1},
+	}
+	r, _ = Replay(d, 2, 2, append(trace, rest...))
+	if r.Refused != nil {
+		t.Fatalf("refused: %v", r.Refused)
+	}
+	if got := r.Registered(); !reflect.DeepEqual(got, []int{1, 1}) {
+		t.Errorf("registered %v, want [1 1]", got)
+	}
+	// c1 to worker 0 breaks P2 whichever acceptor pushes first.
+	bad := append([]Event(nil), trace...)
+	bad[2].Worker = 0
+	wantRefused(t, d, Bounds{Workers: 2, Acceptors: 2}, bad, 2)
+}
+
+// P2 round-robin and P1 exactly-once (spec/SPEC.md) with 2 and 3
+// acceptors whose Accepts are emitted after a hidden pick, as the reactor
+// emits them, so Accepts and pushes come out of number order: every such
+// run of a correct design is accepted, with the model's per-worker counts
+// and at most a handful of model states at once; moving a Dispatch (of c3,
+// c103, c203) to another worker is refused at that Dispatch.
+func TestReplayAcceptorsOutOfOrder(t *testing.T) {
+	for _, name := range correctDesigns {
+		d := mustDesign(t, name)
+		for seed := uint64(0); seed < 6; seed++ {
+			b := Bounds{Workers: 2 + int(seed%2), Conns: 300, Acceptors: 2 + int(seed%3/2), PipeCap: 1 + int(seed%2)}
+			if raceEnabled {
+				b.Conns = 60
+			}
+			m := &Machine{d: d, b: b, lag: true}
+			evs, final := walkAny(m, seed)
+			late, last := 0, int64(-1)
+			for _, e := range evs {
+				if e.Kind == Accept {
+					if e.Conn < last {
+						late++
+					}
+					last = max(last, e.Conn)
+				}
+			}
+			if late == 0 {
+				t.Fatalf("%s seed %d at %s: no Accept came out of number order; the test shows nothing", name, seed, b)
+			}
+			r, err := Replay(d, b.Workers, b.Acceptors, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Refused != nil {
+				t.Fatalf("%s seed %d at %s: %v", name, seed, b, r.Refused)
+			}
+			want := make([]int, b.Workers)
+			for i, w := range final.Workers {
+				want[i] = w.Registered
+			}
+			if got := r.Registered(); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s seed %d: registered %v, want %v", name, seed, got, want)
+			}
+			if r.MaxStates > 64 {
+				t.Errorf("%s seed %d: replay tracked up to %d model states", name, seed, r.MaxStates)
+			}
+			for i, e := range evs {
+				if e.Kind != Dispatch || e.Conn%100 != 3 {
+					continue
+				}
+				bad := append([]Event(nil), evs...)
+				bad[i].Worker = (e.Worker + 1) % b.Workers
+				wantRefused(t, d, b, bad, i)
+			}
+			t.Logf("%s at %s: %d events, %d Accepts out of number order, at most %d model states", name, b, len(evs), late, r.MaxStates)
+		}
+	}
+}
