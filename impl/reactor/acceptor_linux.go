@@ -70,7 +70,7 @@ func (a *acceptor) run() {
 		if a.disabled {
 			timeout = rearmMillis
 		}
-		n, err := unix.EpollWait(a.epfd, events, timeout)
+		n, err := epollWait(a.epfd, events, timeout)
 		if a.s.stopping.Load() {
 			return
 		}
@@ -213,7 +213,7 @@ func (a *acceptor) close() {
 // (a Worker's connection generation).
 func epollAdd(epfd, fd int, events uint32, data int32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: data}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawEpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl add", err)
 	}
 	return nil

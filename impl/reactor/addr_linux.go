@@ -33,7 +33,7 @@ func (p peerAddr) String() string {
 // sockets apart: a syscall per connection that a TCP server does not need.
 func accept4(fd int, rsa *unix.RawSockaddrAny) (int, peerAddr, error) {
 	l := uint32(unix.SizeofSockaddrAny)
-	r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&l)),
+	r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&l)),
 		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 	if e != 0 {
 		return -1, peerAddr{}, e

@@ -167,7 +167,7 @@ func (c *Conn) SetContext(v any) { c.ctx = v }
 func (c *Conn) writeSome(p []byte) (int, error) {
 	total := 0
 	for total < len(p) {
-		n, err := unix.SendmsgN(c.fd, p[total:], nil, nil, unix.MSG_NOSIGNAL)
+		n, err := rawSend(c.fd, p[total:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -231,7 +231,7 @@ func (w *worker) readConn(c *Conn) {
 	var n int
 	for {
 		var err error
-		n, err = unix.Read(c.fd, w.rbuf)
+		n, err = rawRead(c.fd, w.rbuf)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -349,7 +349,7 @@ func (w *worker) settle(c *Conn) {
 		return
 	}
 	ev := unix.EpollEvent{Events: want, Fd: int32(c.fd), Pad: int32(c.gen)}
-	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+	if err := rawEpollCtl(w.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
 		w.finalize(c, os.NewSyscallError("epoll_ctl mod", err))
 		return
 	}
@@ -370,13 +370,15 @@ func (w *worker) finalize(c *Conn, err error) {
 	w.callClose(c, err)
 	delete(w.conns, c.fd)
 	w.s.traceClose(w.id, c.id)
+	// CurrConns drops before close(2), so that whoever sees the fd gone (a
+	// test counting /proc/self/fd) sees the count down too.
+	w.stats.currConns.Add(-1)
 	// close(2) also drops the fd from the epoll set; it is not retried on
 	// EINTR, because the fd is released either way.
 	if !faultFdClosedBeforeOnClose {
-		_ = unix.Close(c.fd)
+		_ = rawClose(c.fd)
 	}
 	c.in, c.out, c.outOff = nil, nil, 0
-	w.stats.currConns.Add(-1)
 	w.load.Add(-1)
 	w.s.connClosed()
 }

@@ -54,7 +54,7 @@ func (n *notifier) signal(stopping func() bool) error {
 		}
 	}
 	for {
-		_, err := unix.Write(n.wfd, p)
+		_, err := rawWrite(n.wfd, p)
 		switch err {
 		case nil:
 			return nil
@@ -84,10 +84,10 @@ func (n *notifier) drain(buf *[notifyBatch]byte) (int, error) {
 		var err error
 		if n.kind == NotifyEventfd {
 			var b [8]byte
-			_, err = unix.Read(n.rfd, b[:])
+			_, err = rawRead(n.rfd, b[:])
 			got = int(binary.NativeEndian.Uint64(b[:]))
 		} else {
-			got, err = unix.Read(n.rfd, buf[:])
+			got, err = rawRead(n.rfd, buf[:])
 		}
 		switch err {
 		case nil:

@@ -154,7 +154,7 @@ func (w *worker) run() {
 		timeout = int(tick / time.Millisecond)
 	}
 	for {
-		n, err := unix.EpollWait(w.epfd, events, timeout)
+		n, err := epollWait(w.epfd, events, timeout)
 		if err != nil && err != unix.EINTR {
 			// EBADF/EINVAL: only on a bug. Stop serving rather than spin;
 			// Shutdown still closes what this Worker holds.
