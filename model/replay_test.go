@@ -330,7 +330,7 @@ func TestReplayMatchesBruteForce(t *testing.T) {
 			b := Bounds{Workers: 1 + int(seed%3), Conns: 6, Acceptors: 1 + int(seed%2), PipeCap: 1 + int(seed%2)}
 			m := &Machine{d: d, b: b}
 			if seed%3 == 2 {
-				b.Acceptors = 2 + int(seed/3%2)
+				b.Acceptors, b.Conns = 2+int(seed/3%2), 5
 				m = &Machine{d: d, b: b, lag: true}
 			}
 			evs, _ := walkAny(m, seed)
