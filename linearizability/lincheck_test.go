@@ -14,7 +14,7 @@ import (
 // operations without the race detector, fewer with it or with -short.
 func testPlan() Plan {
 	p := FullPlan()
-	p.Timeout = 30 * time.Second
+	p.Timeout = 10 * time.Second
 	// p.Dir stays the temp dir, not t.TempDir: a failed check's
 	// visualization must outlive the test that reports its path.
 	if raceEnabled || testing.Short() {
