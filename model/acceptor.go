@@ -85,13 +85,15 @@ func (m *Machine) pick(s *State, a int, in *Event, emit func(Transition)) {
 	c := s.Seq
 	w := int(c % int64(len(s.Workers)))
 	ev := Event{Kind: Accept, Acceptor: a, Worker: -1, Conn: c}
+	if m.lazyPick() {
+		m.reserve(s, a, in, emit)
+		return
+	}
 	n := s.clone()
 	switch {
 	case m.d.racyRR:
 		n.Acceptors[a] = Acceptor{PC: APicked, Conn: c, Worker: w}
 		m.emit(emit, Step{Event: ev, Part: PartReadSeq, Note: fmt.Sprintf("read seq=%d", c)}, n, nil)
-	case m.lazyPick():
-		m.reserve(s, a, in, emit)
 	case m.lag:
 		n.Seq++
 		n.Acceptors[a] = Acceptor{PC: AReserved, Conn: c, Worker: w}
