@@ -11,8 +11,8 @@ import (
 // handoffd is the binary TestMain built for the subprocess tests.
 var handoffd string
 
-// TestMain builds handoffd once for every test (with -race when the tests
-// run with it), and doubles as the
+// TestMain builds handoffd once for every test (with the -race and -tags of
+// the tests, buildFlags), and doubles as the
 // RLIMIT_NOFILE launcher (ExecWithNoFile) when the fd-exhaustion test
 // re-executes this binary.
 func TestMain(m *testing.M) {
@@ -22,11 +22,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	var flags []string
-	if raceEnabled() {
-		flags = append(flags, "-race")
-	}
-	handoffd, err = BuildHandoffd(dir, flags...)
+	handoffd, err = BuildHandoffd(dir, buildFlags()...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
@@ -37,10 +33,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// raceEnabled reports whether this test binary was built with -race. Under
-// go test -race, handoffd is built with -race too, so a data race the fault
-// scenarios provoke in it fails the test that stops it (the race detector
-// makes it exit 66 instead of 0).
+// buildFlags are the go build flags this test binary was built with that
+// handoffd is built with too: -race, so a data race the fault scenarios
+// provoke in handoffd fails the test that stops it (the race detector makes
+// it exit 66 instead of 0); and -tags, so that under -tags faults a seeded
+// fault (HANDOFF_FAULT, impl/reactor/faults_on.go, scripts/mutants.sh) is
+// switched on in handoffd as in the in-process tests.
+func buildFlags() []string {
+	var flags []string
+	if raceEnabled() {
+		flags = append(flags, "-race")
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" && s.Value != "" {
+				flags = append(flags, "-tags", s.Value)
+			}
+		}
+	}
+	return flags
+}
+
+// raceEnabled reports whether this test binary was built with -race.
 func raceEnabled() bool {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
