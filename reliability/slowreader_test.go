@@ -11,16 +11,19 @@ import (
 )
 
 // TestSlowReaders has clients pipeline gets of a 512 KiB value and never read
-// the replies: 2000 gets each, a gigabyte of replies in all. gnet's write
-// buffer grows without bound here; handoffd's reactor stops reading a
-// connection whose output is over MaxOutput, so its resident memory must grow
-// by less than 128 MiB, and the other clients' requests must still complete
-// within 200 ms.
+// the replies: 2,000 gets each, sent 20 at a time over a fifth of a second as
+// a pipelining client sends them, a gigabyte of replies per client.
+// gnet's write buffer grows without bound here; handoffd's reactor stops
+// reading a connection whose output is over MaxOutput, so its resident
+// memory must grow by less than 128 MiB, and the other clients' requests
+// must still complete within 200 ms.
 func TestSlowReaders(t *testing.T) {
 	const (
 		valueSize = 512 << 10
-		slow      = 4
-		gets      = 2000
+		slow      = 2
+		chunks    = 100
+		perChunk  = 20
+		gets      = chunks * perChunk
 		rssBound  = 128 << 20
 		bound     = 200 * time.Millisecond
 		requests  = 300
@@ -36,16 +39,24 @@ func TestSlowReaders(t *testing.T) {
 	}
 	before := proc(t, d).RSS
 
-	pipeline := []byte(strings.Repeat("get big\r\n", gets))
+	// The requests arrive in many reads, so a server that kept reading
+	// would keep producing replies.
+	chunk := []byte(strings.Repeat("get big\r\n", perChunk))
+	var writers sync.WaitGroup
 	for i := range slow {
 		c := dialClient(t, d)
-		if err := c.Conn().SetWriteDeadline(time.Now().Add(30 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Conn().Write(pipeline); err != nil {
-			t.Fatalf("slow reader %d: writing its gets: %v", i, err)
-		}
+		writers.Go(func() {
+			for k := range chunks {
+				_ = c.Conn().SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Conn().Write(chunk); err != nil {
+					t.Errorf("slow reader %d: writing gets %d: %v", i, k*perChunk, err)
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
 	}
+	writers.Wait()
 	// The server is stuck on the slow readers once bytes_written stops
 	// growing by more than the stats replies themselves (a few KiB): their
 	// sockets and output buffers are full.
