@@ -22,6 +22,9 @@ const HandoffdPackage = "github.com/handoffd/handoff/impl/cmd/handoffd"
 // go to go build ("-race"). It runs go build in the current directory, which
 // must be inside handoff's module (a test's directory is).
 func BuildHandoffd(dir string, flags ...string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, "handoffd")
 	args := append(append([]string{"build"}, flags...), "-o", bin, HandoffdPackage)
 	cmd := exec.Command("go", args...)

@@ -22,7 +22,7 @@ func TestFDExhaustion(t *testing.T) {
 		noFile  = 64
 		clients = 250
 	)
-	d := startDaemon(t, Options{Args: []string{"-t", "2"}, NoFile: noFile})
+	d := startPlainDaemon(t, Options{Args: []string{"-t", "2"}, NoFile: noFile})
 	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", d.Pid))
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
-// handoffd is the binary TestMain built for the subprocess tests.
-var handoffd string
+// handoffd is the binary TestMain built for the subprocess tests, with the
+// tests' -race and -tags (buildFlags); plainHandoffd is built with the tags
+// alone, as it ships, for the tests that hold it to a memory or CPU bound
+// (the race detector multiplies both).
+var handoffd, plainHandoffd string
 
 // TestMain builds handoffd once for every test (with the -race and -tags of
 // the tests, buildFlags), and doubles as the
@@ -22,7 +25,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	handoffd, err = BuildHandoffd(dir, buildFlags()...)
+	handoffd, err = BuildHandoffd(dir, buildFlags(raceEnabled())...)
+	if err == nil {
+		plainHandoffd = handoffd
+		if raceEnabled() {
+			plainHandoffd, err = BuildHandoffd(dir+"/plain", buildFlags(false)...)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
@@ -34,14 +43,14 @@ func TestMain(m *testing.M) {
 }
 
 // buildFlags are the go build flags this test binary was built with that
-// handoffd is built with too: -race, so a data race the fault scenarios
-// provoke in handoffd fails the test that stops it (the race detector makes
-// it exit 66 instead of 0); and -tags, so that under -tags faults a seeded
-// fault (HANDOFF_FAULT, impl/reactor/faults_on.go, scripts/mutants.sh) is
-// switched on in handoffd as in the in-process tests.
-func buildFlags() []string {
+// handoffd is built with too: -race when race is set, so a data race the
+// fault scenarios provoke in handoffd fails the test that stops it (the race
+// detector makes it exit 66 instead of 0); and -tags, so that under -tags
+// faults a seeded fault (HANDOFF_FAULT, impl/reactor/faults_on.go,
+// scripts/mutants.sh) is switched on in handoffd as in the in-process tests.
+func buildFlags(race bool) []string {
 	var flags []string
-	if raceEnabled() {
+	if race {
 		flags = append(flags, "-race")
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -72,13 +81,25 @@ func raceEnabled() bool {
 // ends (a test that stops it itself checks the exit; the rest are killed).
 func startDaemon(t testing.TB, o Options) *Daemon {
 	t.Helper()
-	if raceEnabled() {
+	return startBinary(t, handoffd, o)
+}
+
+// startPlainDaemon is startDaemon with the build without -race, for
+// figures the race detector would distort (resident memory, CPU time).
+func startPlainDaemon(t testing.TB, o Options) *Daemon {
+	t.Helper()
+	return startBinary(t, plainHandoffd, o)
+}
+
+func startBinary(t testing.TB, bin string, o Options) *Daemon {
+	t.Helper()
+	if bin == handoffd && raceEnabled() {
 		// The race detector's exit waits a second for late reports by
 		// default; a tenth is plenty for a process that has joined all its
 		// goroutines, and the tests start a dozen daemons.
 		o.Env = append(o.Env, "GORACE=atexit_sleep_ms=100")
 	}
-	d, err := Start(handoffd, o)
+	d, err := Start(bin, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestSlowReaders(t *testing.T) {
 		bound     = 200 * time.Millisecond
 		requests  = 300
 	)
-	d := startDaemon(t, Options{Args: []string{"-t", "2", "-m", "64", "-I", "1m"}})
+	d := startPlainDaemon(t, Options{Args: []string{"-t", "2", "-m", "64", "-I", "1m"}})
 	setup := dialClient(t, d)
 	big := bytes.Repeat([]byte("s"), valueSize)
 	if err := setup.Set("big", big); err != nil {
