@@ -15,9 +15,8 @@ import (
 var handoffd, plainHandoffd string
 
 // TestMain builds handoffd once for every test (with the -race and -tags of
-// the tests, buildFlags), and doubles as the
-// RLIMIT_NOFILE launcher (ExecWithNoFile) when the fd-exhaustion test
-// re-executes this binary.
+// the tests, buildFlags), and doubles as the RLIMIT_NOFILE launcher
+// (ExecWithNoFile) when the fd-exhaustion test re-executes this binary.
 func TestMain(m *testing.M) {
 	ExecWithNoFile()
 	dir, err := os.MkdirTemp("", "handoff-reliability-")
