@@ -6,7 +6,7 @@
 # rotated each round: A B C, B C A, ...), and prints the medians as ratios to
 # the floor and to memcached. Writes docs/bench.svg (the README's chart).
 #
-#   bash scripts/bench.sh              # full run, about 6 minutes on 2 cores
+#   bash scripts/bench.sh                 # full run, 7 rounds: about 6 minutes on 2 cores
 #   BENCH_QUICK=1 bash scripts/bench.sh   # fewer rounds, shorter runs: under 2 minutes
 #
 # Every server gets the same two threads of work: memcached -t 2 (its
@@ -28,7 +28,7 @@ mkdir -p "$bin" "$(dirname "$out")"
 if [ "$quick" = 1 ]; then
 	rounds=${BENCH_ROUNDS:-3} dur=1s idle=2000 dispatch=1000x count=1
 else
-	rounds=${BENCH_ROUNDS:-5} dur=2s idle=4000 dispatch=5000x count=3
+	rounds=${BENCH_ROUNDS:-7} dur=2s idle=4000 dispatch=5000x count=3
 fi
 
 echo "bench: building" >&2

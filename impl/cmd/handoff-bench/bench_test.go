@@ -79,6 +79,33 @@ func TestMediansAndRatios(t *testing.T) {
 	}
 }
 
+// A ratio is the median of the rounds' ratios: a round where the whole
+// machine was slow moves both sides of that round's ratio.
+func TestRoundRatios(t *testing.T) {
+	runs := map[string]map[string][]result{
+		"floor":     {"conn": {{CPUPerOp: 10}, {CPUPerOp: 40}, {CPUPerOp: 10}}, "idle": {{RSSPerConn: 100}}},
+		"memcached": {"conn": {{CPUPerOp: 20}, {CPUPerOp: 80}, {CPUPerOp: 20}}},
+		"x":         {"conn": {{CPUPerOp: 15}, {CPUPerOp: 60}, {CPUPerOp: 14}}, "idle": {{RSSPerConn: 50}}},
+	}
+	r := roundRatios(runs, "x")
+	want := map[string]jsonFloat{"conn/floor": 1.5, "conn/memcached": 0.75, "idle/floor": 0.5}
+	if len(r) != len(want) {
+		t.Errorf("ratios %v, want %v", r, want)
+	}
+	for k, v := range want {
+		if r[k] != v {
+			t.Errorf("%s = %v, want %v", k, r[k], v)
+		}
+	}
+	f := serverFigures{Ratios: r}
+	if got := f.ratioTo("conn", "floor", serverFigures{}); got != "1.50x" {
+		t.Errorf("ratioTo = %q", got)
+	}
+	if got := f.ratioTo("", "floor", serverFigures{}); got != "-" {
+		t.Errorf("ratioTo of no mode = %q", got)
+	}
+}
+
 // The dispatch figure of a handoff server is the median p99-ns of its
 // sub-benchmark's runs.
 func TestAddDispatch(t *testing.T) {

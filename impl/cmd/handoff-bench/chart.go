@@ -24,6 +24,7 @@ func chartFile(in, out string) error {
 // panel is one chart: a bar per server for one figure, and the target the
 // issue sets for it as a dashed line.
 type panel struct {
+	mode   string // the load mode the figure comes from; "" for none
 	title  string
 	unit   string
 	scale  float64 // divides the figure for display
@@ -48,14 +49,14 @@ func (rep *report) svg() []byte {
 	floor, _ := rep.find("floor")
 	mc, hasMC := rep.find("memcached")
 	panels := []panel{
-		{"Server CPU per short connection", "µs", 1e3, func(s serverFigures) jsonFloat { return s.CPUPerConn },
+		{"conn", "Server CPU per short connection", "µs", 1e3, func(s serverFigures) jsonFloat { return s.CPUPerConn },
 			func(*report) (float64, string) {
 				if !floor.CPUPerConn.ok() {
 					return 0, ""
 				}
 				return 1.15 * float64(floor.CPUPerConn) / 1e3, "target 1.15x floor"
 			}},
-		{fmt.Sprintf("Server CPU per request (%d conns, %.0f%% gets)", rep.Req.Conns, rep.Req.GetRatio*100), "µs", 1e3,
+		{"req", fmt.Sprintf("Server CPU per request (%d conns, %.0f%% gets)", rep.Req.Conns, rep.Req.GetRatio*100), "µs", 1e3,
 			func(s serverFigures) jsonFloat { return s.CPUPerReq },
 			func(*report) (float64, string) {
 				if !hasMC || !mc.CPUPerReq.ok() {
@@ -63,10 +64,10 @@ func (rep *report) svg() []byte {
 				}
 				return 0.9 * float64(mc.CPUPerReq) / 1e3, "target 0.9x memcached"
 			}},
-		{fmt.Sprintf("Resident memory per idle connection (%d conns, fresh process)", rep.Idle.Conns), "B", 1,
+		{"idle", fmt.Sprintf("Resident memory per idle connection (%d conns, fresh process)", rep.Idle.Conns), "B", 1,
 			func(s serverFigures) jsonFloat { return s.RSSPerConn },
 			func(*report) (float64, string) { return 512, "target 512 B" }},
-		{"Dispatch latency p99, accept to OnOpen", "µs", 1e3, func(s serverFigures) jsonFloat { return s.DispatchP99 }, nil},
+		{"", "Dispatch latency p99, accept to OnOpen", "µs", 1e3, func(s serverFigures) jsonFloat { return s.DispatchP99 }, nil},
 	}
 	var body bytes.Buffer
 	y := 40
@@ -108,7 +109,7 @@ func (rep *report) svg() []byte {
 			if p.unit == "B" {
 				label = fmt.Sprintf("%.0f B", v)
 			}
-			if r := ratio(p.get(s), p.get(floor)); r != "-" && s.Name != "floor" {
+			if r := s.ratioTo(p.mode, "floor", floor); p.mode != "" && r != "-" && s.Name != "floor" {
 				label += "  " + r + " floor"
 			}
 			fmt.Fprintf(&body, `<text x="%d" y="%d" class="l">%s</text>`+"\n", labelWidth-8, by+12, html.EscapeString(s.Name))

@@ -39,6 +39,59 @@ type serverFigures struct {
 	DispatchP99 jsonFloat
 	// Errors counts failed operations over every run.
 	Errors int64
+	// Ratios are the medians over the rounds of each round's ratio of this
+	// server's cost to a peer's, keyed "conn/floor", "req/memcached",
+	// "idle/floor" and so on. The peers of a round are measured minutes
+	// apart at most, so a machine whose load drifts during the run moves
+	// both sides of each ratio together; a ratio of medians would not.
+	Ratios map[string]jsonFloat `json:",omitempty"`
+}
+
+// ratioBases are the peers every cost is quoted against.
+var ratioBases = []string{"floor", "memcached"}
+
+// roundRatios returns, for each mode and each peer in ratioBases that ran
+// it, the median over rounds of name's cost in a round divided by the
+// peer's in the same round.
+func roundRatios(runs map[string]map[string][]result, name string) map[string]jsonFloat {
+	out := make(map[string]jsonFloat)
+	for _, mode := range []string{"conn", "req", "idle"} {
+		mine := runs[name][mode]
+		cost := func(r result) float64 { return r.CPUPerOp }
+		if mode == "idle" {
+			cost = func(r result) float64 { return r.RSSPerConn }
+		}
+		for _, base := range ratioBases {
+			theirs := runs[base][mode]
+			var per []result
+			for i := 0; i < len(mine) && i < len(theirs); i++ {
+				if b := cost(theirs[i]); b > 0 {
+					per = append(per, result{CPUPerOp: cost(mine[i]) / b})
+				}
+			}
+			if len(per) > 0 {
+				out[mode+"/"+base] = median(per, func(r result) float64 { return r.CPUPerOp })
+			}
+		}
+	}
+	return out
+}
+
+// ratioTo returns s's ratio to the peer base in mode: the median of the
+// per-round ratios when the run recorded them, else the ratio of medians.
+func (s serverFigures) ratioTo(mode, base string, baseFig serverFigures) string {
+	if v, ok := s.Ratios[mode+"/"+base]; ok && v.ok() {
+		return fmt.Sprintf("%.2fx", float64(v))
+	}
+	get := map[string]func(serverFigures) jsonFloat{
+		"conn": func(f serverFigures) jsonFloat { return f.CPUPerConn },
+		"req":  func(f serverFigures) jsonFloat { return f.CPUPerReq },
+		"idle": func(f serverFigures) jsonFloat { return f.RSSPerConn },
+	}[mode]
+	if get == nil {
+		return "-"
+	}
+	return ratio(get(s), get(baseFig))
 }
 
 // jsonFloat is a float64 that encodes NaN as null.
@@ -181,15 +234,15 @@ func (rep *report) printTable(w io.Writer) {
 	if !hasMC {
 		mc = serverFigures{CPUPerConn: nan, CPUPerReq: nan, RSSPerConn: nan}
 	}
-	fmt.Fprintf(w, "medians of %d rounds; conn: %d dialers; req: %d conns, %.0f%% gets, %d B values, pipeline %d; idle: %d conns on a fresh process\n",
+	fmt.Fprintf(w, "medians of %d rounds (ratios: median of each round's ratio); conn: %d dialers; req: %d conns, %.0f%% gets, %d B values, pipeline %d; idle: %d conns on a fresh process\n",
 		rep.Rounds, rep.Conn.Conns, rep.Req.Conns, rep.Req.GetRatio*100, rep.Req.ValueSize, rep.Req.Pipeline, rep.Idle.Conns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "server\tCPU/conn µs\t/floor\t/memcached\tCPU/req µs\t/floor\t/memcached\tRSS/idle conn B\t/floor\t/memcached\tconn/s\treq/s\treq p50 µs\treq p99 µs\treq p99.9 µs\tdispatch p99 µs\terrors\t")
 	for _, s := range rep.Servers {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.Name,
-			micros(s.CPUPerConn), ratio(s.CPUPerConn, floor.CPUPerConn), ratio(s.CPUPerConn, mc.CPUPerConn),
-			micros(s.CPUPerReq), ratio(s.CPUPerReq, floor.CPUPerReq), ratio(s.CPUPerReq, mc.CPUPerReq),
-			plain(s.RSSPerConn, "%.0f"), ratio(s.RSSPerConn, floor.RSSPerConn), ratio(s.RSSPerConn, mc.RSSPerConn),
+			micros(s.CPUPerConn), s.ratioTo("conn", "floor", floor), s.ratioTo("conn", "memcached", mc),
+			micros(s.CPUPerReq), s.ratioTo("req", "floor", floor), s.ratioTo("req", "memcached", mc),
+			plain(s.RSSPerConn, "%.0f"), s.ratioTo("idle", "floor", floor), s.ratioTo("idle", "memcached", mc),
 			plain(s.ConnPerSec, "%.0f"), plain(s.ReqPerSec, "%.0f"),
 			micros(s.ReqP50), micros(s.ReqP99), micros(s.ReqP999), micros(s.DispatchP99), s.Errors)
 	}

@@ -251,7 +251,9 @@ func runSuite(ctx context.Context, c suiteConfig, stdout, stderr io.Writer) erro
 	}
 	rep := report{Rounds: c.rounds, Conn: c.conn, Req: c.req, Idle: c.idle, When: time.Now().UTC().Format(time.RFC3339)}
 	for _, s := range c.servers {
-		rep.Servers = append(rep.Servers, medians(s.Name, runs[s.Name]))
+		f := medians(s.Name, runs[s.Name])
+		f.Ratios = roundRatios(runs, s.Name)
+		rep.Servers = append(rep.Servers, f)
 	}
 	if c.gobench != "" {
 		if err := rep.addDispatch(c.gobench); err != nil {
