@@ -9,10 +9,11 @@
 #   bash scripts/bench.sh                 # full run, 7 rounds: about 6 minutes on 2 cores
 #   BENCH_QUICK=1 bash scripts/bench.sh   # fewer rounds, shorter runs: under 2 minutes
 #
-# Every server gets the same two threads of work: memcached -t 2 (its
-# default is 4; 2 matches this machine's cores and handoffd's default of one
-# Worker per core), gnet with 2 event loops, handoffd -t 2, Go's net package
-# with GOMAXPROCS = cores. The floor is single-threaded by definition.
+# Every server gets two threads of work, one per core of the machine this was
+# written on: memcached -t 2 and handoffd -t 2 (both default to 4 worker
+# threads; the reactor's own default is one Worker per core), gnet with 2
+# event loops, Go's net package with GOMAXPROCS = cores. The floor is
+# single-threaded by definition. Each server runs on loopback at a free port.
 # Environment: BENCH_ROUNDS, BENCH_OUT (chart path), BENCH_JSON (results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
