@@ -18,7 +18,7 @@ import (
 // the race detector or -short.
 func testKVPlan() KVPlan {
 	p := FullKVPlan()
-	p.Timeout = 30 * time.Second
+	p.Timeout = 10 * time.Second
 	p.Clients = 32
 	if raceEnabled || testing.Short() {
 		p.Ops = 4096
