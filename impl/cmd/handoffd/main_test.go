@@ -154,6 +154,16 @@ func TestSIGTERMExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
+	// Await the server's answer, so the connection is registered with a
+	// Worker and not still in the listen backlog, where closing the listener
+	// would make the kernel reset it rather than the server close it.
+	if _, err := idle.Write([]byte("version\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(idle).ReadString('\n'); err != nil || !strings.HasPrefix(line, "VERSION ") {
+		t.Fatalf("version on the idle connection: %q %v", line, err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
