@@ -5,6 +5,7 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PORT        ?= 11211
 FUZZTIME    ?= 30s
+DURATION    ?= 10m
 BENCHTIME   ?= 1s
 
 .PHONY: run test unit lint model spec compat bench lincheck fuzz mutants soak deps
@@ -58,3 +59,8 @@ gobench:
 # Each fuzz target in turn for FUZZTIME; `make test` runs their seed corpora.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./impl/memcache/
+
+# Soak: handoffd under mixed load, connection churn and rotating faults for
+# $(DURATION); fails if its memory, fds or threads trend upward. Draws soak.svg.
+soak:
+	$(GO) run ./reliability/cmd/soak -duration $(DURATION) -svg soak.svg
