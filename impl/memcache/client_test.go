@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,9 @@ func TestStatsConnections(t *testing.T) {
 		if !bytes.Contains(got, []byte(want)) {
 			t.Errorf("stats lacks %q:\n%s", want, got)
 		}
+	}
+	if !regexp.MustCompile(`\r\nSTAT threads 2\r\nSTAT goroutines [1-9][0-9]*\r\n`).Match(got) {
+		t.Errorf("stats lacks goroutines right after threads:\n%s", got)
 	}
 }
 

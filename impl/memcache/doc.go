@@ -19,7 +19,8 @@
 // against a real memcached (MEMCACHED_ADDR).
 //
 // Deliberate differences from memcached 1.6.18, each where memcached's
-// behaviour is a defect or a feature handoff does not have:
+// behaviour is a defect, a feature handoff does not have, or a figure handoff
+// adds:
 //
 //   - A command line with no '\n' in its first 2048 bytes (256 KiB for get,
 //     gets, gat, gats) is answered "CLIENT_ERROR line too long" and the
@@ -35,6 +36,12 @@
 //     stale items (I, W/X/Z), mg vivify (N, R), E and u (accepted, no effect);
 //     stats conns and detail, shutdown, cache_memlimit, lru, lru_crawler,
 //     watch and slabs commands (answered ERROR).
+//   - stats adds one figure memcached does not have: goroutines, the Go
+//     runtime's count (runtime.NumGoroutine), after threads. A soak watches
+//     it for a leak that neither fds nor threads show; tools that read
+//     memcached's stats skip names they do not know, so they are unaffected.
+//     (No transcript marked "memcached" prints the general stats, whose pid
+//     and times differ between servers anyway.)
 //   - There is no slab allocator: stats items and stats slabs report one
 //     class (1) holding every item, and stats cachedump 1 lists them.
 package memcache

@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 )
@@ -133,6 +134,9 @@ func (c *Conn) generalStats(out []byte) []byte {
 	out = stat(out, "listen_disabled_num", cs.ListenDisabled)
 	out = stat(out, "time_in_listen_disabled_us", 0)
 	out = statInt(out, "threads", int64(set.Threads))
+	// goroutines is handoff's own figure (memcached has none): the soak
+	// watches it for a leak, which threads, the worker count, cannot show.
+	out = statInt(out, "goroutines", int64(runtime.NumGoroutine()))
 	out = stat(out, "conn_yields", srv.connYields.Load())
 	out = statInt(out, "bytes", st.Bytes)
 	out = statInt(out, "curr_items", st.CurrItems)

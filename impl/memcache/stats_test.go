@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -52,7 +53,7 @@ func TestStatsNamesAndCounts(t *testing.T) {
 	clock.now += 7
 	s := statsOf(t, runCmds(t, c, "stats\r\n"))
 	for _, name := range []string{"pid", "uptime", "time", "version", "curr_connections", "total_connections",
-		"rejected_connections", "connection_structures", "listen_disabled_num", "threads", "cmd_get", "cmd_set",
+		"rejected_connections", "connection_structures", "listen_disabled_num", "threads", "goroutines", "cmd_get", "cmd_set",
 		"get_hits", "get_misses", "curr_items", "total_items", "evictions", "bytes", "limit_maxbytes",
 		"rusage_user", "rusage_system", "cmd_flush", "delete_hits", "incr_hits", "max_connections"} {
 		if _, ok := s[name]; !ok {
@@ -69,6 +70,30 @@ func TestStatsNamesAndCounts(t *testing.T) {
 		if s[name] != want {
 			t.Errorf("stat %s = %q, want %q", name, s[name], want)
 		}
+	}
+	// goroutines, handoff's extension, is the process's live count: it is
+	// at least ten higher while ten more goroutines are parked than after
+	// they exit, or a soak watching it for a leak would watch a constant.
+	// (Measured while parked, then after, so that goroutines of earlier
+	// tests still winding down can only widen the gap.)
+	goroutines := func() int {
+		s := statsOf(t, runCmds(t, c, "stats\r\n"))
+		g, err := strconv.Atoi(s["goroutines"])
+		if err != nil || g < 1 {
+			t.Fatalf("goroutines %q is not a positive count", s["goroutines"])
+		}
+		return g
+	}
+	park := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() { <-park })
+	}
+	during := goroutines()
+	close(park)
+	wg.Wait()
+	if after := goroutines(); during < after+10 {
+		t.Errorf("goroutines %d with ten more parked, %d after they exit", during, after)
 	}
 	if !regexp.MustCompile(`^\d+\.\d{6}$`).MatchString(s["rusage_user"]) {
 		t.Errorf("rusage_user %q is not seconds.microseconds", s["rusage_user"])
