@@ -22,8 +22,10 @@ const (
 // second half when it was judged.
 type chartPanel struct {
 	title string
-	ys    []float64
-	tr    *trend
+	// xs are the times of ys, in seconds: the chart's own, or a subset of
+	// them for a series some samples lack (goroutines come from stats).
+	xs, ys []float64
+	tr     *trend
 }
 
 // svg draws the panels stacked, sharing the time axis xs (seconds): a
@@ -65,19 +67,20 @@ func svg(title string, xs []float64, panels []chartPanel) []byte {
 			plotLeft, top+panelH+14, chartW-plotRight, top+panelH+14, x1-x0)
 		b.WriteString(`<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="`)
 		for j, y := range p.ys {
-			fmt.Fprintf(&b, "%.1f,%.1f ", px(xs[j]), py(y))
+			fmt.Fprintf(&b, "%.1f,%.1f ", px(p.xs[j]), py(y))
 		}
 		b.WriteString("\"/>\n")
-		if p.tr != nil {
-			h := len(xs) / 2
+		if p.tr != nil && len(p.xs) >= 4 {
+			h := len(p.xs) / 2
 			color := "#2a2"
 			if p.tr.upward {
 				color = "#d22"
 			}
-			ya := p.tr.intercept + p.tr.slope*xs[h]
-			yb := p.tr.intercept + p.tr.slope*x1
+			xa, xb := p.xs[h], p.xs[len(p.xs)-1]
+			ya := p.tr.intercept + p.tr.slope*xa
+			yb := p.tr.intercept + p.tr.slope*xb
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2" stroke-dasharray="6 4"/>`+"\n",
-				px(xs[h]), py(ya), px(x1), py(yb), color)
+				px(xa), py(ya), px(xb), py(yb), color)
 		}
 	}
 	b.WriteString("</svg>\n")

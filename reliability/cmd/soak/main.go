@@ -1,6 +1,6 @@
 // Command soak runs handoffd under mixed load, connection churn and periodic
-// faults at once, samples its resident memory, open fds and threads, and
-// fails if any of them trends upward (see tolerance in trend.go), if any
+// faults at once, samples its resident memory, open fds, OS threads and
+// goroutines, and fails if any of them trends upward (see tolerance in trend.go), if any
 // request it did not mean to provoke fails, or if the fd count does not
 // return to its baseline once the load stops (P5 no fd leak, spec/SPEC.md).
 //
@@ -12,12 +12,12 @@
 // every -fault-every one fault in turn: random bytes from 100 connections,
 // a burst of connections past -c, 20 idle clients left for the idle timeout,
 // two slow readers that pipeline gets of a 256 KiB value and never read.
-// Goroutines are not sampled: handoffd's stats does not report them, and
-// the OS threads that carry them are.
+// Memory, fds and threads are read from /proc; goroutines from stats
+// (goroutines, handoffd's extension), since no other process can count them.
 //
-// With -addr the server must be on this machine (its /proc is read, its pid
-// taken from stats) and have no other clients: at the end only the
-// sampler's connection may be left.
+// With -addr the server must be a handoffd on this machine (its /proc is
+// read, its pid and goroutines taken from stats) and have no other clients:
+// at the end only the sampler's connection may be left.
 //
 // The series is printed as it is sampled, the verdict at the end, and the
 // series is drawn to -svg. Exit status 0 when it passes, 1 when it fails,
@@ -123,6 +123,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if pid == 0 {
 		pid = int(st.Uint("pid"))
 	}
+	if _, ok := st["goroutines"]; !ok {
+		return fail("stats of %s has no goroutines figure: soak a handoffd that reports it", addr)
+	}
 	maxConns := int(set.Uint("maxconns"))
 	idle := time.Duration(set.Uint("idle_timeout")) * time.Second
 	if idle > 0 && idle <= keepAlive {
@@ -206,22 +209,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fds := make([]float64, len(series))
 	thr := make([]float64, len(series))
 	conns := make([]float64, len(series))
+	// Goroutines come from stats, so only the samples that read stats have
+	// them, at their own times.
+	var gxs, gor []float64
 	for i, s := range series {
 		xs[i], rss[i], fds[i], thr[i], conns[i] = s.t, s.rss, float64(s.fds), float64(s.threads), float64(s.curr)
+		if s.ok {
+			gxs, gor = append(gxs, s.t), append(gor, float64(s.goroutines))
+		}
 	}
 	trends := []trend{
 		analyze("rss(MiB)", xs, rss, tolerance{floor: 8, rel: 0.10}),
 		analyze("fds", xs, fds, tolerance{floor: 4, rel: 0.10}),
 		analyze("threads", xs, thr, tolerance{floor: 2, rel: 0.10}),
+		analyze("goroutines", gxs, gor, tolerance{floor: 4, rel: 0.10}),
 	}
 	fmt.Fprintln(stdout)
 	for _, tr := range trends {
 		fmt.Fprintln(stdout, tr)
 		failed = failed || tr.upward
 	}
-	if len(series) < 8 {
+	if len(series) < 8 || len(gor) < 8 {
 		failed = true
-		fmt.Fprintf(stdout, "FAIL: only %d samples; run longer or sample more often\n", len(series))
+		fmt.Fprintf(stdout, "FAIL: only %d samples, %d with stats; run longer or sample more often\n", len(series), len(gor))
 	}
 	var faults []string
 	for f := range numFaults {
@@ -242,10 +252,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.svg != "" {
 		title := fmt.Sprintf("handoffd soak: %v, %d requests, %d connections", o.duration, l.requests.Load(), l.conns.Load())
 		chart := svg(title, xs, []chartPanel{
-			{"resident memory (MiB)", rss, &trends[0]},
-			{"open fds", fds, &trends[1]},
-			{"OS threads", thr, &trends[2]},
-			{"curr_connections", conns, nil},
+			{"resident memory (MiB)", xs, rss, &trends[0]},
+			{"open fds", xs, fds, &trends[1]},
+			{"OS threads", xs, thr, &trends[2]},
+			{"goroutines", gxs, gor, &trends[3]},
+			{"curr_connections", xs, conns, nil},
 		})
 		if err := os.WriteFile(o.svg, chart, 0o644); err != nil {
 			return fail("%v", err)

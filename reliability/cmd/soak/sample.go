@@ -12,22 +12,23 @@ type sample struct {
 	t       float64 // seconds since the load started
 	rss     float64 // resident memory, MiB
 	fds     int
-	threads int
+	threads int // OS threads, from /proc
 	// The server's stats; ok is false when none could be read (the
 	// sampler's connection was refused at -c, say).
 	ok                                  bool
+	goroutines                          uint64 // handoffd's own stat; valid when ok
 	curr, total, rejected, idle, listen uint64
 	requests                            int64 // answered so far, client side
 }
 
-const sampleHeader = "    t(s)  rss(MiB)   fds threads  curr_conns  total_conns  rejected  idle_kicks  listen_disabled  requests"
+const sampleHeader = "    t(s)  rss(MiB)   fds threads  goroutines  curr_conns  total_conns  rejected  idle_kicks  listen_disabled  requests"
 
 func (s sample) String() string {
 	if !s.ok {
 		return fmt.Sprintf("%8.1f %9.1f %5d %7d  (no stats)", s.t, s.rss, s.fds, s.threads)
 	}
-	return fmt.Sprintf("%8.1f %9.1f %5d %7d %11d %12d %9d %11d %16d %9d",
-		s.t, s.rss, s.fds, s.threads, s.curr, s.total, s.rejected, s.idle, s.listen, s.requests)
+	return fmt.Sprintf("%8.1f %9.1f %5d %7d %11d %11d %12d %9d %11d %16d %9d",
+		s.t, s.rss, s.fds, s.threads, s.goroutines, s.curr, s.total, s.rejected, s.idle, s.listen, s.requests)
 }
 
 // sampler reads /proc and stats over a connection of its own, kept busy so
@@ -77,6 +78,7 @@ func (s *sampler) take(t float64, requests int64) (sample, error) {
 	sm := sample{t: t, rss: float64(p.RSS) / (1 << 20), fds: p.FDs, threads: p.Threads, requests: requests}
 	if st, err := s.stats(); err == nil {
 		sm.ok = true
+		sm.goroutines = st.Uint("goroutines")
 		sm.curr, sm.total = st.Uint("curr_connections"), st.Uint("total_connections")
 		sm.rejected, sm.idle, sm.listen = st.Uint("rejected_connections"), st.Uint("idle_kicks"), st.Uint("listen_disabled_num")
 	}

@@ -26,7 +26,7 @@ func (t trend) String() string {
 	if t.upward {
 		verdict = "TRENDS UPWARD"
 	}
-	return fmt.Sprintf("%-8s first-half mean %10.1f  second-half mean %10.1f  fitted (Theil–Sen) rise over the second half %+9.1f (tolerance %.1f): %s",
+	return fmt.Sprintf("%-10s first-half mean %10.1f  second-half mean %10.1f  fitted (Theil–Sen) rise over the second half %+9.1f (tolerance %.1f): %s",
 		t.name, t.firstMean, t.secondMean, t.rise, t.tolerance, verdict)
 }
 
@@ -40,15 +40,21 @@ func (t trend) String() string {
 // on a garbage-collection peak. The line is Theil–Sen's (the median of the
 // slopes between every pair of samples), not least squares: a few samples
 // taken during a burst of connections or at a collection's peak do not tilt
-// it, while a steady leak moves every pair's slope alike. The relative part of the tolerance covers
-// the noise of a healthy process: the Go heap grows up to twice its live size
-// between collections (GOGC=100) and the scavenger returns pages lazily, so
-// resident memory wanders within a band of about 10% once the cache is full;
-// the fd count moves with the connections open at the sampling instant. The
-// floor covers small series (a few fds, a dozen threads) where 10% is less
-// than one step. A leak of one fd per thousand connections, or of 100 bytes
-// per connection, at the soak's thousands of connections per second, rises
-// far beyond either within minutes.
+// it, while a steady leak moves every pair's slope alike. The relative part
+// of the tolerance covers the noise of a healthy process: the Go heap grows
+// up to twice its live size between collections (GOGC=100) and the
+// scavenger returns pages lazily, so resident memory wanders within a band
+// of about 10% once the cache is full; the fd count moves with the
+// connections open at the sampling instant. The goroutine count does not
+// move with connections at all: handoffd runs a fixed set (main, one per
+// worker and per acceptor, the idle reaper, two for signals: 7 at -t 2), so
+// any lasting rise is a leak, and the tolerance only absorbs a goroutine a
+// library may start for a moment. The floor covers small series (a few fds,
+// a dozen threads, a handful of goroutines) where 10% is less than one
+// step: 4 fds, 2 threads, 4 goroutines. A leak of one fd or one goroutine
+// per thousand connections, or of 100 bytes per connection, at the soak's
+// thousands of connections per second, rises far beyond either within
+// minutes.
 type tolerance struct {
 	floor, rel float64
 }

@@ -48,6 +48,10 @@ func TestTrendVerdicts(t *testing.T) {
 			}
 			return 30 + float64(rng.IntN(10))
 		}), tolerance{floor: 4, rel: 0.1}, false},
+		{"goroutines: a fixed set, one more now and then", series(func(x float64) float64 {
+			return 7 + float64(rng.IntN(10)/9)
+		}), tolerance{floor: 4, rel: 0.1}, false},
+		{"goroutines: one leaked every 10 s", series(func(x float64) float64 { return 7 + float64(int(x)/10) }), tolerance{floor: 4, rel: 0.1}, true},
 	} {
 		got := analyze(c.name, xs, c.ys, c.tol)
 		if got.upward != c.upward {
