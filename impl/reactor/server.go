@@ -221,6 +221,11 @@ func (s *Server) Addrs() []string {
 // Serve starts the Workers and Acceptors and blocks until ctx is done or
 // Shutdown is called; then it stops them (P7 clean shutdown) and returns nil.
 // It returns ErrServerClosed if the server was already shut down or served.
+//
+// Serve raises the process's GOMAXPROCS to Workers+Acceptors+1 when it is
+// lower, and never lowers it: every Worker and Acceptor is a goroutine locked
+// to its thread and blocked in epoll_wait, and one that wakes with no P free
+// waits for sysmon to retake one (see ensureProcs).
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state != stateIdle {
