@@ -9,7 +9,7 @@
 //     served once, round-robin, in per-worker FIFO order (P1–P3), its echo
 //     must come back intact, and the trace must replay through the model.
 //
-// FuzzQueue, which needs the reactor's unexported queue, lives in
-// impl/reactor. Seed corpora are under testdata/fuzz/<Name>; go test runs
+// FuzzQueue and FuzzCloseBeforeReuse (P6), which need the reactor's
+// unexported queue and fds, live in impl/reactor. Seed corpora are under testdata/fuzz/<Name>; go test runs
 // them, go test -fuzz=Name -fuzztime=30s explores further.
 package fuzz
