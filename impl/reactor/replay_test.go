@@ -184,7 +184,7 @@ func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, client
 	}
 	st, quietErr := awaitQuiet(s, total, wait)
 	events := log.snapshot()
-	replayErr := replayAgrees(design, cfg.Workers, 1, events, st)
+	replayErr := replayAgrees(design, cfg.Workers, max(1, cfg.Acceptors), events, st)
 	switch {
 	case runErr != nil || quietErr != nil:
 		t.Fatalf("run: %v; %v; replay of the %d events so far: %v", runErr, quietErr, len(events), replayErr)
@@ -244,7 +244,8 @@ func around(events []model.Event, i int) string {
 }
 
 // TestTraceReplay runs the reactor under concurrent loopback clients for
-// every notify × wake-up combination and N = 1..4, and replays each trace
+// every notify × wake-up combination, N = 1..4 and 1 to 3 Acceptors, and
+// replays each trace
 // through the model design of the same name: every event must be accepted
 // (the reactor is a behaviour of the model, so P1–P4 as checked by the
 // model carry over), and the model's final counts must equal Stats.
@@ -255,12 +256,19 @@ func TestTraceReplay(t *testing.T) {
 	}
 	for _, nt := range []reactor.Notify{reactor.NotifyPipe, reactor.NotifyEventfd} {
 		for _, wk := range []reactor.Wakeup{reactor.WakeupPerConn, reactor.WakeupCoalesced} {
-			for n := 1; n <= 4; n++ {
-				design := replayDesign(nt, wk)
-				// Sequential, so that go test -failfast (make mutants)
-				// stops at the first run that fails.
-				t.Run(fmt.Sprintf("%s/%s=%s/N=%d", nt, wk, design, n), func(t *testing.T) {
-					clients, events, _ := runAndReplay(t, reactor.Config{Workers: n, Notify: nt, Wakeup: wk}, design, conns, 32)
+			design := replayDesign(nt, wk)
+			// Sequential, so that go test -failfast (make mutants) stops at
+			// the first run that fails. N = 1..4 behind one Acceptor, then
+			// N = 3 behind 2 and 3 Acceptors sharing the counter (SO_REUSEPORT),
+			// whose pushes may land out of number order.
+			for _, size := range []struct{ n, acceptors int }{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {3, 2}, {3, 3}} {
+				name := fmt.Sprintf("%s/%s=%s/N=%d", nt, wk, design, size.n)
+				if size.acceptors > 1 {
+					name += fmt.Sprintf("/acceptors=%d", size.acceptors)
+				}
+				t.Run(name, func(t *testing.T) {
+					cfg := reactor.Config{Workers: size.n, Acceptors: size.acceptors, Notify: nt, Wakeup: wk}
+					clients, events, _ := runAndReplay(t, cfg, design, conns, 32)
 					// Each client was served by the worker that registered
 					// its connection in the trace.
 					regBy := map[int64]int{}
