@@ -17,7 +17,7 @@ run:
 	./bin/handoffd -l 127.0.0.1 -p $(PORT)
 
 # Everything CI runs (bash .ci/run).
-test: deps lint unit model spec compat
+test: deps lint unit model spec compat lincheck
 
 deps:
 	@bash scripts/need.sh spin spin
