@@ -1,8 +1,9 @@
-// Command lincheck records histories from a running reactor and checks with
-// porcupine that they are linearizable (package linearizability), printing
-// one line per check:
+// Command lincheck records histories from a running reactor and from
+// handoffd's cache on it, and checks with porcupine that they are
+// linearizable (package linearizability), printing one line per check:
 //
 //	lincheck round-robin: 10240 operations, 64 clients, Ok in 1.2s
+//	lincheck kv: 10240 operations, 64 clients, Ok in 2.1s
 //
 // Every recorded history must be Ok and every broken twin Illegal; an
 // Unknown (timed-out) search is a failure. It exits 1 if any check failed,
@@ -28,18 +29,28 @@ func main() {
 	flag.IntVar(&p.AcceptorOps, "acceptor-ops", p.AcceptorOps, "connects in each K-acceptor run")
 	flag.DurationVar(&p.Timeout, "timeout", p.Timeout, "bound on each porcupine search")
 	flag.StringVar(&p.Dir, "dir", "", "directory for the visualizations of failed checks (default: the temp dir)")
+	kv := linearizability.FullKVPlan()
+	flag.IntVar(&kv.Clients, "kv-clients", kv.Clients, "concurrent clients of the cache in the kv check")
+	flag.IntVar(&kv.Ops, "kv-ops", kv.Ops, "commands in the kv check")
 	flag.Parse()
+	kv.Workers, kv.Timeout, kv.Dir = p.Workers, p.Timeout, p.Dir
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
 	failed := 0
-	verdicts, err := linearizability.Suite(ctx, p, func(v linearizability.Verdict) {
+	report := func(v linearizability.Verdict) {
 		fmt.Println(v)
 		if !v.Passed() {
 			failed++
 		}
-	})
+	}
+	verdicts, err := linearizability.Suite(ctx, p, report)
+	if err == nil {
+		var kvVerdicts []linearizability.Verdict
+		kvVerdicts, err = linearizability.KVSuite(ctx, kv, report)
+		verdicts = append(verdicts, kvVerdicts...)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lincheck:", err)
 		os.Exit(1)
