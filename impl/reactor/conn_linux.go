@@ -128,21 +128,24 @@ func (c *Conn) AsyncWrite(p []byte) error {
 		c.asyncBytes.Add(-n)
 		return ErrOutputFull
 	}
-	buf := append([]byte(nil), p...)
-	t := &c.w.tasks
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
+	if err := c.w.tasks.add(task{c: c, p: append([]byte(nil), p...)}, c.w.taskfd); err != nil {
 		c.asyncBytes.Add(-n)
+		return err
+	}
+	return nil
+}
+
+// Wake asks c's Worker, from any goroutine, to call OnData for c on the
+// Worker's goroutine, offering the input it holds (possibly none: then in is
+// empty and OnData must return 0). Work finished elsewhere — a result another
+// goroutine computed — is so acted on where c's state lives, without a lock.
+// Like AsyncWrite it goes through the Worker's task list, never the
+// connection queue. It returns ErrClosed when the connection is gone.
+func (c *Conn) Wake() error {
+	if c.gone.Load() {
 		return ErrClosed
 	}
-	t.list = append(t.list, task{c: c, p: buf})
-	if !t.pending {
-		t.pending = true
-		kick(c.w.taskfd)
-	}
-	t.mu.Unlock()
-	return nil
+	return c.w.tasks.add(task{c: c, wake: true}, c.w.taskfd)
 }
 
 // Worker returns the index of the Worker serving c.

@@ -21,6 +21,9 @@ type Handler interface {
 	// While c's output buffer is over Config.MaxOutput the worker stops reading
 	// the connection; a handler that wants to stop producing before that
 	// returns early and is offered the rest again once the output drains.
+	//
+	// in is empty only on a call that Conn.Wake asked for while no input
+	// was held; such a call must return 0.
 	OnData(c *Conn, in []byte) (consumed int)
 	// OnClose runs exactly once, before the fd is closed (P6 close before
 	// reuse); err is nil for a clean close by either side.

@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -73,9 +74,27 @@ type taskList struct {
 	closed  bool
 }
 
+// task is an AsyncWrite of p to c, or, with wake set, a Wake of c.
 type task struct {
-	c *Conn
-	p []byte
+	c    *Conn
+	p    []byte
+	wake bool
+}
+
+// add appends t and kicks taskfd unless a kick is already unread. It returns
+// ErrClosed once the Worker has shut its task list.
+func (l *taskList) add(t task, taskfd int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.list = append(l.list, t)
+	if !l.pending {
+		l.pending = true
+		kick(taskfd)
+	}
+	return nil
 }
 
 // taskKeep is the largest task slice kept after a swap.
@@ -291,7 +310,11 @@ func (w *worker) runTasks(list []task) {
 		c := t.c
 		c.asyncBytes.Add(-int64(len(t.p)))
 		if !c.closed && w.conns[c.fd] == c {
-			_ = c.Write(t.p)
+			if t.wake {
+				w.wake(c)
+			} else {
+				_ = c.Write(t.p)
+			}
 			w.settle(c)
 		}
 		list[i] = task{}
@@ -300,6 +323,17 @@ func (w *worker) runTasks(list []task) {
 		w.spare = list[:0]
 	} else {
 		w.spare = nil
+	}
+}
+
+// wake runs a Wake: OnData with the held input, or with none.
+func (w *worker) wake(c *Conn) {
+	if len(c.in) > 0 {
+		w.deliver(c, nil)
+		return
+	}
+	if n := w.callData(c, c.in[:0]); n != 0 && c.err == nil && !c.closed {
+		c.err = fmt.Errorf("reactor: OnData consumed %d of 0 bytes", n)
 	}
 }
 
