@@ -14,6 +14,11 @@
 //   - queue: each Worker's connection queue, from the reactor's trace: an
 //     enqueue is a Dispatch, a dequeue a Pop, and the specification is a FIFO
 //     queue per Worker (P1 exactly-once, P3 per-worker FIFO).
+//   - kv: handoffd's cache over TCP (impl/memcache on a reactor), 64
+//     clients running get, gets, set, delete, append, cas and incr on 8
+//     keys, against a per-key specification whose CAS unique is learned
+//     from gets (KV); the twins StaleRead and StaleCAS and a live server
+//     whose cas ignores the unique (CasIgnoresUnique) must be refuted.
 //
 // Every check has a broken twin, a history with one seeded defect, that
 // porcupine must refute: a checker that never fails proves nothing. An
