@@ -3,11 +3,8 @@ package fuzz
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/model"
 )
 
@@ -25,21 +23,6 @@ const (
 	maxScriptOpen = 12
 	maxPayload    = 8 << 10
 )
-
-// greetEcho tells each connection "w=W id=I\n" in OnOpen, then echoes
-// every byte.
-type greetEcho struct{}
-
-func (greetEcho) OnOpen(c *reactor.Conn) {
-	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
-}
-
-func (greetEcho) OnData(c *reactor.Conn, in []byte) int {
-	_ = c.Write(in)
-	return len(in)
-}
-
-func (greetEcho) OnClose(*reactor.Conn, error) {}
 
 // client is one scripted connection.
 type client struct {
@@ -93,33 +76,15 @@ func FuzzReactorScript(f *testing.F) {
 		var mu sync.Mutex
 		var trace []model.Event
 		cfg := reactor.Config{
-			Listen: []string{"tcp://127.0.0.1:0"}, Workers: n, Notify: nt, Wakeup: wk,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Workers: n, Notify: nt, Wakeup: wk,
 			Trace: func(e model.Event) {
 				mu.Lock()
 				trace = append(trace, e)
 				mu.Unlock()
 			},
 		}
-		s, err := reactor.New(cfg, greetEcho{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		served := make(chan error, 1)
-		go func() { served <- s.Serve(context.Background()) }()
+		s := reactortest.Serve(t, cfg, reactortest.Greeter{})
 		var open, all []*client
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			// With no connection made, Shutdown may come before Serve
-			// started; Serve then reports ErrServerClosed.
-			if err := <-served; err != nil && !(len(all) == 0 && errors.Is(err, reactor.ErrServerClosed)) {
-				t.Errorf("Serve: %v", err)
-			}
-		}()
 		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
 		defer func() {
 			for _, c := range open {
@@ -211,7 +176,9 @@ func connect(addr string) (*client, error) {
 	cl := &client{c: c, r: bufio.NewReader(c)}
 	line, err := cl.r.ReadString('\n')
 	if err == nil {
-		_, err = fmt.Sscanf(strings.TrimSpace(line), "w=%d id=%d", &cl.worker, &cl.id)
+		var id uint64
+		cl.worker, id, err = reactortest.ParseGreeting(line)
+		cl.id = int64(id)
 	}
 	if err != nil {
 		c.Close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // staleKeeper greets each connection with its ID, echoes, and hands every
@@ -58,7 +59,7 @@ func (h *staleKeeper) OnClose(c *reactor.Conn, _ error) {
 func TestFDReuse(t *testing.T) {
 	const goroutines, length, ring = 16, 2 * time.Second, 64
 	h := &staleKeeper{closed: make(chan *reactor.Conn, 1024), closes: map[uint64]int{}}
-	s := serveReactor(t, reactor.Config{Workers: 2}, h)
+	s := reactortest.Serve(t, reactor.Config{Workers: 2}, h)
 	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
 
 	// The stale writer: every handle it holds has had its OnClose called.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // panicker echoes lines, and panics where a connection asks it to: in
@@ -70,7 +71,7 @@ func (h *panicker) OnClose(c *reactor.Conn, err error) {
 // P6: no callback after OnClose, spec/SPEC.md).
 func TestHandlerPanic(t *testing.T) {
 	h := &panicker{openPanics: map[uint64]bool{2: true}, closes: map[uint64]int{}, closeErr: map[uint64]error{}}
-	s := serveReactor(t, reactor.Config{Workers: 1}, h)
+	s := reactortest.Serve(t, reactor.Config{Workers: 1}, h)
 	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
 	dial := func() (net.Conn, *bufio.Reader) {
 		t.Helper()

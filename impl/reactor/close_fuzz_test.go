@@ -1,7 +1,6 @@
 package reactor
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -23,22 +22,7 @@ func FuzzCloseBeforeReuse(f *testing.F) {
 		}
 		clients := data[1:min(len(data), 33)]
 		h := &peerCheck{peers: map[uint64]string{}}
-		s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1 + int(data[0])%3, Logger: p6Logger()}, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		served := make(chan error, 1)
-		go func() { served <- s.Serve(context.Background()) }()
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Error(err)
-			}
-			if err := <-served; err != nil {
-				t.Error(err)
-			}
-		}()
+		s := startServer(t, Config{Workers: 1 + int(data[0])%3, Logger: p6Logger()}, h)
 		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
 		var wg sync.WaitGroup
 		errs := make(chan error, len(clients))

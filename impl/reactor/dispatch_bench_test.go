@@ -1,9 +1,6 @@
 package reactor
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"slices"
@@ -84,30 +81,13 @@ func benchDispatch(b *testing.B, n Notify, w Wakeup) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
 	}
 	d := &dispatchClock{epoch: time.Now(), accepted: make([]atomic.Int64, b.N), all: make(chan struct{}), want: int64(b.N)}
-	s, err := New(Config{
-		Listen:   []string{"tcp://127.0.0.1:0"},
+	s := startServer(b, Config{
 		Workers:  dispatchWorkers,
 		Notify:   n,
 		Wakeup:   w,
 		MaxConns: 4096,
 		Trace:    d.trace,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, d)
-	if err != nil {
-		b.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background()) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			b.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			b.Errorf("Serve: %v", err)
-		}
-	}()
 	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
 	var next atomic.Int64
 	var failed atomic.Value

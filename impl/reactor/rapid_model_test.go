@@ -22,6 +22,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/model"
 )
 
@@ -137,7 +138,9 @@ func (sm *besideModel) connect(t *rapid.T) {
 	cl := &smClient{c: c, r: bufio.NewReader(c)}
 	line, err := cl.r.ReadString('\n')
 	if err == nil {
-		_, err = fmt.Sscanf(strings.TrimSpace(line), "w=%d id=%d", &cl.worker, &cl.id)
+		var id uint64
+		cl.worker, id, err = reactortest.ParseGreeting(line)
+		cl.id = int64(id)
 	}
 	if err != nil {
 		c.Close()
@@ -332,7 +335,7 @@ func (h *trackingHandler) OnOpen(c *reactor.Conn) {
 	h.conns[int64(c.ID())] = c
 	h.opens[int64(c.ID())]++
 	h.mu.Unlock()
-	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
+	reactortest.Greeter{}.OnOpen(c)
 }
 
 func (h *trackingHandler) OnData(c *reactor.Conn, in []byte) int {

@@ -2,10 +2,7 @@ package reactor_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/model"
 )
 
@@ -22,7 +20,7 @@ import (
 // (DESIGN.md §4, trace replay): every event the reactor emits must be a step
 // the model of the same design can take, and the model's final per-worker
 // counts must equal the reactor's Stats. It uses only the package's exported
-// API, so it does not depend on the internal test helpers.
+// API and reactortest, so it does not depend on the internal test helpers.
 
 // replayDesign maps a notify × wake-up combination to the model design it
 // implements (the mapping of /tmp/handoff/contract.md, spec/SPEC.md).
@@ -36,20 +34,6 @@ func replayDesign(n reactor.Notify, w reactor.Wakeup) string {
 		return "memcached"
 	}
 }
-
-// replayGreeter tells each client "w=W id=I\n" in OnOpen, then echoes.
-type replayGreeter struct{}
-
-func (replayGreeter) OnOpen(c *reactor.Conn) {
-	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
-}
-
-func (replayGreeter) OnData(c *reactor.Conn, in []byte) int {
-	_ = c.Write(in)
-	return len(in)
-}
-
-func (replayGreeter) OnClose(*reactor.Conn, error) {}
 
 // traceLog is a Config.Trace that keeps every event in the order of the
 // calls, which are made at each event's linearization point.
@@ -68,33 +52,6 @@ func (l *traceLog) snapshot() []model.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.events)
-}
-
-// replayServe starts a server for cfg on 127.0.0.1:0 and stops it at the
-// end of the test, requiring a clean stop.
-func replayServe(t testing.TB, cfg reactor.Config, h reactor.Handler) *reactor.Server {
-	t.Helper()
-	if len(cfg.Listen) == 0 {
-		cfg.Listen = []string{"tcp://127.0.0.1:0"}
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := reactor.New(cfg, h)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return s
 }
 
 // greeted is what one client learned from its greeting.
@@ -145,11 +102,11 @@ func greetOnce(addr string) (greeted, error) {
 	if err != nil {
 		return greeted{}, fmt.Errorf("greeting: %w (got %q)", err, line)
 	}
-	var g greeted
-	if _, err := fmt.Sscanf(strings.TrimSpace(line), "w=%d id=%d", &g.worker, &g.id); err != nil {
-		return greeted{}, fmt.Errorf("greeting %q: %w", line, err)
+	w, id, err := reactortest.ParseGreeting(line)
+	if err != nil {
+		return greeted{}, err
 	}
-	return g, nil
+	return greeted{worker: w, id: int64(id)}, nil
 }
 
 // awaitQuiet waits up to d until every one of conns connections was
@@ -176,7 +133,7 @@ func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, client
 	t.Helper()
 	log := &traceLog{events: make([]model.Event, 0, 8*total)}
 	cfg.Trace = log.record
-	s := replayServe(t, cfg, replayGreeter{})
+	s := reactortest.Serve(t, cfg, reactortest.Greeter{})
 	got, runErr := replayClients(s.Addrs(), total, clients)
 	wait := 10 * time.Second
 	if runErr != nil {
