@@ -6,9 +6,10 @@ import "fmt"
 // take its sequence number and its Worker from the shared counter in one
 // atomic step (Accept: balancer.pick's atomic add), push it onto that
 // Worker's queue under the lock (Dispatch), then write that Worker's token
-// (Notify). The Worker is fixed at Accept, so with several Acceptors the
-// pushes may land out of number order while connection k still goes to
-// Worker k mod N. The seeded bugs reorder or split these steps.
+// (Notify; coalesced: only after its compare-and-swap flipped the flag, a
+// hidden step of its own). The Worker is fixed at Accept, so with several
+// Acceptors the pushes may land out of number order while connection k
+// still goes to Worker k mod N. The seeded bugs reorder or split these steps.
 func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition)) {
 	ac := s.Acceptors[a]
 	ev := func(k Kind, w int, c int64) Event { return Event{Kind: k, Acceptor: a, Worker: w, Conn: c} }
@@ -60,7 +61,7 @@ func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition
 		n.Acceptors[a].Stale = nil
 		m.emit(emit, Step{Event: ev(Dispatch, w, ac.Conn), Note: "write queue " + connList(q)}, n, nil)
 
-	case ANotify:
+	case ANotify, AFlipped:
 		m.notify(s, a, emit)
 
 	case APush:
@@ -188,11 +189,15 @@ func (m *Machine) push(n *State, w int, c int64, q []int64) {
 }
 
 // notify emits Acceptor a's token write to the Worker it picked. A full
-// pipe blocks the write (no step) unless the design drops it; a coalesced
-// Acceptor writes only when it flips the flag 0→1. Normally the Acceptor
-// has pushed and is done with its fd; in bug-notify-before-push it has not,
-// and pushes next.
+// pipe blocks the write (no step) unless the design drops it. Normally the
+// Acceptor has pushed and is done with its fd; in bug-notify-before-push it
+// has not, and pushes next. A coalesced Acceptor first tests the flag
+// (flipFlag) and writes only after it flipped it.
 func (m *Machine) notify(s *State, a int, emit func(Transition)) {
+	if m.d.coalesced && s.Acceptors[a].PC == ANotify {
+		m.flipFlag(s, a, emit)
+		return
+	}
 	w := s.Acceptors[a].Worker
 	ev := Event{Kind: Notify, Acceptor: a, Worker: w, Conn: -1}
 	n := s.clone()
@@ -205,21 +210,53 @@ func (m *Machine) notify(s *State, a int, emit func(Transition)) {
 	wk := &n.Workers[w]
 	note := ""
 	switch {
-	case m.d.coalesced && wk.Flag:
-		m.emit(emit, Step{Event: ev, Part: PartNoToken, Note: "flag already set"}, n, nil)
-		return
 	case m.pipeFull(wk) && !m.d.dropOnFull:
 		return
 	case m.pipeFull(wk):
 		note = "pipe full: EAGAIN ignored, token lost"
 	default:
 		wk.Tokens++
-		wk.Flag = wk.Flag || m.d.coalesced
-		if m.d.coalesced {
-			note = "flag 0->1"
-		}
 	}
 	m.emit(emit, Step{Event: ev, Note: note}, n, nil)
+}
+
+// flipFlag emits coalesced Acceptor a's compare-and-swap of its Worker's
+// flag from 0 to 1, a hidden step as in the reactor (worker.dispatch's
+// wakeFlag.CompareAndSwap(0, 1)): if it finds the flag set, no token is
+// written and the Acceptor is done [no-token]; if it flips it [flip], the
+// Acceptor writes the token next (AFlipped), and that write is the Notify.
+// The two are separate steps because the reactor's are: between them
+// another Acceptor may find the flag set and go on to its next Accept
+// before this Acceptor's Notify event.
+//
+// In Replay the Worker's flag clear may be deferred (lazyClear): a Worker in
+// WClear has read its token and may or may not have cleared the flag, so
+// both outcomes are offered, the flip after the clear. A no-token then puts
+// the clear after this step, and with it the Worker's check for an empty
+// queue: the queue, which holds this Acceptor's push, must be found empty
+// again before the Worker may be back in epoll_wait (Worker.MayIdle).
+func (m *Machine) flipFlag(s *State, a int, emit func(Transition)) {
+	w := s.Acceptors[a].Worker
+	ev := Event{Kind: Notify, Acceptor: a, Worker: w, Conn: -1}
+	deferred := m.lazyClear() && s.Workers[w].PC == WClear
+	if s.Workers[w].Flag {
+		n := s.clone()
+		n.Acceptors[a] = Acceptor{PC: AIdle, Conn: -1, Worker: -1}
+		if deferred {
+			n.Workers[w].MayIdle = false
+		}
+		m.emit(emit, Step{Event: ev, Part: PartNoToken, Note: "flag already set"}, n, nil)
+	}
+	if s.Workers[w].Flag && !deferred {
+		return
+	}
+	n := s.clone()
+	if deferred {
+		m.clearNow(&n, w)
+	}
+	n.Workers[w].Flag = true
+	n.Acceptors[a].PC = AFlipped
+	m.emit(emit, Step{Event: ev, Part: PartFlip, Note: "flag 0->1"}, n, nil)
 }
 
 // emit finishes n and passes the transition on.

@@ -34,6 +34,8 @@ func describeAcceptor(a Acceptor) string {
 		return fmt.Sprintf("holding c%d, read worker %d's queue %s", a.Conn, a.Worker, connList(a.Stale))
 	case ANotify:
 		return fmt.Sprintf("pushed c%d, to notify worker %d", a.Conn, a.Worker)
+	case AFlipped:
+		return fmt.Sprintf("pushed c%d, flipped worker %d's flag, to write its token", a.Conn, a.Worker)
 	case APush:
 		return fmt.Sprintf("holding c%d, notified worker %d, to push", a.Conn, a.Worker)
 	}

@@ -173,9 +173,11 @@ func (m *Machine) badIndex(ev Event) string {
 }
 
 // eventSteps emits the steps of the thread that ev names, after the
-// Worker's flag clear that ev needs, if Replay deferred it (lazyClear).
+// Worker's flag clear if Replay deferred it (lazyClear) and ev is that
+// Worker's own event. An Acceptor's events need no clear: its Notify
+// follows its flip, which took the clear it needed (flipFlag).
 func (m *Machine) eventSteps(s *State, ev Event, emit func(Transition)) {
-	if m.lazyClear() && ev.Worker >= 0 && s.Workers[ev.Worker].PC == WClear && ev.Kind != Dispatch {
+	if m.lazyClear() && ev.Acceptor < 0 && ev.Worker >= 0 && s.Workers[ev.Worker].PC == WClear {
 		c := s.clone()
 		m.clearNow(&c, ev.Worker)
 		s = &c

@@ -24,9 +24,14 @@ const (
 	// emits Accept just after balancer.pick, so another Acceptor's Accept
 	// may come in between; its next event must be this Accept.
 	AReserved
+	// AFlipped: coalesced only; its compare-and-swap flipped the Worker's
+	// flag 0→1, and next it writes the token (Notify). The reactor's CAS and
+	// its write are two actions, so other Acceptors may find the flag set
+	// (no token) before this Acceptor's Notify event.
+	AFlipped
 )
 
-var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved"}
+var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved", AFlipped: "flipped"}
 
 // WPC is a Worker's program counter.
 type WPC uint8
@@ -98,8 +103,9 @@ type Worker struct {
 	// Tokens is the number of tokens pending in the notify channel.
 	// Invariant: Tokens <= Bounds.PipeCap for a pipe.
 	Tokens int
-	// Flag is the coalesced designs' wake-up flag: set by the Acceptor that
-	// writes a token, cleared by the Worker.
+	// Flag is the coalesced designs' wake-up flag: set by the Acceptor whose
+	// compare-and-swap flips it 0→1 (that Acceptor then writes the token),
+	// cleared by the Worker.
 	Flag bool
 	// Pending is the number of tokens read and not yet spent on a pop.
 	// Invariant: Pending > 0 iff PC is WPop, WPopRead or (per-token) WRegister.

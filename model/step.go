@@ -25,6 +25,9 @@ const (
 	// PartNoToken: the coalesced flag was already set, so no token is written
 	// (Notify).
 	PartNoToken = "no-token"
+	// PartFlip: the coalesced Acceptor's compare-and-swap flips the flag
+	// 0→1; writing the token is the Notify (Notify).
+	PartFlip = "flip"
 	// PartClear: the coalesced Worker clears its wake-up flag (Wake).
 	PartClear = "clear"
 )
@@ -176,14 +179,15 @@ func (m *Machine) foldIdle() bool {
 
 // lazyClear reports whether Replay takes a coalesced Worker's flag clear
 // only when the trace needs it: before the Worker's own next event, or
-// before a Notify to it, which needs the flag at 0. Taking it as late as
-// that loses no run: between the real clear and that point nothing reads
-// the flag as 0, and an Acceptor that finds it set (no token) fits the
-// later clear as well. The Worker's MayIdle, kept while it is in WClear,
-// remembers whether its queue was empty since the wake-up, so the clear and
-// the empty check can still be placed early. Without this, every Worker
-// woken for nothing would double the set of states Replay tracks until its
-// next event.
+// before an Acceptor's compare-and-swap flips the flag (flipFlag), which
+// needs it at 0. Taking it as late as that loses no run: between the real
+// clear and that point nothing reads the flag as 0, and an Acceptor that
+// finds it set (no token) fits the later clear as well. The Worker's
+// MayIdle, kept while it is in WClear, remembers whether its queue was
+// empty since the wake-up and since the last Acceptor found the flag set
+// (which the clear must follow), so the clear and the empty check can still
+// be placed early. Without this, every Worker woken for nothing would
+// double the set of states Replay tracks until its next event.
 func (m *Machine) lazyClear() bool {
 	return m.replay && m.d.coalesced && !m.d.clearAfterDrain
 }
