@@ -21,8 +21,10 @@
 // of the channel (Wake) is one, a pop under the lock (Pop) is one. Actions
 // the implementation does not trace are hidden steps (Step.Part): the halves
 // of a racy or unlocked read-then-write but the one that emits the event, a
-// pop that finds the queue empty, a coalesced Acceptor that finds the flag
-// already set, a Worker clearing its flag.
+// pop that finds the queue empty, a coalesced Acceptor's compare-and-swap of
+// the flag (it flips it 0→1, and its token write is the Notify, a step of
+// its own; or it finds the flag already set and writes nothing), a Worker
+// clearing its flag.
 //
 // # Designs
 //

@@ -8,8 +8,9 @@ import (
 
 // maxReplayStates bounds the set of model states Replay keeps consistent
 // with the trace so far. The correct designs need a handful: a hidden step
-// (a coalesced Acceptor finding the flag set, a Worker clearing it) makes the
-// set branch only until the thread's next event decides which way it went.
+// (a coalesced Acceptor flipping the flag or finding it set, a Worker
+// clearing it) makes the set branch only until the thread's next event
+// decides which way it went.
 const maxReplayStates = 1 << 12
 
 // ReplayResult is what Replay found.
