@@ -37,8 +37,10 @@ trap 'rm -rf "$log"' EXIT
 # run_layer FAULT SPEC: 0 if the layer passed.
 run_layer() {
 	local fault=$1 name=${2%%|*} args=${2#*|}
+	# A seeded fault makes rapid fail on purpose: RAPID_NOFAILFILE keeps those
+	# failures out of testdata/rapid, which is for real ones.
 	# shellcheck disable=SC2086
-	HANDOFF_FAULT=$fault $GO test -tags faults -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args \
+	HANDOFF_FAULT=$fault RAPID_NOFAILFILE=true $GO test -tags faults -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args \
 		>"$log/$fault.$name" 2>&1
 }
 
