@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,16 +72,8 @@ func FuzzReactorScript(f *testing.F) {
 			return
 		}
 		nt, wk, n := scriptConfig(data[0])
-		var mu sync.Mutex
-		var trace []model.Event
-		cfg := reactor.Config{
-			Workers: n, Notify: nt, Wakeup: wk,
-			Trace: func(e model.Event) {
-				mu.Lock()
-				trace = append(trace, e)
-				mu.Unlock()
-			},
-		}
+		trace := &model.Trace{}
+		cfg := reactor.Config{Workers: n, Notify: nt, Wakeup: wk, Trace: trace.Record}
 		s := reactortest.Serve(t, cfg, reactortest.Greeter{})
 		var open, all []*client
 		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
@@ -144,9 +135,7 @@ func FuzzReactorScript(f *testing.F) {
 		}
 		open = nil
 		st := awaitClosed(t, s, len(all))
-		mu.Lock()
-		events := slices.Clone(trace)
-		mu.Unlock()
+		events := trace.Events()
 		if err := checkTrace(events, n, len(all)); err != nil {
 			t.Fatal(err)
 		}

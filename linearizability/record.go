@@ -59,8 +59,7 @@ func (greeter) OnClose(*reactor.Conn, error) {}
 // was registered and closed, and stops the server. Every loop is bounded by
 // st.Ops and every wait by a deadline.
 func Record(ctx context.Context, st Setup) (*Run, error) {
-	var mu sync.Mutex
-	trace := make([]model.Event, 0, 8*st.Ops)
+	trace := model.NewTrace(8 * st.Ops)
 	cfg := reactor.Config{
 		Listen:    []string{"tcp://127.0.0.1:0"},
 		Workers:   st.Workers,
@@ -69,11 +68,7 @@ func Record(ctx context.Context, st Setup) (*Run, error) {
 		Wakeup:    st.Wakeup,
 		MaxConns:  max(1024, 2*st.Clients),
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Trace: func(e model.Event) {
-			mu.Lock()
-			trace = append(trace, e)
-			mu.Unlock()
-		},
+		Trace:     trace.Record,
 	}
 	s, err := reactor.New(cfg, greeter{})
 	if err != nil {
@@ -98,9 +93,7 @@ func Record(ctx context.Context, st Setup) (*Run, error) {
 	if recErr != nil {
 		return nil, recErr
 	}
-	mu.Lock()
-	run.Trace = trace
-	mu.Unlock()
+	run.Trace = trace.Events()
 	run.Connects = ops
 	return run, nil
 }

@@ -125,11 +125,11 @@ func head(s []int64) []int64 { return s[:min(len(s), 12)] }
 // it.
 func TestCheckersRefuteSeededTraces(t *testing.T) {
 	const n, conns = 3, 12
-	rec := &recorder{}
-	s := startServer(t, Config{Workers: n, Trace: rec.record}, newGreet())
+	rec := &model.Trace{}
+	s := startServer(t, Config{Workers: n, Trace: rec.Record}, newGreet())
 	clients := openAndGreet(t, s.Addrs(), conns, 4)
 	waitFor(t, "every registration", func() bool { return s.Stats().TotalConns == conns })
-	good := rec.snapshot()
+	good := rec.Events()
 	for name, err := range map[string]error{"P1": checkExactlyOnce(good, clients), "P2": checkRoundRobin(good, n), "P3": checkFIFO(good)} {
 		if err != nil {
 			t.Fatalf("%s refused the real trace: %v", name, err)

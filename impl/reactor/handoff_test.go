@@ -85,8 +85,8 @@ func TestHandoffUnderLoad(t *testing.T) {
 			name += fmt.Sprintf("/acceptors=%d+unix", r.acceptors)
 		}
 		t.Run(name, func(t *testing.T) {
-			rec := &recorder{events: make([]model.Event, 0, 8*r.conns)}
-			cfg := Config{Workers: r.n, Notify: r.notify, Wakeup: r.wakeup, Acceptors: r.acceptors, Trace: rec.record}
+			rec := model.NewTrace(8 * r.conns)
+			cfg := Config{Workers: r.n, Notify: r.notify, Wakeup: r.wakeup, Acceptors: r.acceptors, Trace: rec.Record}
 			cfg.Listen = []string{"tcp://127.0.0.1:0"}
 			if r.unix {
 				cfg.Listen = append(cfg.Listen, "unix://"+shortSocketPath(t))
@@ -98,7 +98,7 @@ func TestHandoffUnderLoad(t *testing.T) {
 				st := s.Stats()
 				return st.TotalConns == uint64(r.conns) && st.CurrConns == 0
 			})
-			events := rec.snapshot()
+			events := rec.Events()
 			if err := checkExactlyOnce(events, clients); err != nil {
 				t.Error(err)
 			}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/handoffd/handoff/model"
 )
 
 // quietLogger keeps expected warnings (EMFILE, panics) out of test output.
@@ -142,24 +140,6 @@ func readGreeting(r *bufio.Reader) (w int, id uint64, err error) {
 		return 0, 0, fmt.Errorf("greeting %q: %w", line, err)
 	}
 	return w, id, nil
-}
-
-// recorder is a Config.Trace that keeps every event in arrival order.
-type recorder struct {
-	mu     sync.Mutex
-	events []model.Event
-}
-
-func (r *recorder) record(e model.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-func (r *recorder) snapshot() []model.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]model.Event(nil), r.events...)
 }
 
 // waitFor polls cond until it holds or the generous deadline passes; it is

@@ -83,7 +83,7 @@ type besideModel struct {
 	srv    *reactor.Server
 	served chan error
 	h      *trackingHandler
-	log    *traceLog
+	log    *model.Trace
 	addrs  []string
 	dir    string
 
@@ -108,11 +108,11 @@ func newBesideModel(t *rapid.T, n int, nt reactor.Notify, wk reactor.Wakeup) *be
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := &besideModel{n: n, design: replayDesign(nt, wk), h: newTrackingHandler(), log: &traceLog{}, dir: dir,
+	sm := &besideModel{n: n, design: replayDesign(nt, wk), h: newTrackingHandler(), log: &model.Trace{}, dir: dir,
 		openBy: make([]int, n), totalBy: make([]int, n), closedBy: make([]int, n), served: make(chan error, 1)}
 	cfg := reactor.Config{
 		Listen:  []string{"tcp://127.0.0.1:0", "unix://" + filepath.Join(dir, "s.sock")},
-		Workers: n, Notify: nt, Wakeup: wk, Trace: sm.log.record,
+		Workers: n, Notify: nt, Wakeup: wk, Trace: sm.log.Record,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if sm.srv, err = reactor.New(cfg, sm.h); err != nil {
@@ -266,7 +266,7 @@ func (sm *besideModel) check(t *rapid.T) {
 		}
 	}
 	d, _ := model.LookupDesign(sm.design)
-	res, err := model.Replay(d, sm.n, 1, sm.log.snapshot())
+	res, err := model.Replay(d, sm.n, 1, sm.log.Events())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func (sm *besideModel) check(t *rapid.T) {
 		t.Fatalf("%s: %v", sm.design, res.Refused)
 	}
 	closed := make([]int, sm.n)
-	for _, e := range sm.log.snapshot() {
+	for _, e := range sm.log.Events() {
 		if e.Kind == model.Close {
 			closed[e.Worker]++
 		}

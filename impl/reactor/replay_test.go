@@ -35,25 +35,6 @@ func replayDesign(n reactor.Notify, w reactor.Wakeup) string {
 	}
 }
 
-// traceLog is a Config.Trace that keeps every event in the order of the
-// calls, which are made at each event's linearization point.
-type traceLog struct {
-	mu     sync.Mutex
-	events []model.Event
-}
-
-func (l *traceLog) record(e model.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	l.mu.Unlock()
-}
-
-func (l *traceLog) snapshot() []model.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.events)
-}
-
 // greeted is what one client learned from its greeting.
 type greeted struct {
 	worker int
@@ -131,8 +112,8 @@ func awaitQuiet(s *reactor.Server, conns int, d time.Duration) (reactor.Stats, e
 // since the model's refusal says where the run went wrong.
 func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, clients int) ([]greeted, []model.Event, reactor.Stats) {
 	t.Helper()
-	log := &traceLog{events: make([]model.Event, 0, 8*total)}
-	cfg.Trace = log.record
+	log := model.NewTrace(8 * total)
+	cfg.Trace = log.Record
 	s := reactortest.Serve(t, cfg, reactortest.Greeter{})
 	got, runErr := replayClients(s.Addrs(), total, clients)
 	wait := 10 * time.Second
@@ -140,7 +121,7 @@ func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, client
 		wait = time.Second
 	}
 	st, quietErr := awaitQuiet(s, total, wait)
-	events := log.snapshot()
+	events := log.Events()
 	replayErr := replayAgrees(design, cfg.Workers, max(1, cfg.Acceptors), events, st)
 	switch {
 	case runErr != nil || quietErr != nil:
