@@ -157,23 +157,11 @@ func FuzzReactorScript(f *testing.F) {
 
 // connect dials, reads the greeting and returns the connection.
 func connect(addr string) (*client, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	g, err := reactortest.Dial("tcp://" + addr)
 	if err != nil {
 		return nil, err
 	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	cl := &client{c: c, r: bufio.NewReader(c)}
-	line, err := cl.r.ReadString('\n')
-	if err == nil {
-		var id uint64
-		cl.worker, id, err = reactortest.ParseGreeting(line)
-		cl.id = int64(id)
-	}
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("greeting %q: %w", line, err)
-	}
-	return cl, nil
+	return &client{c: g.Conn, r: g.R, worker: g.Worker, id: int64(g.ID)}, nil
 }
 
 // payload is size bytes that differ between connections and operations, so

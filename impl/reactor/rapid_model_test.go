@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,26 +125,11 @@ func newBesideModel(t *rapid.T, n int, nt reactor.Notify, wk reactor.Wakeup) *be
 
 func (sm *besideModel) connect(t *rapid.T) {
 	i := rapid.IntRange(0, len(sm.addrs)-1).Draw(t, "listener")
-	network, addr := "tcp", strings.TrimPrefix(sm.addrs[i], "tcp://")
-	if strings.HasPrefix(sm.addrs[i], "unix://") {
-		network, addr = "unix", strings.TrimPrefix(sm.addrs[i], "unix://")
-	}
-	c, err := net.DialTimeout(network, addr, 10*time.Second)
+	g, err := reactortest.Dial(sm.addrs[i])
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	cl := &smClient{c: c, r: bufio.NewReader(c)}
-	line, err := cl.r.ReadString('\n')
-	if err == nil {
-		var id uint64
-		cl.worker, id, err = reactortest.ParseGreeting(line)
-		cl.id = int64(id)
-	}
-	if err != nil {
-		c.Close()
-		t.Fatalf("greeting %q: %v", line, err)
-	}
+	cl := &smClient{c: g.Conn, r: g.R, worker: g.Worker, id: int64(g.ID)}
 	k := int64(len(sm.clients))
 	if cl.id != k || cl.worker != int(k)%sm.n {
 		t.Fatalf("P2: connect #%d on %s served as conn %d by worker %d; the model says conn %d, worker %d",

@@ -1,9 +1,7 @@
 package reactor_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -73,21 +71,12 @@ func replayClients(addrs []string, total, clients int) ([]greeted, error) {
 
 // greetOnce connects to a "tcp://" address, reads the greeting and closes.
 func greetOnce(addr string) (greeted, error) {
-	c, err := net.DialTimeout("tcp", strings.TrimPrefix(addr, "tcp://"), 10*time.Second)
+	g, err := reactortest.Dial(addr)
 	if err != nil {
 		return greeted{}, err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return greeted{}, fmt.Errorf("greeting: %w (got %q)", err, line)
-	}
-	w, id, err := reactortest.ParseGreeting(line)
-	if err != nil {
-		return greeted{}, err
-	}
-	return greeted{worker: w, id: int64(id)}, nil
+	g.Conn.Close()
+	return greeted{worker: g.Worker, id: int64(g.ID)}, nil
 }
 
 // awaitQuiet waits up to d until every one of conns connections was

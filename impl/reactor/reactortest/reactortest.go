@@ -1,11 +1,13 @@
 package reactortest
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,4 +107,42 @@ func ParseGreeting(line string) (worker int, id uint64, err error) {
 		return 0, 0, fmt.Errorf("reactortest: greeting %q: bad id", line)
 	}
 	return worker, id, nil
+}
+
+// GreetingTimeout is the deadline Dial gives a new connection: generous, for
+// a loaded machine under the race detector.
+const GreetingTimeout = 10 * time.Second
+
+// Greeted is a client connection to a Greeter server, its greeting read.
+type Greeted struct {
+	Conn net.Conn
+	// R reads what follows the greeting; use it, not Conn, to read.
+	R      *bufio.Reader
+	Worker int
+	ID     uint64
+}
+
+// Dial connects to addr, an entry of Server.Addrs ("tcp://…" or
+// "unix://…"), sets the connection's deadline GreetingTimeout from now, and
+// reads and parses Greeter's greeting. On an error the connection is closed.
+func Dial(addr string) (Greeted, error) {
+	network, a := "tcp", strings.TrimPrefix(addr, "tcp://")
+	if rest, ok := strings.CutPrefix(addr, "unix://"); ok {
+		network, a = "unix", rest
+	}
+	c, err := net.DialTimeout(network, a, GreetingTimeout)
+	if err != nil {
+		return Greeted{}, err
+	}
+	_ = c.SetDeadline(time.Now().Add(GreetingTimeout))
+	g := Greeted{Conn: c, R: bufio.NewReader(c)}
+	line, err := g.R.ReadString('\n')
+	if err == nil {
+		g.Worker, g.ID, err = ParseGreeting(line)
+	}
+	if err != nil {
+		c.Close()
+		return Greeted{}, fmt.Errorf("greeting %q: %w", line, err)
+	}
+	return g, nil
 }

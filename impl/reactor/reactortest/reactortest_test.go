@@ -1,47 +1,36 @@
 package reactortest_test
 
 import (
-	"bufio"
 	"io"
-	"net"
-	"strings"
+	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
-// TestServeGreeter serves Greeter on two Workers: connect k must be greeted
-// as conn k of worker k mod 2 (P1 exactly-once numbering, P2 round-robin,
-// spec/SPEC.md) and its bytes echoed; Serve's cleanup then checks P7.
+// TestServeGreeter serves Greeter on two Workers, over TCP and a unix
+// socket, and Dials it: connect k must be greeted as conn k of worker k mod 2
+// (P1 exactly-once numbering, P2 round-robin, spec/SPEC.md) and its bytes
+// echoed; Serve's cleanup then checks P7.
 func TestServeGreeter(t *testing.T) {
-	s := reactortest.Serve(t, reactor.Config{Workers: 2}, reactortest.Greeter{})
-	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+	sock := "unix://" + filepath.Join(t.TempDir(), "g.sock")
+	s := reactortest.Serve(t, reactor.Config{Workers: 2, Listen: []string{"tcp://127.0.0.1:0", sock}}, reactortest.Greeter{})
 	for k := range 4 {
-		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		addr := s.Addrs()[k%2]
+		g, err := reactortest.Dial(addr)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("connect %d to %s: %v", k, addr, err)
 		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(c)
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("connect %d: greeting: %v (got %q)", k, err, line)
+		defer g.Conn.Close()
+		if g.ID != uint64(k) || g.Worker != k%2 {
+			t.Fatalf("P2: connect %d greeted as conn %d of worker %d, want conn %d of worker %d", k, g.ID, g.Worker, k, k%2)
 		}
-		w, id, err := reactortest.ParseGreeting(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if id != uint64(k) || w != k%2 {
-			t.Fatalf("P2: connect %d greeted as conn %d of worker %d, want conn %d of worker %d", k, id, w, k, k%2)
-		}
-		if _, err := c.Write([]byte("ping\n")); err != nil {
+		if _, err := g.Conn.Write([]byte("ping\n")); err != nil {
 			t.Fatal(err)
 		}
 		got := make([]byte, 5)
-		if _, err := io.ReadFull(r, got); err != nil || string(got) != "ping\n" {
+		if _, err := io.ReadFull(g.R, got); err != nil || string(got) != "ping\n" {
 			t.Fatalf("connect %d: echo %q, %v; want \"ping\\n\"", k, got, err)
 		}
 	}
