@@ -174,26 +174,14 @@ func applyDefaults(cfg *Config) error {
 	if cfg.IdleTimeout < 0 {
 		return fmt.Errorf("reactor: Config.IdleTimeout is negative: %v", cfg.IdleTimeout)
 	}
-	switch cfg.Notify {
-	case "":
-		cfg.Notify = NotifyPipe
-	case NotifyPipe, NotifyEventfd:
-	default:
-		return fmt.Errorf("reactor: unknown Config.Notify %q (want %q or %q)", cfg.Notify, NotifyPipe, NotifyEventfd)
+	if err := choose(&cfg.Notify, "Notify", NotifyPipe, NotifyEventfd); err != nil {
+		return err
 	}
-	switch cfg.Wakeup {
-	case "":
-		cfg.Wakeup = WakeupPerConn
-	case WakeupPerConn, WakeupCoalesced:
-	default:
-		return fmt.Errorf("reactor: unknown Config.Wakeup %q (want %q or %q)", cfg.Wakeup, WakeupPerConn, WakeupCoalesced)
+	if err := choose(&cfg.Wakeup, "Wakeup", WakeupPerConn, WakeupCoalesced); err != nil {
+		return err
 	}
-	switch cfg.Balance {
-	case "":
-		cfg.Balance = BalanceRoundRobin
-	case BalanceRoundRobin, BalanceLeastConns:
-	default:
-		return fmt.Errorf("reactor: unknown Config.Balance %q (want %q or %q)", cfg.Balance, BalanceRoundRobin, BalanceLeastConns)
+	if err := choose(&cfg.Balance, "Balance", BalanceRoundRobin, BalanceLeastConns); err != nil {
+		return err
 	}
 	if cfg.RejectLine == "" {
 		cfg.RejectLine = DefaultRejectLine
@@ -343,4 +331,17 @@ func ensureProcs(n int) {
 	if runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
 	}
+}
+
+// choose sets an empty *v to def and accepts def or other; anything else is
+// an error naming Config's field and both choices.
+func choose[T ~string](v *T, field string, def, other T) error {
+	switch *v {
+	case "":
+		*v = def
+	case def, other:
+	default:
+		return fmt.Errorf("reactor: unknown Config.%s %q (want %q or %q)", field, *v, def, other)
+	}
+	return nil
 }
