@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoffd/handoff/impl/internal/loopwait"
 )
 
 // acceptor is one Acceptor: a goroutine locked to its OS thread, with its own
@@ -70,7 +72,7 @@ func (a *acceptor) run() {
 		if a.disabled {
 			timeout = rearmMillis
 		}
-		n, err := epollWait(a.epfd, events, timeout)
+		n, err := loopwait.Wait(a.epfd, events, timeout)
 		if a.s.stopping.Load() {
 			return
 		}

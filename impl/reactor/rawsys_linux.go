@@ -11,11 +11,11 @@ import (
 // unix.Read and the like call entersyscall and exitsyscall around the
 // syscall, so that the P can be handed to another thread if the call
 // blocks. None of these can block: every fd the reactor reads or writes is
-// non-blocking, epoll_ctl and close(2) of a socket without SO_LINGER return
-// at once, and rawEpollWait only polls. Marking them as syscalls costs the
-// wrappers' time, and, worse, leaves the P in the syscall state where sysmon
-// can retake it and wake a spare thread to run it. The blocking epoll_wait
-// stays a plain unix.EpollWait.
+// non-blocking, and epoll_ctl and close(2) of a socket without SO_LINGER
+// return at once. Marking them as syscalls costs the wrappers' time, and,
+// worse, leaves the P in the syscall state where sysmon can retake it and
+// wake a spare thread to run it. The one call that blocks, epoll_wait, is
+// made by loopWait (wait_linux.go), which has its own reasons.
 
 func rawRead(fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
@@ -69,22 +69,4 @@ func rawClose(fd int) error {
 		return e
 	}
 	return nil
-}
-
-// rawEpollPoll returns the events ready now, without waiting.
-func rawEpollPoll(epfd int, events []unix.EpollEvent) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-// epollWait polls epfd first and blocks in epoll_wait only when nothing is
-// ready: a busy loop then never enters the scheduler's syscall state.
-func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	if n, err := rawEpollPoll(epfd, events); err != nil || n > 0 {
-		return n, err
-	}
-	return unix.EpollWait(epfd, events, msec)
 }

@@ -212,8 +212,8 @@ func (s *Server) Addrs() []string {
 //
 // Serve raises the process's GOMAXPROCS to Workers+Acceptors+1 when it is
 // lower, and never lowers it: every Worker and Acceptor is a goroutine locked
-// to its thread and blocked in epoll_wait, and one that wakes with no P free
-// waits for sysmon to retake one (see ensureProcs).
+// to its thread that keeps its P while it waits (see ensureProcs), and the
+// rest of the program needs one too.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state != stateIdle {
@@ -317,14 +317,15 @@ var procsMu sync.Mutex
 
 // ensureProcs raises GOMAXPROCS to n when it is lower; it never lowers it.
 //
-// Every Worker and Acceptor is a goroutine locked to its thread that blocks
-// in epoll_wait. With fewer Ps than such threads, one that wakes finds no P
-// free and waits until sysmon retakes one from a thread still blocked, which
-// takes from 20 µs to milliseconds; and each retake wakes a spare thread that
-// finds nothing to do, and keeps sysmon polling every 20 µs. One P per locked
-// thread and one for everything else avoids both: on 2 cores with 2 Workers,
-// GOMAXPROCS 4 instead of 2 cut server CPU per request by 10% and per short
-// connection by 9% (scripts/bench.sh, 7 rounds).
+// Every Worker and Acceptor is a goroutine locked to its thread that waits
+// in epoll_wait, first in a raw one that keeps its P (loopwait.Wait). With
+// fewer Ps than such threads, the other goroutines, and a loop that wakes
+// from the blocking part of its wait, find no P free until a raw wait ends
+// or sysmon retakes one, which takes from 20 µs to milliseconds. One P per
+// locked thread and one for everything else avoids that: on 2 cores with 2
+// Workers, GOMAXPROCS 4 instead of 2 cut server CPU per request by 10% and
+// per short connection by 9% (scripts/bench.sh, 7 rounds, measured before
+// the raw wait, which needs the spare P all the more).
 func ensureProcs(n int) {
 	procsMu.Lock()
 	defer procsMu.Unlock()

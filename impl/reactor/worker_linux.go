@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoffd/handoff/impl/internal/loopwait"
 )
 
 // worker is one Worker: a goroutine locked to its OS thread, with its own
@@ -173,7 +175,7 @@ func (w *worker) run() {
 		timeout = int(tick / time.Millisecond)
 	}
 	for {
-		n, err := epollWait(w.epfd, events, timeout)
+		n, err := loopwait.Wait(w.epfd, events, timeout)
 		if err != nil && err != unix.EINTR {
 			// EBADF/EINVAL: only on a bug. Stop serving rather than spin;
 			// Shutdown still closes what this Worker holds.
