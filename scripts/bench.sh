@@ -12,8 +12,9 @@
 # Every server gets two threads of work, one per core of the machine this was
 # written on: memcached -t 2 and handoffd -t 2 (both default to 4 worker
 # threads; the reactor's own default is one Worker per core), gnet with 2
-# event loops, Go's net package with GOMAXPROCS = cores. The floor is
-# single-threaded by definition. Each server runs on loopback at a free port.
+# event loops, Go's net package with GOMAXPROCS = cores, the hand-off floor
+# with 2 worker threads. The floor is single-threaded by definition. Each
+# server runs on loopback at a free port.
 # Environment: BENCH_ROUNDS, BENCH_OUT (chart path), BENCH_JSON (results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,7 @@ $GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" -count "$count"
 
 servers=(
 	-server "floor=$bin/handoff-bench floor -p {port}"
+	-server "handoff-floor=$bin/handoff-bench handoff-floor -t 2 -p {port}"
 	-server "net=$bin/handoff-bench netserver -p {port}"
 	-server "memcached=memcached ${memcached_user[*]} -l 127.0.0.1 -p {port} -U 0 -t 2 -c 10000"
 	-server "gnet=$bin/handoff-gnet -p {port} -loops 2"

@@ -159,7 +159,11 @@ func TestPeersServeLoad(t *testing.T) {
 	for _, peer := range []struct {
 		name  string
 		serve func(context.Context, int) error
-	}{{"floor", serveFloor}, {"netserver", serveNet}} {
+	}{
+		{"floor", serveFloor},
+		{"handoff-floor", func(ctx context.Context, port int) error { return serveHandoffFloor(ctx, port, 2) }},
+		{"netserver", serveNet},
+	} {
 		t.Run(peer.name, func(t *testing.T) {
 			port, err := freePort()
 			if err != nil {

@@ -100,7 +100,7 @@ func (rep *report) svg() []byte {
 			w := v / maxV * span
 			class := "b"
 			switch s.Name {
-			case "floor":
+			case "floor", "handoff-floor":
 				class = "f"
 			case "memcached":
 				class = "m"

@@ -10,13 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
+	"github.com/handoffd/handoff/impl/internal/loopwait"
 )
 
 // The floor is the cheapest server this kernel allows for the bench's
 // traffic: one thread, one epoll set holding the listener and every
 // connection, accept and answer in the same loop, no hand-off, no lock. What
 // a connection costs it is what a connection costs, so every other server is
-// quoted as a ratio to it.
+// quoted as a ratio to it. It waits as the reactor's loops do
+// (loopwait.Wait), so that no server is cheaper than it by waiting better.
 
 // floorConn is one connection's state; both buffers are nil at rest, so an
 // idle connection costs the map entry and this struct.
@@ -27,6 +29,11 @@ type floorConn struct {
 
 // serveFloor listens on 127.0.0.1:port and serves until ctx is done.
 func serveFloor(ctx context.Context, port int) error {
+	// The loop keeps its P while it waits (loopwait.Wait): leave one for the
+	// rest.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	lfd, err := listenTCP(port)
@@ -34,33 +41,21 @@ func serveFloor(ctx context.Context, port int) error {
 		return err
 	}
 	defer unix.Close(lfd)
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	stopfd, err := stopFD(ctx)
 	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
-	}
-	defer unix.Close(epfd)
-	stopfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("eventfd", err)
+		return err
 	}
 	defer unix.Close(stopfd)
-	go func() {
-		<-ctx.Done()
-		var b [8]byte
-		binary.NativeEndian.PutUint64(b[:], 1)
-		_, _ = unix.Write(stopfd, b[:])
-	}()
-	for _, fd := range []int{lfd, stopfd} {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return os.NewSyscallError("epoll_ctl add", err)
-		}
+	epfd, err := epollOver(lfd, stopfd)
+	if err != nil {
+		return err
 	}
+	defer unix.Close(epfd)
 	f := &floor{epfd: epfd, store: answer.NewStore(), conns: make(map[int]*floorConn), rbuf: make([]byte, 64<<10)}
 	defer f.closeAll()
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(epfd, events, -1)
+		n, err := loopwait.Wait(epfd, events, -1)
 		if err == unix.EINTR {
 			continue
 		}
@@ -100,13 +95,18 @@ func (f *floor) acceptAll(lfd int) {
 			// never drives the floor there; the next event retries.
 			return
 		}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-		if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			_ = unix.Close(fd)
-			continue
-		}
-		f.conns[fd] = new(floorConn)
+		f.add(fd)
 	}
+}
+
+// add puts a new connection into the epoll set.
+func (f *floor) add(fd int) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		_ = unix.Close(fd)
+		return
+	}
+	f.conns[fd] = new(floorConn)
 }
 
 func (f *floor) onEvent(fd int, events uint32) {
@@ -210,5 +210,21 @@ func listenTCP(port int) (int, error) {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("listen", err)
 	}
+	return fd, nil
+}
+
+// stopFD returns an eventfd that becomes readable, and stays so, when ctx is
+// done: the server loops watch it in their epoll sets.
+func stopFD(ctx context.Context) (int, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("eventfd", err)
+	}
+	go func() {
+		<-ctx.Done()
+		var b [8]byte
+		binary.NativeEndian.PutUint64(b[:], 1)
+		_, _ = unix.Write(fd, b[:])
+	}()
 	return fd, nil
 }

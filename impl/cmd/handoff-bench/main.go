@@ -18,6 +18,10 @@
 // Peers, serving 127.0.0.1:PORT until SIGTERM or SIGINT:
 //
 //	handoff-bench floor -p PORT      one thread, one raw epoll set, no hand-off
+//	handoff-bench handoff-floor -p PORT -t N
+//	                                 the floor behind memcached's hand-off: one
+//	                                 accepting thread, N worker threads, a queue
+//	                                 and a notify pipe each, nothing else
 //	handoff-bench netserver -p PORT  Go's net package, a goroutine per connection
 //
 // The side-by-side comparison (scripts/bench.sh drives it):
@@ -45,7 +49,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: handoff-bench conn|req|idle|floor|netserver|suite|chart [flags]
+const usage = `usage: handoff-bench conn|req|idle|floor|handoff-floor|netserver|suite|chart [flags]
        handoff-bench MODE -h   for a mode's flags
 `
 
@@ -74,14 +78,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = runLoad(mode, *l, *jsonOut, stdout)
-	case "floor", "netserver":
+	case "floor", "handoff-floor", "netserver":
 		port := fs.Int("p", 11211, "TCP `port` on 127.0.0.1")
+		threads := fs.Int("t", 2, "handoff-floor: worker `threads`")
 		if fs.Parse(args) != nil {
 			return 2
 		}
-		if mode == "floor" {
+		switch mode {
+		case "floor":
 			err = serveFloor(ctx, *port)
-		} else {
+		case "handoff-floor":
+			err = serveHandoffFloor(ctx, *port, max(*threads, 1))
+		default:
 			err = serveNet(ctx, *port)
 		}
 	case "suite":

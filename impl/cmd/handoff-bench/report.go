@@ -47,8 +47,10 @@ type serverFigures struct {
 	Ratios map[string]jsonFloat `json:",omitempty"`
 }
 
-// ratioBases are the peers every cost is quoted against.
-var ratioBases = []string{"floor", "memcached"}
+// ratioBases are the peers every cost is quoted against: the floor, the
+// floor behind memcached's hand-off (what the hand-off itself costs), and
+// memcached.
+var ratioBases = []string{"floor", "handoff-floor", "memcached"}
 
 // roundRatios returns, for each mode and each peer in ratioBases that ran
 // it, the median over rounds of name's cost in a round divided by the
@@ -227,9 +229,10 @@ func plain(v jsonFloat, format string) string {
 }
 
 // printTable prints the medians, each cost with its ratio to the floor and
-// to memcached.
+// to memcached, and the cost per connection also to the hand-off floor.
 func (rep *report) printTable(w io.Writer) {
 	floor, _ := rep.find("floor")
+	hfloor, _ := rep.find("handoff-floor")
 	mc, hasMC := rep.find("memcached")
 	if !hasMC {
 		mc = serverFigures{CPUPerConn: nan, CPUPerReq: nan, RSSPerConn: nan}
@@ -237,10 +240,10 @@ func (rep *report) printTable(w io.Writer) {
 	fmt.Fprintf(w, "medians of %d rounds (ratios: median of each round's ratio); conn: %d dialers; req: %d conns, %.0f%% gets, %d B values, pipeline %d; idle: %d conns on a fresh process\n",
 		rep.Rounds, rep.Conn.Conns, rep.Req.Conns, rep.Req.GetRatio*100, rep.Req.ValueSize, rep.Req.Pipeline, rep.Idle.Conns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tCPU/conn µs\t/floor\t/memcached\tCPU/req µs\t/floor\t/memcached\tRSS/idle conn B\t/floor\t/memcached\tconn/s\treq/s\treq p50 µs\treq p99 µs\treq p99.9 µs\tdispatch p99 µs\terrors\t")
+	fmt.Fprintln(tw, "server\tCPU/conn µs\t/floor\t/handoff-floor\t/memcached\tCPU/req µs\t/floor\t/memcached\tRSS/idle conn B\t/floor\t/memcached\tconn/s\treq/s\treq p50 µs\treq p99 µs\treq p99.9 µs\tdispatch p99 µs\terrors\t")
 	for _, s := range rep.Servers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.Name,
-			micros(s.CPUPerConn), s.ratioTo("conn", "floor", floor), s.ratioTo("conn", "memcached", mc),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.Name,
+			micros(s.CPUPerConn), s.ratioTo("conn", "floor", floor), s.ratioTo("conn", "handoff-floor", hfloor), s.ratioTo("conn", "memcached", mc),
 			micros(s.CPUPerReq), s.ratioTo("req", "floor", floor), s.ratioTo("req", "memcached", mc),
 			plain(s.RSSPerConn, "%.0f"), s.ratioTo("idle", "floor", floor), s.ratioTo("idle", "memcached", mc),
 			plain(s.ConnPerSec, "%.0f"), plain(s.ReqPerSec, "%.0f"),
