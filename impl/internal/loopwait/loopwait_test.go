@@ -190,3 +190,50 @@ func TestWaitLetsGCStopTheWorld(t *testing.T) {
 		t.Error("GC finished while a loop waited in a raw epoll_wait without limit: the check cannot fail")
 	}
 }
+
+// cpuWhileWaiting runs a locked loop that calls wait on an empty set for
+// about d, and returns the CPU time the process used meanwhile.
+func cpuWhileWaiting(t *testing.T, d time.Duration, wait func(int, []unix.EpollEvent, int) (int, error)) time.Duration {
+	t.Helper()
+	epfd, efd := newSet(t)
+	var before, after unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &before); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		events := make([]unix.EpollEvent, 4)
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			if n, _ := wait(epfd, events, -1); n > 0 {
+				return
+			}
+		}
+	}()
+	time.Sleep(d)
+	signal(t, efd)
+	<-done
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &after); err != nil {
+		t.Fatal(err)
+	}
+	used := func(r unix.Rusage) time.Duration {
+		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	}
+	return used(after) - used(before)
+}
+
+// An idle loop does not spin: waiting a second in Wait costs well under a
+// tenth of a second of CPU. Its broken twin, a loop that only polls, is
+// caught by the same bound.
+func TestWaitDoesNotSpin(t *testing.T) {
+	const d = time.Second
+	if got := cpuWhileWaiting(t, d, Wait); got > d/10 {
+		t.Errorf("an idle loop in Wait used %v of CPU in %v", got, d)
+	}
+	poll := func(epfd int, events []unix.EpollEvent, _ int) (int, error) { return Wait(epfd, events, 0) }
+	if got := cpuWhileWaiting(t, d, poll); got <= d/10 {
+		t.Errorf("a polling loop used only %v of CPU in %v: the check cannot fail", got, d)
+	}
+}
