@@ -29,40 +29,28 @@ type floorConn struct {
 
 // serveFloor listens on 127.0.0.1:port and serves until ctx is done.
 func serveFloor(ctx context.Context, port int) error {
-	// The loop keeps its P while it waits (loopwait.Wait): leave one for the
-	// rest.
-	if runtime.GOMAXPROCS(0) < 2 {
-		runtime.GOMAXPROCS(2)
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	lfd, err := listenTCP(port)
+	lfd, stopfd, err := floorSockets(ctx, port, 1)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(lfd)
-	stopfd, err := stopFD(ctx)
-	if err != nil {
-		return err
-	}
 	defer unix.Close(stopfd)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	epfd, err := epollOver(lfd, stopfd)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(epfd)
-	f := &floor{epfd: epfd, store: answer.NewStore(), conns: make(map[int]*floorConn), rbuf: make([]byte, 64<<10)}
+	f := newFloor(epfd, answer.NewStore())
 	defer f.closeAll()
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := loopwait.Wait(epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		ready, err := waitEvents(epfd, events)
 		if err != nil {
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
-		for _, ev := range events[:n] {
+		for _, ev := range ready {
 			switch fd := int(ev.Fd); fd {
 			case stopfd:
 				return nil
@@ -81,6 +69,28 @@ type floor struct {
 	conns map[int]*floorConn
 	rbuf  []byte
 	out   []byte
+}
+
+func newFloor(epfd int, store *answer.Store) *floor {
+	return &floor{epfd: epfd, store: store, conns: make(map[int]*floorConn), rbuf: make([]byte, 64<<10)}
+}
+
+// floorSockets returns a floor's listening socket on 127.0.0.1:port and the
+// eventfd that tells its loops to stop when ctx is done. Every one of its
+// `loops` loops keeps its P while it waits (loopwait.Wait), so it raises
+// GOMAXPROCS to leave one for the rest, as reactor.Serve does.
+func floorSockets(ctx context.Context, port, loops int) (lfd, stopfd int, err error) {
+	if runtime.GOMAXPROCS(0) < loops+1 {
+		runtime.GOMAXPROCS(loops + 1)
+	}
+	if lfd, err = listenTCP(port); err != nil {
+		return -1, -1, err
+	}
+	if stopfd, err = stopFD(ctx); err != nil {
+		unix.Close(lfd)
+		return -1, -1, err
+	}
+	return lfd, stopfd, nil
 }
 
 func (f *floor) acceptAll(lfd int) {
@@ -227,4 +237,19 @@ func stopFD(ctx context.Context) (int, error) {
 		_, _ = unix.Write(fd, b[:])
 	}()
 	return fd, nil
+}
+
+// waitEvents returns the events ready on epfd, waiting as long as it takes;
+// a signal only makes it wait again.
+func waitEvents(epfd int, events []unix.EpollEvent) ([]unix.EpollEvent, error) {
+	for {
+		n, err := loopwait.Wait(epfd, events, -1)
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			return nil, os.NewSyscallError("epoll_wait", err)
+		default:
+			return events[:n], nil
+		}
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
-	"github.com/handoffd/handoff/impl/internal/loopwait"
 )
 
 // The hand-off floor is the floor's loop split the way memcached splits it:
@@ -33,25 +32,16 @@ type handoffWorker struct {
 
 // serveHandoffFloor listens on 127.0.0.1:port and serves until ctx is done.
 func serveHandoffFloor(ctx context.Context, port, workers int) error {
-	lfd, err := listenTCP(port)
+	lfd, stopfd, err := floorSockets(ctx, port, workers+1)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(lfd)
-	stopfd, err := stopFD(ctx)
-	if err != nil {
-		return err
-	}
 	defer unix.Close(stopfd)
-	// Every loop keeps its P while it waits (loopwait.Wait): leave one for
-	// the rest, as reactor.Serve does.
-	if need := workers + 2; runtime.GOMAXPROCS(0) < need {
-		runtime.GOMAXPROCS(need)
-	}
 	store := answer.NewStore()
 	ws := make([]*handoffWorker, workers)
 	for i := range ws {
-		w := &handoffWorker{floor: floor{store: store, conns: make(map[int]*floorConn), rbuf: make([]byte, 64<<10)}}
+		w := &handoffWorker{floor: *newFloor(-1, store)}
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
 			return os.NewSyscallError("pipe2", err)
@@ -81,14 +71,11 @@ func serveHandoffFloor(ctx context.Context, port, workers int) error {
 	events := make([]unix.EpollEvent, 8)
 	next := 0
 	for {
-		n, err := loopwait.Wait(epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		ready, err := waitEvents(epfd, events)
 		if err != nil {
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
-		for _, ev := range events[:n] {
+		for _, ev := range ready {
 			if int(ev.Fd) == stopfd {
 				return nil
 			}
@@ -121,14 +108,11 @@ func (w *handoffWorker) run(stopfd int) {
 	events := make([]unix.EpollEvent, 256)
 	var tok [32]byte
 	for {
-		n, err := loopwait.Wait(w.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		ready, err := waitEvents(w.epfd, events)
 		if err != nil {
 			return
 		}
-		for _, ev := range events[:n] {
+		for _, ev := range ready {
 			switch fd := int(ev.Fd); fd {
 			case stopfd:
 				return
