@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 LAYER_TIMEOUT=${LAYER_TIMEOUT:-90s}
 FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
-	unlocked-pop eventfd-pop-one fd-closed-before-onclose balancer-skips-worker registered-twice)
+	unlocked-pop eventfd-pop-one fd-closed-before-onclose balancer-skips-worker registered-twice
+	newest-first-pop fd-leaked queued-left-open)
 if [ $# -gt 0 ]; then FAULTS=("$@"); fi
 
 # layer name, then the go test arguments that run it.
@@ -29,6 +30,7 @@ LAYERS=(
 	"load|-run ^TestHandoffUnderLoad$ ./impl/reactor/"
 	"rapid|-run ^TestRapid ./impl/reactor/"
 	"fuzz-seeds|-run ^Fuzz ./fuzz/ ./impl/reactor/"
+	"shutdown|-run ^TestShutdownUnderLoad$ ./impl/reactor/"
 )
 
 log=$(mktemp -d)

@@ -378,7 +378,10 @@ func (w *worker) finalize(c *Conn, err error) {
 	w.stats.currConns.Add(-1)
 	// close(2) also drops the fd from the epoll set; it is not retried on
 	// EINTR, because the fd is released either way.
-	if !faultFdClosedBeforeOnClose {
+	switch {
+	case faultFdLeaked:
+		_ = rawEpollCtl(w.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	case !faultFdClosedBeforeOnClose:
 		_ = rawClose(c.fd)
 	}
 	c.in, c.out, c.outOff = nil, nil, 0

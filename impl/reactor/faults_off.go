@@ -16,6 +16,9 @@ const (
 	faultFdClosedBeforeOnClose = false
 	faultBalancerSkipsWorker   = false
 	faultRegisteredTwice       = false
+	faultNewestFirstPop        = false
+	faultFdLeaked              = false
+	faultQueuedLeftOpen        = false
 )
 
 // faultWindow widens the window between the two halves of a racy seeded
@@ -25,3 +28,6 @@ func faultWindow() {}
 // popUnlocked is the unlocked-pop fault's pop; never called here, since
 // faultUnlockedPop is false.
 func (w *worker) popUnlocked() (item, bool) { return item{}, false }
+
+// popNewestLocked is the newest-first-pop fault's pop; never called here.
+func (q *queue) popNewestLocked() (item, bool) { return item{}, false }

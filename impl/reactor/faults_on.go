@@ -11,7 +11,7 @@ import (
 // in the reactor (make mutants, scripts/mutants.sh). Each is switched on by
 // its name in the environment variable HANDOFF_FAULT, read once at start;
 // at most one is on. The first six are the model's seeded bugs
-// (model.Designs), the last three can only happen in an implementation.
+// (model.Designs), the rest can only happen in an implementation.
 var (
 	fault = os.Getenv("HANDOFF_FAULT")
 
@@ -46,6 +46,16 @@ var (
 	// registered-twice: a connection is registered twice: the trace and
 	// the handler see Register and OnOpen twice (P1).
 	faultRegisteredTwice = fault == "registered-twice"
+	// newest-first-pop: the Worker pops the newest item of its queue, not
+	// the oldest. Every connection still reaches its one Worker, in the
+	// round-robin's choice; only the order within a Worker breaks (P3).
+	faultNewestFirstPop = fault == "newest-first-pop"
+	// fd-leaked: a closed connection's fd is taken out of the epoll set but
+	// never closed (P5).
+	faultFdLeaked = fault == "fd-leaked"
+	// queued-left-open: Shutdown forgets the fds still queued, never
+	// registered: they stay open after Serve returns (P5, P7).
+	faultQueuedLeftOpen = fault == "queued-left-open"
 )
 
 // faultWindow widens the window between the two halves of a racy fault,
@@ -68,5 +78,17 @@ func (w *worker) popUnlocked() (item, bool) {
 	q.n = n - 1
 	w.s.tracePop(w.id, it.seq)
 	w.stats.queueLen.Store(int64(q.n))
+	return it, true
+}
+
+// popNewestLocked is popLocked taking the newest item (newest-first-pop).
+func (q *queue) popNewestLocked() (item, bool) {
+	if q.n < 2 {
+		return q.popLocked()
+	}
+	i := (q.head + q.n - 1) & (len(q.ring) - 1)
+	it := q.ring[i]
+	q.ring[i] = item{}
+	q.n--
 	return it, true
 }

@@ -262,7 +262,13 @@ func (w *worker) pop() (item, bool) {
 		return w.popUnlocked()
 	}
 	w.q.mu.Lock()
-	it, ok := w.q.popLocked()
+	var it item
+	var ok bool
+	if faultNewestFirstPop {
+		it, ok = w.q.popNewestLocked()
+	} else {
+		it, ok = w.q.popLocked()
+	}
 	if ok {
 		w.s.tracePop(w.id, it.seq)
 	}
@@ -373,7 +379,9 @@ func (w *worker) shutdown() {
 		if !ok {
 			break
 		}
-		_ = unix.Close(it.fd)
+		if !faultQueuedLeftOpen {
+			_ = unix.Close(it.fd)
+		}
 		w.load.Add(-1)
 		w.s.connClosed()
 	}
