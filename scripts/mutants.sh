@@ -20,7 +20,7 @@ GO=${GO:-go}
 LAYER_TIMEOUT=${LAYER_TIMEOUT:-90s}
 FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	unlocked-pop eventfd-pop-one fd-closed-before-onclose balancer-skips-worker registered-twice
-	newest-first-pop fd-leaked queued-left-open)
+	newest-first-pop fd-leaked queued-left-open stale-task-runs stale-event-delivered)
 if [ $# -gt 0 ]; then FAULTS=("$@"); fi
 
 # layer name, then the go test arguments that run it.
@@ -31,6 +31,7 @@ LAYERS=(
 	"rapid|-run ^TestRapid ./impl/reactor/"
 	"fuzz-seeds|-run ^Fuzz ./fuzz/ ./impl/reactor/"
 	"shutdown|-run ^TestShutdownUnderLoad$ ./impl/reactor/"
+	"p6-guards|-run ^TestP6 ./impl/reactor/"
 )
 
 log=$(mktemp -d)

@@ -19,6 +19,8 @@ const (
 	faultNewestFirstPop        = false
 	faultFdLeaked              = false
 	faultQueuedLeftOpen        = false
+	faultStaleTaskRuns         = false
+	faultStaleEventDelivered   = false
 )
 
 // faultWindow widens the window between the two halves of a racy seeded

@@ -56,6 +56,12 @@ var (
 	// queued-left-open: Shutdown forgets the fds still queued, never
 	// registered: they stay open after Serve returns (P5, P7).
 	faultQueuedLeftOpen = fault == "queued-left-open"
+	// stale-task-runs: an AsyncWrite queued for a connection that has since
+	// closed runs on whatever connection now holds its fd number (P6).
+	faultStaleTaskRuns = fault == "stale-task-runs"
+	// stale-event-delivered: an event is delivered to the connection on its
+	// fd whatever the generation it was armed for (P6).
+	faultStaleEventDelivered = fault == "stale-event-delivered"
 )
 
 // faultWindow widens the window between the two halves of a racy fault,

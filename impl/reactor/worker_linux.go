@@ -190,17 +190,7 @@ func (w *worker) run() {
 			w.now = int64(time.Since(w.epoch))
 		}
 		for i := 0; i < n; i++ {
-			ev := &events[i]
-			switch fd := int(ev.Fd); fd {
-			case w.note.rfd:
-				w.onNotify()
-			case w.taskfd:
-				w.onTasks()
-			default:
-				if c := w.conns[fd]; c != nil && c.gen == uint32(ev.Pad) {
-					w.onConnEvent(c, ev.Events)
-				}
-			}
+			w.onEvent(&events[i])
 		}
 		w.settleDirty()
 		if w.stopFlag.Load() {
@@ -210,6 +200,24 @@ func (w *worker) run() {
 		if idle > 0 && w.now >= w.nextIdle {
 			w.closeIdle(idle)
 			w.nextIdle = w.now + int64(timeout)*int64(time.Millisecond)
+		}
+	}
+}
+
+// onEvent acts on one event of the Worker's epoll set. A connection's event
+// is delivered only if the connection on its fd is the one it was armed for
+// (P6): the generation in the event must be the Conn's. An earlier event of
+// the same batch may have closed that connection and registered a new one on
+// the same fd number, and the new one must not get the old one's hang-up.
+func (w *worker) onEvent(ev *unix.EpollEvent) {
+	switch fd := int(ev.Fd); fd {
+	case w.note.rfd:
+		w.onNotify()
+	case w.taskfd:
+		w.onTasks()
+	default:
+		if c := w.conns[fd]; c != nil && (c.gen == uint32(ev.Pad) || faultStaleEventDelivered) {
+			w.onConnEvent(c, ev.Events)
 		}
 	}
 }
@@ -317,6 +325,11 @@ func (w *worker) runTasks(list []task) {
 	for i, t := range list {
 		c := t.c
 		c.asyncBytes.Add(-int64(len(t.p)))
+		if faultStaleTaskRuns && w.conns[c.fd] != nil {
+			c = w.conns[c.fd]
+		}
+		// The task's connection may have closed since it was queued, and
+		// its fd gone to a newer connection: run it only on its own (P6).
 		if !c.closed && w.conns[c.fd] == c {
 			if t.wake {
 				w.wake(c)
