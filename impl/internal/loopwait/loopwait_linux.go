@@ -29,12 +29,12 @@ const RawMax = 5 * time.Millisecond
 // and exitsyscall, and, once the loop has run 10 ms on one scheduling tick
 // (a locked loop never passes through the scheduler by itself), sysmon takes
 // the P from it at its next syscall: the loop wakes without a P, and sysmon
-// goes back to polling every 20 µs. A raw epoll_wait keeps the P (so a
-// program must leave a P for its other goroutines: reactor.Serve raises
-// GOMAXPROCS to do so), and sysmon
-// only preempts the loop every 10 ms. On short connections the reactor measured
-// 1.31× the floor's CPU per connection this way against 1.40× (make bench's
-// conn mode, before the floors waited this way too). A loop idle for RawMax then blocks the usual way, so an idle
+// goes back to polling every 20 µs. A raw epoll_wait keeps the P, so sysmon
+// only preempts the loop every 10 ms (and a program must leave a P for its
+// other goroutines: reactor.Serve raises GOMAXPROCS to do so). On short
+// connections the reactor measured 1.31× the floor's CPU per connection this
+// way against 1.40× (make bench's conn mode, before the floors waited this
+// way too). A loop idle for RawMax then blocks the usual way, so an idle
 // server lets its Ps go and sysmon sleep, as before.
 //
 // A stop-the-world still reaches a loop in the raw wait: the runtime's
