@@ -9,12 +9,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoffd/handoff/internal/procstat"
 )
 
 const emfileChildEnv = "HANDOFF_REACTOR_EMFILE_CHILD"
@@ -64,16 +65,13 @@ func TestEMFILEChild(t *testing.T) {
 }
 
 // cpuTicks returns a process's user+system CPU time in clock ticks.
-func cpuTicks(t *testing.T, pid int) int {
+func cpuTicks(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	n, err := procstat.CPUTicks(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.Atoi(f[11])
-	stime, _ := strconv.Atoi(f[12])
-	return utime + stime
+	return n
 }
 
 // TestEMFILE checks memcached's behaviour on fd exhaustion in a server whose
@@ -167,7 +165,7 @@ func TestEMFILE(t *testing.T) {
 	before := cpuTicks(t, cmd.Process.Pid)
 	time.Sleep(window)
 	spent := cpuTicks(t, cmd.Process.Pid) - before
-	ticksPerWindow := int(window / (10 * time.Millisecond)) // CLK_TCK is 100 on Linux
+	ticksPerWindow := int64(window.Seconds() * procstat.TicksPerSecond)
 	if spent > ticksPerWindow/3 {
 		t.Errorf("child used %d of %d possible ticks while out of fds: it spins", spent, ticksPerWindow)
 	}
