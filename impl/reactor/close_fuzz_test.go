@@ -1,10 +1,7 @@
 package reactor
 
 import (
-	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // FuzzCloseBeforeReuse checks P6 close before reuse (spec/SPEC.md) on
@@ -23,25 +20,12 @@ func FuzzCloseBeforeReuse(f *testing.F) {
 		clients := data[1:min(len(data), 33)]
 		h := &peerCheck{peers: map[uint64]string{}}
 		s := startServer(t, Config{Workers: 1 + int(data[0])%3, Logger: p6Logger()}, h)
-		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
-		var wg sync.WaitGroup
-		errs := make(chan error, len(clients))
+		byServer := make([]bool, len(clients))
 		for i, b := range clients {
-			wg.Go(func() { errs <- closeOnce(addr, b&1 != 0, i) })
+			byServer[i] = b&1 != 0
 		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for st := s.Stats(); st.CurrConns != 0 || st.TotalConns != uint64(len(clients)); st = s.Stats() {
-			if time.Now().After(deadline) {
-				t.Fatalf("not every connection was closed: %+v", st)
-			}
-			time.Sleep(time.Millisecond)
+		if err := closeRound(s, byServer); err != nil {
+			t.Fatal(err)
 		}
 		h.mu.Lock()
 		defer h.mu.Unlock()

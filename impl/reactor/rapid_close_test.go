@@ -45,25 +45,8 @@ func TestRapidCloseBeforeReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 		}()
-		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
-		var wg sync.WaitGroup
-		errs := make(chan error, len(byServer))
-		for i, server := range byServer {
-			wg.Go(func() { errs <- closeOnce(addr, server, i) })
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for s.Stats().CurrConns != 0 || s.Stats().TotalConns != uint64(len(byServer)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("not every connection was closed: %+v", s.Stats())
-			}
-			time.Sleep(time.Millisecond)
+		if err := closeRound(s, byServer); err != nil {
+			t.Fatal(err)
 		}
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -74,6 +57,33 @@ func TestRapidCloseBeforeReuse(t *testing.T) {
 			t.Fatalf("%d OnClose for %d connections", h.closes, len(byServer))
 		}
 	})
+}
+
+// closeRound runs closeOnce for every entry of byServer at once, on s's
+// first listener, then waits until s has had that many connections and
+// holds none. It returns the first error.
+func closeRound(s *Server, byServer []bool) error {
+	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+	var wg sync.WaitGroup
+	errs := make(chan error, len(byServer))
+	for i, server := range byServer {
+		wg.Go(func() { errs <- closeOnce(addr, server, i) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st := s.Stats(); st.CurrConns != 0 || st.TotalConns != uint64(len(byServer)); st = s.Stats() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not every connection was closed: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }
 
 // closeOnce connects, reads the greeting, and then either asks the server
