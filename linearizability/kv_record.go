@@ -68,19 +68,9 @@ func RecordKV(ctx context.Context, st KVSetup) ([]porcupine.Operation, error) {
 		return nil, err
 	}
 	srv.SetConnStats(memcache.ConnStatsOf(s))
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background()) }()
-
-	ops, recErr := kvClients(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
-	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.Shutdown(stopCtx); err != nil && recErr == nil {
-		recErr = fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; err != nil && recErr == nil {
-		recErr = fmt.Errorf("serve: %w", err)
-	}
-	return ops, recErr
+	stop := serve(s)
+	ops, err := kvClients(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
+	return ops, stop(err)
 }
 
 // kvClients runs st's clients against addr until st.Ops commands ran or

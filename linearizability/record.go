@@ -74,23 +74,14 @@ func Record(ctx context.Context, st Setup) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background()) }()
+	stop := serve(s)
 	run := &Run{Setup: st}
 	ops, recErr := connects(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
 	if recErr == nil {
 		recErr = awaitClosed(ctx, s, st.Ops)
 	}
 	run.Stats = s.Stats()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.Shutdown(stopCtx); err != nil && recErr == nil {
-		recErr = fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; err != nil && recErr == nil {
-		recErr = fmt.Errorf("serve: %w", err)
-	}
-	if recErr != nil {
+	if recErr = stop(recErr); recErr != nil {
 		return nil, recErr
 	}
 	run.Trace = trace.Events()
@@ -220,4 +211,22 @@ func QueueHistory(trace []model.Event) []porcupine.Operation {
 			Input: QueueOp{Worker: w}, Output: p.conn})
 	}
 	return ops
+}
+
+// serve starts s serving, and returns stop, which shuts it down and returns
+// the recording's error err, or else Shutdown's, or else Serve's.
+func serve(s *reactor.Server) (stop func(err error) error) {
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background()) }()
+	return func(err error) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if e := s.Shutdown(ctx); e != nil && err == nil {
+			err = fmt.Errorf("shutdown: %w", e)
+		}
+		if e := <-served; e != nil && err == nil {
+			err = fmt.Errorf("serve: %w", e)
+		}
+		return err
+	}
 }
