@@ -46,6 +46,27 @@ func mustDesign(t *testing.T, name string) Design {
 
 var correctDesigns = []string{"memcached", "eventfd", "drain", "coalesced"}
 
+// replayRun replays the events of a run of d, which must all be accepted,
+// and checks that Replay ends with the run's per-worker registered counts.
+func replayRun(t *testing.T, d Design, b Bounds, seed uint64, evs []Event, final State) *ReplayResult {
+	t.Helper()
+	r, err := Replay(d, b.Workers, b.Acceptors, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Refused != nil {
+		t.Fatalf("%s seed %d at %s: %v", d.Name, seed, b, r.Refused)
+	}
+	want := make([]int, b.Workers)
+	for i, w := range final.Workers {
+		want[i] = w.Registered
+	}
+	if got := r.Registered(); !reflect.DeepEqual(got, want) {
+		t.Errorf("%s seed %d: registered %v, want %v", d.Name, seed, got, want)
+	}
+	return r
+}
+
 // Every run of a correct design is accepted by Replay of that design, and
 // Replay ends with the same per-worker counts (P1 exactly-once: each conn
 // registered by one worker).
@@ -55,20 +76,7 @@ func TestReplayAcceptsRuns(t *testing.T) {
 		for seed := uint64(0); seed < 20; seed++ {
 			b := Bounds{Workers: 1 + int(seed%4), Conns: 40, Acceptors: 1 + int(seed%2), PipeCap: 1 + int(seed%3)}
 			evs, final := walk(t, d, b, seed, true)
-			r, err := Replay(d, b.Workers, b.Acceptors, evs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Refused != nil {
-				t.Fatalf("%s seed %d at %s: %v", name, seed, b, r.Refused)
-			}
-			want := make([]int, b.Workers)
-			for i, w := range final.Workers {
-				want[i] = w.Registered
-			}
-			if got := r.Registered(); !reflect.DeepEqual(got, want) {
-				t.Errorf("%s seed %d: registered %v, want %v", name, seed, got, want)
-			}
+			replayRun(t, d, b, seed, evs, final)
 		}
 	}
 }
@@ -460,20 +468,7 @@ func TestReplayAcceptorsOutOfOrder(t *testing.T) {
 			if late == 0 {
 				t.Fatalf("%s seed %d at %s: no Accept came out of number order; the test shows nothing", name, seed, b)
 			}
-			r, err := Replay(d, b.Workers, b.Acceptors, evs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Refused != nil {
-				t.Fatalf("%s seed %d at %s: %v", name, seed, b, r.Refused)
-			}
-			want := make([]int, b.Workers)
-			for i, w := range final.Workers {
-				want[i] = w.Registered
-			}
-			if got := r.Registered(); !reflect.DeepEqual(got, want) {
-				t.Errorf("%s seed %d: registered %v, want %v", name, seed, got, want)
-			}
+			r := replayRun(t, d, b, seed, evs, final)
 			if r.MaxStates > 64 {
 				t.Errorf("%s seed %d: replay tracked up to %d model states", name, seed, r.MaxStates)
 			}
