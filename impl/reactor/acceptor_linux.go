@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/handoffd/handoff/impl/internal/loopwait"
+	"github.com/handoffd/handoff/internal/loopwait"
 )
 
 // acceptor is one Acceptor: a goroutine locked to its OS thread, with its own

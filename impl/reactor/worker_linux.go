@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/handoffd/handoff/impl/internal/loopwait"
+	"github.com/handoffd/handoff/internal/loopwait"
 )
 
 // worker is one Worker: a goroutine locked to its OS thread, with its own

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
-	"github.com/handoffd/handoff/impl/internal/loopwait"
+	"github.com/handoffd/handoff/internal/loopwait"
 )
 
 // The floor is the cheapest server this kernel allows for the bench's
