@@ -1,5 +1,5 @@
 // Package fuzz holds handoff's go test -fuzz targets, which cut across
-// packages (DESIGN.md §4: no panic, no divergence on arbitrary input):
+// packages (spec/DESIGN.md §4: no panic, no divergence on arbitrary input):
 //
 //   - FuzzModelSchedule: the input chooses a design's size and, byte by
 //     byte, which enabled step the model takes next; a correct design must

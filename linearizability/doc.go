@@ -1,6 +1,6 @@
 // Package linearizability checks, with porcupine, that what concurrent
 // clients observe of a running reactor is linearizable against a sequential
-// specification (DESIGN.md §4, spec/SPEC.md):
+// specification (spec/DESIGN.md §4, spec/SPEC.md):
 //
 //   - round-robin: an operation is one client's connect, its output the
 //     Worker and the sequence number the server reports in OnOpen; the

@@ -46,7 +46,7 @@ func sequential(calls ...kvCall) []porcupine.Operation {
 }
 
 // TestKVSpecification checks every rule of KV on small histories, each
-// once right and once wrong (DESIGN.md §4: the cache's semantics, as
+// once right and once wrong (spec/DESIGN.md §4: the cache's semantics, as
 // memcached's protocol.txt gives them).
 func TestKVSpecification(t *testing.T) {
 	const max64 = "18446744073709551615"

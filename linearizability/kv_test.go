@@ -27,7 +27,7 @@ func testKVPlan() KVPlan {
 }
 
 // TestKV records the cache under 32 clients over TCP: the history must be
-// linearizable against KV (DESIGN.md §4: the cache's semantics are
+// linearizable against KV (spec/DESIGN.md §4: the cache's semantics are
 // linearizable under concurrent clients), the two broken twins and the
 // history of a server whose cas ignores the unique must be refuted, and the
 // run must have exercised every reply (KVSuite refuses a run that did not).

@@ -8,7 +8,8 @@ import (
 
 // Kind names one step of the hand-off. The same names are used by the model's
 // steps, the Promela processes in spec/dispatch.pml and the reactor's trace
-// events (DESIGN.md §4), so that a recorded trace can be replayed step by step.
+// events (spec/DESIGN.md §4), so that a recorded trace can be replayed step
+// by step.
 type Kind uint8
 
 const (

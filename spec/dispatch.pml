@@ -2,12 +2,12 @@
  * dispatch.pml: handoff's connection hand-off (memcached's thread.c), in
  * Promela for spin. The correctness argument it checks is spec/SPEC.md.
  *
- * The system (DESIGN.md §1): Acceptors take connections from the listeners;
- * each connection gets a sequence number and a Worker (round-robin), is pushed
- * onto that Worker's queue under the queue's lock, and then the Worker is
- * woken by a token on its notify channel (a pipe byte or an eventfd
- * increment). A Worker reads the tokens, pops connections off its queue and
- * registers each in its own epoll set.
+ * The system (spec/DESIGN.md §1): Acceptors take connections from the
+ * listeners; each connection gets a sequence number and a Worker
+ * (round-robin), is pushed onto that Worker's queue under the queue's lock,
+ * and then the Worker is woken by a token on its notify channel (a pipe byte
+ * or an eventfd increment). A Worker reads the tokens, pops connections off
+ * its queue and registers each in its own epoll set.
  *
  * Code modelled (impl/reactor), step by step (SPEC.md §2 has the full map):
  *   Accept     acceptor.acceptAll (accept4), acceptor.admit, balancer.pick:
@@ -51,7 +51,7 @@
  * (default 32, memcached's MAX_PIPE_EVENTS). LEMMAS also asserts the
  * inductive invariants SPEC.md's argument uses (correct designs only).
  *
- * Properties (DESIGN.md §2):
+ * Properties (spec/DESIGN.md §2):
  *   P1 exactly-once      asserted at Register, by the Monitor, at quiescence
  *   P2 round-robin       asserted at Dispatch
  *   P3 per-worker FIFO   asserted at Register
