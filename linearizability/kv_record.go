@@ -39,7 +39,7 @@ type KVSetup struct {
 const kvOpTimeout = 20 * time.Second
 
 // RecordKV serves handoffd's cache (memcache.Handler on a reactor, as
-// cmd/handoffd assembles them) on 127.0.0.1, runs st.Ops commands from
+// impl/cmd/handoffd assembles them) on 127.0.0.1, runs st.Ops commands from
 // st.Clients clients, and stops the server. It returns one operation per
 // command, called just before the command is written and returned once its
 // reply was read, in no particular order. A client that fails (a timeout,

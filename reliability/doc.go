@@ -1,5 +1,5 @@
 // Package reliability holds handoff's fault, overload and bad-input tests
-// (issue 6) and the probes they and the soak program (cmd/soak) share.
+// and the probes they and the soak program (cmd/soak) share.
 //
 // The tests run on real loopback sockets, bounded in time, as part of
 // go test ./...: most start handoffd as a subprocess, built once by TestMain

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench.sh: handoff side by side with its peers on loopback, in one run
-# (issue 7). Builds everything, installs memcached from Debian's packages when
+# bench.sh: handoff side by side with its peers on loopback, in one run.
+# Builds everything, installs memcached from Debian's packages when
 # missing, runs the reactor's dispatch-latency benchmark, then starts every
 # server and has handoff-bench measure them round after round (the order
 # rotated each round: A B C, B C A, ...), and prints the medians as ratios to

@@ -21,8 +21,8 @@ func chartFile(in, out string) error {
 	return os.WriteFile(out, rep.svg(), 0o644)
 }
 
-// panel is one chart: a bar per server for one figure, and the target the
-// issue sets for it as a dashed line.
+// panel is one chart: a bar per server for one figure, and the target
+// handoff sets itself for that figure as a dashed line.
 type panel struct {
 	mode   string // the load mode the figure comes from; "" for none
 	title  string
