@@ -1,5 +1,10 @@
-// Package fuzz holds handoff's go test -fuzz targets, which cut across
-// packages (spec/DESIGN.md §4: no panic, no divergence on arbitrary input):
+// Package fuzz holds handoff's go test -fuzz targets that cut across
+// packages, with their seed corpora (spec/DESIGN.md §4: no panic, no
+// divergence on arbitrary input). Apart from this doc it has test files
+// only, so nothing here is built into a binary, and a target that needs one
+// package's unexported parts lives in that package instead.
+//
+// The targets here:
 //
 //   - FuzzModelSchedule: the input chooses a design's size and, byte by
 //     byte, which enabled step the model takes next; a correct design must
@@ -10,6 +15,7 @@
 //     must come back intact, and the trace must replay through the model.
 //
 // FuzzQueue and FuzzCloseBeforeReuse (P6), which need the reactor's
-// unexported queue and fds, live in impl/reactor. Seed corpora are under testdata/fuzz/<Name>; go test runs
-// them, go test -fuzz=Name -fuzztime=30s explores further.
+// unexported queue and fds, live in impl/reactor. Seed corpora are under
+// testdata/fuzz/<Name>; go test runs them, go test -fuzz=Name
+// -fuzztime=30s explores further.
 package fuzz

@@ -1,6 +1,12 @@
-// Package linearizability checks, with porcupine, that what concurrent
-// clients observe of a running reactor is linearizable against a sequential
-// specification (spec/DESIGN.md §4, spec/SPEC.md):
+// Package linearizability holds the porcupine models of the hand-off and of
+// handoffd's cache, and the recorders that take histories from a live reactor
+// over real connections. It sees the server only as its clients and its
+// trace hook do, and no package of the server imports it, so porcupine never
+// reaches a server binary.
+//
+// Each check asks porcupine whether what concurrent clients observe of a
+// running reactor is linearizable against a sequential specification
+// (spec/DESIGN.md §4, spec/SPEC.md):
 //
 //   - round-robin: an operation is one client's connect, its output the
 //     Worker and the sequence number the server reports in OnOpen; the

@@ -1,13 +1,14 @@
 // Package model is handoff's connection hand-off as a pure state machine:
 // the Acceptors, the shared sequence counter, each Worker's queue, notify channel
-// and wake-up flag, and what each Worker registered. It checks the
-// properties P1 exactly-once, P2 round-robin, P3 per-worker FIFO and P4 no
-// lost wake-up on every interleaving, within bounds; spec/SPEC.md states
-// them and argues why they hold, and spec/dispatch.pml is the same system
-// for spin.
+// and wake-up flag, and what each Worker registered. Nothing here makes a
+// system call, reads the clock or touches the network (TestPure refuses an
+// import of syscall, golang.org/x/sys, net, os, time or unsafe), so that a
+// run is a function of its steps alone: inputs are steps, results are values.
 //
-// The package imports no syscall, net, os, time or unsafe (a test enforces
-// it): inputs are steps, results are values.
+// It checks the properties P1 exactly-once, P2 round-robin, P3 per-worker
+// FIFO and P4 no lost wake-up on every interleaving, within bounds;
+// spec/SPEC.md states them and argues why they hold, and spec/dispatch.pml
+// is the same system for spin.
 //
 // # Steps
 //

@@ -1,5 +1,7 @@
 // Package reliability holds handoff's fault, overload and bad-input tests
-// and the probes they and the soak program (cmd/soak) share.
+// and the probes they and the soak program (cmd/soak) share. The probes
+// watch handoffd from outside, as an operator's tools would, so they import
+// none of handoff's packages but internal/procstat.
 //
 // The tests run on real loopback sockets, bounded in time, as part of
 // go test ./...: most start handoffd as a subprocess, built once by TestMain
@@ -28,8 +30,7 @@
 // The non-test files are the probes: Daemon starts and stops handoffd (with a
 // lowered RLIMIT_NOFILE when asked), Client speaks just enough of the
 // memcached text protocol to set, get and read stats, and ReadProc samples a
-// process from /proc. They have no dependency on handoff's own packages, so
-// they observe the server exactly as a user's tools would.
+// process from /proc (through internal/procstat).
 //
 // Linux only.
 package reliability

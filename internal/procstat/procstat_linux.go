@@ -1,6 +1,8 @@
 // Package procstat reads a process's CPU time and memory from /proc: the
 // figures the bench quotes for a server and the bounds the reliability and
-// reactor tests put on one ("no busy loop").
+// reactor tests put on one ("no busy loop"). It reads and nothing more: it
+// never starts, signals or changes the process it looks at, and the bounds
+// and ratios built on its figures belong to its callers.
 package procstat
 
 import (

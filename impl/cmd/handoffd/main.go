@@ -1,7 +1,11 @@
 // Command handoffd is a memcached-compatible cache server on handoff's
-// reactor. It speaks memcached's text protocol (classic and meta commands)
-// and takes memcached's flags, so memcached clients and tools work with it
-// unchanged.
+// reactor. It wires the server together and nothing more: memcached's flags
+// become the reactor's and the cache's configuration and the fd limit is
+// raised to fit -c, while the protocol lives in impl/memcache and the event
+// loops in impl/reactor.
+//
+// It speaks memcached's text protocol (classic and meta commands) and takes
+// memcached's flags, so memcached clients and tools work with it unchanged.
 //
 //	handoffd -p 11211 -l 127.0.0.1 -t 4 -c 1024 -m 64 -I 1m
 //	handoffd -s /tmp/handoffd.sock -notify eventfd -wakeup coalesced

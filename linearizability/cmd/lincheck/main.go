@@ -1,6 +1,10 @@
 // Command lincheck records histories from a running reactor and from
-// handoffd's cache on it, and checks with porcupine that they are
-// linearizable (package linearizability), printing one line per check:
+// handoffd's cache on it, at full size, and checks with porcupine that they
+// are linearizable. It is a command line and nothing more: every recorder,
+// model and broken twin lives in package linearizability, whose tests run the
+// same checks smaller.
+//
+// It prints one line per check:
 //
 //	lincheck round-robin: 10240 operations, 64 clients, Ok in 1.2s
 //	lincheck kv: 10240 operations, 64 clients, Ok in 2.1s

@@ -1,5 +1,8 @@
 // Command modelcheck explores every interleaving of one design of handoff's
-// hand-off model within bounds and checks P1–P4 (spec/SPEC.md).
+// hand-off model within bounds and checks P1–P4 (spec/SPEC.md). It is a
+// command line and nothing more: the designs, the search and the checks
+// belong in package model, where the tests and the fuzz targets run the same
+// code.
 //
 //	modelcheck -variant NAME [-workers W] [-conns C] [-acceptors A] [-pipecap K] [-dot FILE]
 //	modelcheck -list

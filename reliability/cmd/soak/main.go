@@ -3,6 +3,9 @@
 // goroutines, and fails if any of them trends upward (see tolerance in trend.go), if any
 // request it did not mean to provoke fails, or if the fd count does not
 // return to its baseline once the load stops (P5 no fd leak, spec/SPEC.md).
+// It judges handoffd from outside only, through its stats and /proc with
+// package reliability's probes, and imports none of the server's packages,
+// so what it soaks is the process a user runs.
 //
 //	soak -duration 10m                 # builds and starts handoffd itself
 //	soak -duration 10m -addr 127.0.0.1:11211
