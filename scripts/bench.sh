@@ -34,8 +34,8 @@ else
 fi
 
 echo "bench: building" >&2
-$GO build -o "$bin/handoff-bench" ./impl/cmd/handoff-bench
-(cd impl/cmd/handoff-bench/gnet && $GO build -o "$bin/handoff-gnet" .)
+$GO build -o "$bin/handoff-bench" ./bench
+(cd bench/gnet && $GO build -o "$bin/handoff-gnet" .)
 # handoffd is the server the table is about; until it exists the echo
 # server stands in for the modes an echo can answer (conn and idle).
 if [ -f impl/cmd/handoffd/main.go ]; then
