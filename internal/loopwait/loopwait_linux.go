@@ -1,7 +1,3 @@
-// Package loopwait is how a goroutine locked to its thread, running an
-// event loop, waits on its epoll set: the reactor's Acceptors and Workers,
-// and the bench's floors, which must pay no more for waiting than the reactor
-// does.
 package loopwait
 
 import (

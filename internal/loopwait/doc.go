@@ -1,0 +1,8 @@
+// Package loopwait is how a goroutine locked to its thread, running an event
+// loop, waits on its epoll set. It is Linux only: elsewhere the package is
+// empty, so that it exists for tools that walk every package, and a caller
+// off Linux fails to build where it names Wait.
+//
+// Its callers are the reactor's Acceptors and Workers, and the bench's
+// floors, which must pay no more for waiting than the reactor does.
+package loopwait
