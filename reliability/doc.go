@@ -31,5 +31,7 @@
 // process from /proc. They have no dependency on handoff's own packages, so
 // they observe the server exactly as a user's tools would.
 //
-// Linux only.
+// Linux only: elsewhere the probes build, so that the module does, but
+// ReadProc fails with an error wrapping errors.ErrUnsupported and a Daemon
+// started with NoFile exits before it listens.
 package reliability
