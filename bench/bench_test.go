@@ -62,7 +62,7 @@ func TestRoundRatios(t *testing.T) {
 		"memcached": {"conn": {{CPUPerOp: 20}, {CPUPerOp: 80}, {CPUPerOp: 20}}},
 		"x":         {"conn": {{CPUPerOp: 15}, {CPUPerOp: 60}, {CPUPerOp: 14}}, "idle": {{RSSPerConn: 50}}},
 	}
-	r := roundRatios(runs, "x")
+	r := roundRatios(runs, "x", ratioBases)
 	want := map[string]jsonFloat{"conn/floor": 1.5, "conn/memcached": 0.75, "idle/floor": 0.5}
 	if len(r) != len(want) {
 		t.Errorf("ratios %v, want %v", r, want)
@@ -92,7 +92,7 @@ func TestAddDispatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := &report{Servers: []serverFigures{{Name: "handoffd/pipe+per-conn", DispatchP99: nan}, {Name: "floor", DispatchP99: nan}}}
-	if err := rep.addDispatch(path); err != nil {
+	if err := rep.addDispatch(path, ""); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Servers[0].DispatchP99 != 200 || rep.Servers[1].DispatchP99.ok() {

@@ -31,4 +31,9 @@
 //
 //	handoff-bench suite -server 'floor=handoff-bench floor -p {port}' -server ... -rounds 5
 //	handoff-bench chart -in bench.json -o docs/bench.svg
+//
+// A server named "handoffd@REV/pipe+per-conn" is that design of handoffd
+// built at revision REV: the suite quotes handoffd/pipe+per-conn against it
+// as well, round by round, in a before/after table (names.go), and
+// -gobench REV=FILE gives it the dispatch figures measured at REV.
 package main
