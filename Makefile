@@ -66,9 +66,13 @@ compat: deps
 	kill $$pid; exit $$rc
 
 # handoff side by side with the floor, Go net, memcached and gnet (docs/bench.svg);
-# BENCH_QUICK=1 for a short run. `make gobench` runs the Go benchmarks alone.
+# BENCH_QUICK=1 for a short run. BASELINE=<git revision> also runs handoffd
+# built at that revision beside this tree's, in the same rounds, and ends the
+# table with each design's cost as a ratio to the baseline's (before/after;
+# scripts/bench.sh says how). `make gobench` runs the Go benchmarks alone.
+BASELINE ?=
 bench:
-	bash scripts/bench.sh
+	$(if $(BASELINE),BENCH_BASELINE='$(BASELINE)') bash scripts/bench.sh
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
