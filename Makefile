@@ -2,13 +2,14 @@
 # machine with Go; the other targets are for people working on handoff.
 
 GO          ?= go
+GOFMT       ?= gofmt
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PORT        ?= 11211
 FUZZTIME    ?= 30s
 DURATION    ?= 10m
 BENCHTIME   ?= 1s
 
-.PHONY: run test unit lint model spec compat bench lincheck fuzz mutants soak deps
+.PHONY: run test unit lint crossvet model spec compat bench lincheck fuzz mutants soak deps
 
 # handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT);
 # Ctrl-C stops it gracefully. Built first, so Ctrl-C reaches handoffd itself rather than go run.
@@ -24,9 +25,25 @@ deps:
 	@bash scripts/need.sh cc gcc
 	@bash scripts/need.sh memcached memcached
 
+# go vet and staticcheck over the main module, go vet over the gnet peer's
+# module (./... stops at its go.mod), and gofmt over both: a file gofmt would
+# change fails the target and is named.
 lint:
 	$(GO) vet ./...
+	cd bench/gnet && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@unformatted=$$($(GOFMT) -l .); if [ -n "$$unformatted" ]; then \
+		echo "gofmt -l: not gofmt'ed:"; echo "$$unformatted"; exit 1; fi
+
+# go vet of both modules for each GOOS in CROSS_OS, so that code which builds
+# only on Linux says so with a build constraint rather than breaking the
+# build elsewhere. Runs every OS and fails at the end if any failed.
+CROSS_OS ?= darwin freebsd windows
+crossvet:
+	@rc=0; for os in $(CROSS_OS); do \
+		echo "GOOS=$$os go vet ./..."; GOOS=$$os $(GO) vet ./... || rc=1; \
+		echo "GOOS=$$os go vet ./... (bench/gnet)"; (cd bench/gnet && GOOS=$$os $(GO) vet ./...) || rc=1; \
+	done; exit $$rc
 
 unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
@@ -49,9 +66,13 @@ compat: deps
 	kill $$pid; exit $$rc
 
 # handoff side by side with the floor, Go net, memcached and gnet (docs/bench.svg);
-# BENCH_QUICK=1 for a short run. `make gobench` runs the Go benchmarks alone.
+# BENCH_QUICK=1 for a short run. BASELINE=<git revision> also runs handoffd
+# built at that revision beside this tree's, in the same rounds, and ends the
+# table with each design's cost as a ratio to the baseline's (before/after;
+# scripts/bench.sh says how). `make gobench` runs the Go benchmarks alone.
+BASELINE ?=
 bench:
-	bash scripts/bench.sh
+	$(if $(BASELINE),BENCH_BASELINE='$(BASELINE)') bash scripts/bench.sh
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/handoffd/handoff/internal/race"
 )
 
 // testKVPlan is FullKVPlan made small enough for go test: lincheck's
@@ -20,7 +22,7 @@ func testKVPlan() KVPlan {
 	p := FullKVPlan()
 	p.Timeout = 10 * time.Second
 	p.Clients = 32
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		p.Ops = 4096
 	}
 	return p

@@ -8,16 +8,19 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/handoffd/handoff/internal/race"
 )
 
 // testPlan is FullPlan made small enough for go test: the full 10,240
-// operations without the race detector, fewer with it or with -short.
+// operations without the race detector, fewer with it or with -short (the
+// detector slows the clients and the server several times over).
 func testPlan() Plan {
 	p := FullPlan()
 	p.Timeout = 10 * time.Second
 	// p.Dir stays the temp dir, not t.TempDir: a failed check's
 	// visualization must outlive the test that reports its path.
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		p.Clients, p.Ops, p.AcceptorOps = 32, 4096, 2048
 	}
 	return p

@@ -3,16 +3,20 @@ package model
 import (
 	"reflect"
 	"testing"
+
+	"github.com/handoffd/handoff/internal/race"
 )
 
 // P1 exactly-once, P2 round-robin, P3 per-worker FIFO, P4 no lost wake-up
 // (spec/SPEC.md): every correct design holds them on every interleaving at
 // its default bounds, and every seeded bug breaks the property it is seeded
-// for.
+// for. Under the race detector it searches smaller systems, as the other
+// model tests do: the model runs on one goroutine, so the detector has
+// nothing to find in it and only slows the search ten times over.
 func TestDesignsAtDefaultBounds(t *testing.T) {
 	for _, d := range Designs() {
 		b := d.DefaultBounds()
-		if raceEnabled {
+		if race.Enabled {
 			b = smallBounds(d)
 		}
 		r, err := Explore(d, b, Options{})

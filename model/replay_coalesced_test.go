@@ -3,6 +3,8 @@ package model
 import (
 	"reflect"
 	"testing"
+
+	"github.com/handoffd/handoff/internal/race"
 )
 
 // events parses one event per line, in Event.String's form.
@@ -146,7 +148,7 @@ func TestReplayCoalescedNoTokenKeepsWorkerDraining(t *testing.T) {
 func TestReplayMatchesBruteForceCoalesced(t *testing.T) {
 	d := mustDesign(t, "coalesced")
 	seeds := uint64(24)
-	if raceEnabled {
+	if race.Enabled {
 		seeds = 6
 	}
 	for seed := uint64(0); seed < seeds; seed++ {

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/handoffd/handoff/internal/race"
 )
 
 // walk runs design d at bounds b, choosing each step at random (seeded), to
@@ -88,7 +90,7 @@ func TestReplayLongTrace(t *testing.T) {
 	for i, name := range append(correctDesigns, correctDesigns...) {
 		d := mustDesign(t, name)
 		b := Bounds{Workers: 16, Conns: 2000, Acceptors: 2, PipeCap: 4}
-		if raceEnabled {
+		if race.Enabled {
 			b.Conns = 200
 		}
 		if i >= len(correctDesigns) {
@@ -330,7 +332,7 @@ func bruteReplay(d Design, b Bounds, trace []Event) int {
 // dropped, a worker changed), both refuse at the same event.
 func TestReplayMatchesBruteForce(t *testing.T) {
 	seeds := uint64(30)
-	if raceEnabled {
+	if race.Enabled {
 		seeds = 8
 	}
 	for _, d := range Designs() {
@@ -451,7 +453,7 @@ func TestReplayAcceptorsOutOfOrder(t *testing.T) {
 		d := mustDesign(t, name)
 		for seed := uint64(0); seed < 6; seed++ {
 			b := Bounds{Workers: 2 + int(seed%2), Conns: 300, Acceptors: 2 + int(seed%3/2), PipeCap: 1 + int(seed%2)}
-			if raceEnabled {
+			if race.Enabled {
 				b.Conns = 60
 			}
 			m := &Machine{d: d, b: b, lag: true}

@@ -54,20 +54,14 @@ func ExecWithNoFile() {
 		fmt.Fprintf(os.Stderr, "reliability launcher: bad %s=%q or no program\n", noFileEnv, v)
 		os.Exit(127)
 	}
-	// syscall.Setrlimit (not x/sys/unix's) also tells the runtime not to
-	// restore its startup limit in the exec'd program.
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
-		fmt.Fprintf(os.Stderr, "reliability launcher: setrlimit: %v\n", err)
-		os.Exit(127)
-	}
 	env := make([]string, 0, len(os.Environ()))
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, noFileEnv+"=") {
 			env = append(env, e)
 		}
 	}
-	err = syscall.Exec(os.Args[1], os.Args[1:], env)
-	fmt.Fprintf(os.Stderr, "reliability launcher: exec %s: %v\n", os.Args[1], err)
+	err = execWithNoFile(n, os.Args[1], os.Args[1:], env)
+	fmt.Fprintf(os.Stderr, "reliability launcher: %s: %v\n", os.Args[1], err)
 	os.Exit(127)
 }
 

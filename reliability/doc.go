@@ -32,5 +32,7 @@
 // memcached text protocol to set, get and read stats, and ReadProc samples a
 // process from /proc (through internal/procstat).
 //
-// Linux only.
+// Linux only: elsewhere the probes build, so that the module does, but
+// ReadProc fails with an error wrapping errors.ErrUnsupported and a Daemon
+// started with NoFile exits before it listens.
 package reliability

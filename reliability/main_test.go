@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/handoffd/handoff/internal/race"
 )
 
 // handoffd is the binary TestMain built for the subprocess tests, with the
@@ -24,10 +26,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	handoffd, err = BuildHandoffd(dir, buildFlags(raceEnabled())...)
+	handoffd, err = BuildHandoffd(dir, buildFlags(race.Enabled)...)
 	if err == nil {
 		plainHandoffd = handoffd
-		if raceEnabled() {
+		if race.Enabled {
 			plainHandoffd, err = BuildHandoffd(dir+"/plain", buildFlags(false)...)
 		}
 	}
@@ -62,20 +64,6 @@ func buildFlags(race bool) []string {
 	return flags
 }
 
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
 // startDaemon starts handoffd with o and makes sure it is gone when the test
 // ends (a test that stops it itself checks the exit; the rest are killed).
 func startDaemon(t testing.TB, o Options) *Daemon {
@@ -92,7 +80,7 @@ func startPlainDaemon(t testing.TB, o Options) *Daemon {
 
 func startBinary(t testing.TB, bin string, o Options) *Daemon {
 	t.Helper()
-	if bin == handoffd && raceEnabled() {
+	if bin == handoffd && race.Enabled {
 		// The race detector's exit waits a second for late reports by
 		// default; a tenth is plenty for a process that has joined all its
 		// goroutines, and the tests start a dozen daemons.

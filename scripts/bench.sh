@@ -8,6 +8,17 @@
 #
 #   bash scripts/bench.sh                 # full run, 7 rounds: about 6 minutes on 2 cores
 #   BENCH_QUICK=1 bash scripts/bench.sh   # fewer rounds, shorter runs: under 2 minutes
+#   BENCH_BASELINE=main bash scripts/bench.sh   # before/after: this tree against main
+#
+# Before/after: BENCH_BASELINE=<git revision> (a commit, tag or branch) also
+# builds handoffd at that revision, in a temporary git worktree removed on
+# exit, and runs it beside the current tree's handoffd in every notify x
+# wake-up design, named handoffd@<short rev>/<notify>+<wake-up>, in the same
+# rounds. The harness and every other server are built from the current
+# tree, so both sides are measured the same way; the dispatch-latency
+# benchmark runs at both revisions. The table then ends with each design's
+# cost as a ratio to its baseline's, a median of per-round ratios, so drift
+# in the machine's load moves both sides together.
 #
 # Every server gets two threads of work, one per core of the machine this was
 # written on: memcached -t 2 and handoffd -t 2 (both default to 4 worker
@@ -15,15 +26,25 @@
 # event loops, Go's net package with GOMAXPROCS = cores, the hand-off floor
 # with 2 worker threads. The floor is single-threaded by definition. Each
 # server runs on loopback at a free port.
-# Environment: BENCH_ROUNDS, BENCH_OUT (chart path), BENCH_JSON (results).
+# Environment: BENCH_ROUNDS, BENCH_OUT (chart path), BENCH_JSON (results),
+# BENCH_BASELINE (a git revision to measure against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 quick=${BENCH_QUICK:-0}
 out=${BENCH_OUT:-docs/bench.svg}
+baseline=${BENCH_BASELINE:-}
 work=$(mktemp -d /tmp/handoff-bench.XXXXXX)
 json=${BENCH_JSON:-$work/bench.json}
-trap 'rm -rf "$work"' EXIT
+basetree=$work/baseline
+cleanup() {
+	if [ -d "$basetree" ]; then
+		git worktree remove --force "$basetree" ||
+			echo "bench: could not remove the worktree $basetree; git worktree prune drops its record" >&2
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 bin=$work/bin
 mkdir -p "$bin" "$(dirname "$out")"
 
@@ -34,8 +55,8 @@ else
 fi
 
 echo "bench: building" >&2
-$GO build -o "$bin/handoff-bench" ./impl/cmd/handoff-bench
-(cd impl/cmd/handoff-bench/gnet && $GO build -o "$bin/handoff-gnet" .)
+$GO build -o "$bin/handoff-bench" ./bench
+(cd bench/gnet && $GO build -o "$bin/handoff-gnet" .)
 # handoffd is the server the table is about; until it exists the echo
 # server stands in for the modes an echo can answer (conn and idle).
 if [ -f impl/cmd/handoffd/main.go ]; then
@@ -46,12 +67,42 @@ else
 	$GO build -o "$bin/handoff-echo" ./impl/cmd/handoff-echo
 	hname=handoff-echo hmodes="@conn+idle" hbin=$bin/handoff-echo
 fi
+# The baseline's handoffd, built in a worktree of its own at that revision.
+# Its DispatchLatency figures go with its servers (-gobench rev=file).
+baserev=""
+if [ -n "$baseline" ]; then
+	full=$(git rev-parse --verify --quiet "$baseline^{commit}") ||
+		{ echo "bench: BENCH_BASELINE=$baseline is not a revision of this repository" >&2; exit 2; }
+	baserev=$(git rev-parse --short "$full")
+	echo "bench: building the baseline handoffd at $baseline ($baserev)" >&2
+	git worktree add --quiet --detach "$basetree" "$full"
+	if [ ! -f "$basetree/impl/cmd/handoffd/main.go" ]; then
+		echo "bench: $baseline has no impl/cmd/handoffd to measure against" >&2
+		exit 2
+	fi
+	(cd "$basetree" && $GO build -o "$bin/handoffd@$baserev" ./impl/cmd/handoffd)
+	usage=$("$bin/handoffd@$baserev" -h 2>&1 || true)
+	if [[ $usage != *-notify* || $usage != *-wakeup* ]]; then
+		echo "bench: handoffd at $baseline has no -notify/-wakeup flags to run each design with" >&2
+		exit 2
+	fi
+fi
 bash scripts/need.sh memcached memcached
 memcached_user=()
 [ "$(id -u)" -eq 0 ] && memcached_user=(-u root) # memcached refuses root without -u
 
 echo "bench: dispatch latency (go test -bench DispatchLatency)" >&2
 $GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" -count "$count" ./impl/reactor/ | tee "$work/dispatch.txt" >&2
+gobench=(-gobench "$work/dispatch.txt")
+if [ -n "$baserev" ]; then
+	echo "bench: dispatch latency at $baserev" >&2
+	if (cd "$basetree" && $GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" -count "$count" ./impl/reactor/) |
+		tee "$work/dispatch-$baserev.txt" >&2; then
+		gobench+=(-gobench "$baserev=$work/dispatch-$baserev.txt")
+	else
+		echo "bench: no dispatch latency at $baserev; its rows go without" >&2
+	fi
+fi
 
 servers=(
 	-server "floor=$bin/handoff-bench floor -p {port}"
@@ -60,14 +111,18 @@ servers=(
 	-server "memcached=memcached ${memcached_user[*]} -l 127.0.0.1 -p {port} -U 0 -t 2 -c 10000"
 	-server "gnet=$bin/handoff-gnet -p {port} -loops 2"
 )
+# Each design of handoffd, its baseline (if any) listed next to it.
 for n in pipe eventfd; do
 	for w in per-conn coalesced; do
 		servers+=(-server "$hname/$n+$w$hmodes=$hbin -l 127.0.0.1 -p {port} -t 2 -c 10000 -notify $n -wakeup $w")
+		if [ -n "$baserev" ]; then
+			servers+=(-server "handoffd@$baserev/$n+$w=$bin/handoffd@$baserev -l 127.0.0.1 -p {port} -t 2 -c 10000 -notify $n -wakeup $w")
+		fi
 	done
 done
 
 echo "bench: $rounds rounds, servers side by side" >&2
 "$bin/handoff-bench" suite "${servers[@]}" -rounds "$rounds" \
 	-conn-d "$dur" -req-d "$dur" -idle-c "$idle" \
-	-gobench "$work/dispatch.txt" -json "$json" -svg "$out" -logs "$work"
+	"${gobench[@]}" -json "$json" -svg "$out" -logs "$work"
 echo "bench: chart written to $out" >&2

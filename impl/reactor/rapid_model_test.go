@@ -22,6 +22,7 @@ import (
 
 	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
+	"github.com/handoffd/handoff/internal/race"
 	"github.com/handoffd/handoff/model"
 )
 
@@ -38,7 +39,7 @@ import (
 // after which every connection has had its OnClose (P7 clean shutdown).
 // Failures are shrunk and kept under testdata/rapid.
 func TestRapidServerBesideModel(t *testing.T) {
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		fewerRapidChecks(t, 30)
 	}
 	rapid.Check(t, func(t *rapid.T) {

@@ -1,9 +1,3 @@
-// Package loopwait is how a goroutine locked to its thread, running an
-// event loop, waits on its epoll set: the reactor's Acceptors and Workers,
-// and the bench's floors, which must pay no more for waiting than the reactor
-// does. It waits and nothing more: it opens, registers and closes no fd and
-// knows nothing of the hand-off, so that the reactor and the floors wait in
-// exactly the same way.
 package loopwait
 
 import (

@@ -1,8 +1,3 @@
-// Package procstat reads a process's CPU time and memory from /proc: the
-// figures the bench quotes for a server and the bounds the reliability and
-// reactor tests put on one ("no busy loop"). It reads and nothing more: it
-// never starts, signals or changes the process it looks at, and the bounds
-// and ratios built on its figures belong to its callers.
 package procstat
 
 import (
@@ -11,13 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// TicksPerSecond is the unit of utime and stime in /proc/PID/stat: USER_HZ,
-// which the kernel fixes at 100 for everything it reports to user space,
-// whatever CONFIG_HZ it was built with.
-const TicksPerSecond = 100
 
 // CPUTicks returns the CPU time pid has used, user plus system, in clock
 // ticks. It counts every thread, exited ones included.
@@ -43,15 +32,6 @@ func CPUTicks(pid int) (int64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
 	}
 	return u + s, nil
-}
-
-// TicksToDuration converts clock ticks to time.
-func TicksToDuration(t int64) time.Duration { return time.Duration(t) * time.Second / TicksPerSecond }
-
-// Status is what /proc/PID/status says of a process's memory and threads.
-type Status struct {
-	RSS     int64 // resident memory in bytes (VmRSS); 0 when the line is absent, as for a zombie
-	Threads int   // OS threads (Threads)
 }
 
 // ReadStatus reads pid's /proc/PID/status.

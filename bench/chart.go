@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"os"
+	"unicode/utf8"
 )
 
 // chartFile redraws the chart of a suite's JSON results.
@@ -32,10 +33,14 @@ type panel struct {
 	target func(rep *report) (float64, string) // in display units; label
 }
 
-// Chart geometry in pixels.
+// Chart geometry in pixels. The label column is at least labelWidth and
+// widens to the longest server name, at labelChar a character (12 px sans
+// serif averages about 6.5), so that a baseline's "handoffd@rev/..." is not
+// cut off at the left edge; the bars keep barSpan whatever the labels take.
 const (
-	chartWidth = 760
 	labelWidth = 190
+	labelChar  = 6.5
+	barSpan    = 440
 	barHeight  = 16
 	barGap     = 4
 	panelHead  = 34
@@ -44,8 +49,15 @@ const (
 )
 
 // svg draws the report as a plain SVG: one panel per figure, horizontal
-// bars, each labelled with its value and its ratio to the floor.
+// bars, each labelled with its value and its ratio to the floor. Servers
+// built at a baseline revision are drawn in a lighter shade of the current
+// tree's colour.
 func (rep *report) svg() []byte {
+	labelW := labelWidth
+	for _, s := range rep.Servers {
+		labelW = max(labelW, int(labelChar*float64(utf8.RuneCountInString(s.Name)))+16)
+	}
+	chartWidth := labelW + barSpan + valueRoom
 	floor, _ := rep.find("floor")
 	mc, hasMC := rep.find("memcached")
 	panels := []panel{
@@ -91,7 +103,7 @@ func (rep *report) svg() []byte {
 		if maxV <= 0 {
 			maxV = 1
 		}
-		span := float64(chartWidth - labelWidth - valueRoom)
+		span := float64(barSpan)
 		fmt.Fprintf(&body, `<text x="10" y="%d" class="t">%s</text>`+"\n", y+16, html.EscapeString(p.title))
 		top := y + panelHead
 		for i, s := range rows {
@@ -105,6 +117,9 @@ func (rep *report) svg() []byte {
 			case "memcached":
 				class = "m"
 			}
+			if _, rev := splitRev(s.Name); rev != "" {
+				class = "o"
+			}
 			label := fmt.Sprintf("%.2f %s", v, p.unit)
 			if p.unit == "B" {
 				label = fmt.Sprintf("%.0f B", v)
@@ -112,13 +127,13 @@ func (rep *report) svg() []byte {
 			if r := s.ratioTo(p.mode, "floor", floor); p.mode != "" && r != "-" && s.Name != "floor" {
 				label += "  " + r + " floor"
 			}
-			fmt.Fprintf(&body, `<text x="%d" y="%d" class="l">%s</text>`+"\n", labelWidth-8, by+12, html.EscapeString(s.Name))
-			fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%.1f" height="%d" class="%s"/>`+"\n", labelWidth, by, max(w, 1), barHeight, class)
-			fmt.Fprintf(&body, `<text x="%.1f" y="%d" class="v">%s</text>`+"\n", float64(labelWidth)+max(w, 1)+6, by+12, html.EscapeString(label))
+			fmt.Fprintf(&body, `<text x="%d" y="%d" class="l">%s</text>`+"\n", labelW-8, by+12, html.EscapeString(s.Name))
+			fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%.1f" height="%d" class="%s"/>`+"\n", labelW, by, max(w, 1), barHeight, class)
+			fmt.Fprintf(&body, `<text x="%.1f" y="%d" class="v">%s</text>`+"\n", float64(labelW)+max(w, 1)+6, by+12, html.EscapeString(label))
 		}
 		bottom := top + len(rows)*(barHeight+barGap)
 		if tl != "" {
-			x := float64(labelWidth) + tv/maxV*span
+			x := float64(labelW) + tv/maxV*span
 			fmt.Fprintf(&body, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="g"/>`+"\n", x, top-4, x, bottom)
 			fmt.Fprintf(&body, `<text x="%.1f" y="%d" class="gt">%s</text>`+"\n", x, top-7, html.EscapeString(tl))
 		}
@@ -129,7 +144,7 @@ func (rep *report) svg() []byte {
 		chartWidth, y+10, chartWidth, y+10)
 	out.WriteString(`<style>
 .t{font-weight:bold;font-size:13px}.l{text-anchor:end}.v{fill:#333}
-.b{fill:#4878a8}.f{fill:#888}.m{fill:#c8803a}
+.b{fill:#4878a8}.o{fill:#a4bcd4}.f{fill:#888}.m{fill:#c8803a}
 .g{stroke:#c03030;stroke-dasharray:4 3;stroke-width:1.5}.gt{fill:#c03030;font-size:11px;text-anchor:middle}
 </style>
 <rect width="100%" height="100%" fill="white"/>

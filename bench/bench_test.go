@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/xml"
-	"math"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +62,7 @@ func TestRoundRatios(t *testing.T) {
 		"memcached": {"conn": {{CPUPerOp: 20}, {CPUPerOp: 80}, {CPUPerOp: 20}}},
 		"x":         {"conn": {{CPUPerOp: 15}, {CPUPerOp: 60}, {CPUPerOp: 14}}, "idle": {{RSSPerConn: 50}}},
 	}
-	r := roundRatios(runs, "x")
+	r := roundRatios(runs, "x", ratioBases)
 	want := map[string]jsonFloat{"conn/floor": 1.5, "conn/memcached": 0.75, "idle/floor": 0.5}
 	if len(r) != len(want) {
 		t.Errorf("ratios %v, want %v", r, want)
@@ -96,7 +92,7 @@ func TestAddDispatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := &report{Servers: []serverFigures{{Name: "handoffd/pipe+per-conn", DispatchP99: nan}, {Name: "floor", DispatchP99: nan}}}
-	if err := rep.addDispatch(path); err != nil {
+	if err := rep.addDispatch(path, ""); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Servers[0].DispatchP99 != 200 || rep.Servers[1].DispatchP99.ok() {
@@ -129,77 +125,5 @@ func TestChart(t *testing.T) {
 	// 3 servers x 3 figures, 1 dispatch bar, 1 background.
 	if bars != 3*3+1+1 {
 		t.Errorf("%d rects, want 11", bars)
-	}
-}
-
-// Each peer answers the bench's whole load: every mode runs against it with
-// no error, and the server-side figures come out positive.
-func TestPeersServeLoad(t *testing.T) {
-	for _, peer := range []struct {
-		name  string
-		serve func(context.Context, int) error
-	}{
-		{"floor", serveFloor},
-		{"handoff-floor", func(ctx context.Context, port int) error { return serveHandoffFloor(ctx, port, 2) }},
-		{"netserver", serveNet},
-	} {
-		t.Run(peer.name, func(t *testing.T) {
-			port, err := freePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- peer.serve(ctx, port) }()
-			defer func() {
-				cancel()
-				if err := <-served; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			}()
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-			waitListening(t, addr)
-			pid := os.Getpid()
-			base := load{Addr: addr, PID: pid, Duration: 10 * time.Second, Keys: 50, ValueSize: 100, GetRatio: 0.9}
-			conn := base
-			conn.Conns, conn.Total = 4, 200
-			req := base
-			req.Conns, req.Total, req.Pipeline = 8, 4000, 4
-			idle := base
-			idle.Conns = 100
-			for _, run := range []struct {
-				f func(load) (result, error)
-				l load
-			}{{runConn, conn}, {runReq, req}, {runIdle, idle}} {
-				r, err := run.f(run.l)
-				if err != nil || r.Errors != 0 || r.Ops == 0 {
-					t.Fatalf("%s: %v (%v)", r.Mode, r, err)
-				}
-				if r.Mode != "idle" && (r.Latency.P50 <= 0 || r.Latency.P99 < r.Latency.P50) {
-					t.Errorf("%s: latency %+v", r.Mode, r.Latency)
-				}
-				if r.Mode == "req" && r.Ops != req.Total {
-					t.Errorf("req: %d ops, want exactly -n %d", r.Ops, req.Total)
-				}
-				if r.Mode == "idle" && (r.Ops != 100 || math.IsNaN(r.RSSPerConn)) {
-					t.Errorf("idle: %v", r)
-				}
-			}
-		})
-	}
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never listened: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -41,9 +41,11 @@ type serverFigures struct {
 	Errors int64
 	// Ratios are the medians over the rounds of each round's ratio of this
 	// server's cost to a peer's, keyed "conn/floor", "req/memcached",
-	// "idle/floor" and so on. The peers of a round are measured minutes
-	// apart at most, so a machine whose load drifts during the run moves
-	// both sides of each ratio together; a ratio of medians would not.
+	// "idle/floor" and so on, and, for a server of the current tree, to
+	// itself at a baseline revision ("conn/handoffd@1a2b3c4/pipe+per-conn").
+	// The peers of a round are measured minutes apart at most, so a machine
+	// whose load drifts during the run moves both sides of each ratio
+	// together; a ratio of medians would not.
 	Ratios map[string]jsonFloat `json:",omitempty"`
 }
 
@@ -52,18 +54,25 @@ type serverFigures struct {
 // memcached.
 var ratioBases = []string{"floor", "handoff-floor", "memcached"}
 
-// roundRatios returns, for each mode and each peer in ratioBases that ran
-// it, the median over rounds of name's cost in a round divided by the
-// peer's in the same round.
-func roundRatios(runs map[string]map[string][]result, name string) map[string]jsonFloat {
+// ratioPeers are the peers the server name is quoted against among the
+// servers names: ratioBases, and the server itself at each baseline
+// revision that ran (baselinesOf).
+func ratioPeers(name string, names []string) []string {
+	return append(slices.Clip(ratioBases), baselinesOf(name, names)...)
+}
+
+// roundRatios returns, for each mode and each peer in bases that ran it,
+// the median over rounds of name's cost in a round divided by the peer's in
+// the same round.
+func roundRatios(runs map[string]map[string][]result, name string, bases []string) map[string]jsonFloat {
 	out := make(map[string]jsonFloat)
-	for _, mode := range []string{"conn", "req", "idle"} {
+	for _, mode := range loadModes {
 		mine := runs[name][mode]
 		cost := func(r result) float64 { return r.CPUPerOp }
 		if mode == "idle" {
 			cost = func(r result) float64 { return r.RSSPerConn }
 		}
-		for _, base := range ratioBases {
+		for _, base := range bases {
 			theirs := runs[base][mode]
 			var per []result
 			for i := 0; i < len(mine) && i < len(theirs); i++ {
@@ -159,10 +168,12 @@ func medians(name string, runs map[string][]result) serverFigures {
 	return f
 }
 
-// addDispatch reads `go test -bench DispatchLatency` output and gives each
-// server named ".../<sub-benchmark>" the median of the sub-benchmark's
-// p99-ns over its runs (-count).
-func (rep *report) addDispatch(path string) error {
+// addDispatch reads `go test -bench DispatchLatency` output of the tree at
+// rev ("" for the current one) and gives each server of that revision named
+// ".../<sub-benchmark>" the median of the sub-benchmark's p99-ns over its
+// runs (-count). A server built at another revision keeps its own figure:
+// the current tree's latency is not the baseline's.
+func (rep *report) addDispatch(path, rev string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -187,10 +198,11 @@ func (rep *report) addDispatch(path string) error {
 		}
 	}
 	for i, s := range rep.Servers {
-		if _, sub, ok := strings.Cut(s.Name, "/"); ok {
-			if runs, ok := p99[sub]; ok {
-				rep.Servers[i].DispatchP99 = median(runs, func(r result) float64 { return r.CPUPerOp })
-			}
+		if _, r := splitRev(s.Name); r != rev {
+			continue
+		}
+		if runs, ok := p99[design(s.Name)]; ok {
+			rep.Servers[i].DispatchP99 = median(runs, func(r result) float64 { return r.CPUPerOp })
 		}
 	}
 	return nil
@@ -250,4 +262,32 @@ func (rep *report) printTable(w io.Writer) {
 			micros(s.ReqP50), micros(s.ReqP99), micros(s.ReqP999), micros(s.DispatchP99), s.Errors)
 	}
 	tw.Flush()
+	rep.printBeforeAfter(w)
+}
+
+// printBeforeAfter prints, for each server of the current tree measured
+// beside itself at a baseline revision, its cost in each mode as a ratio to
+// the baseline's (below 1: the current tree is cheaper). Nothing when no
+// baseline ran.
+func (rep *report) printBeforeAfter(w io.Writer) {
+	names := make([]string, len(rep.Servers))
+	for i, s := range rep.Servers {
+		names[i] = s.Name
+	}
+	var tw *tabwriter.Writer
+	for _, s := range rep.Servers {
+		for _, b := range baselinesOf(s.Name, names) {
+			if tw == nil {
+				fmt.Fprintln(w, "\nbefore/after: the current tree's cost as a ratio to its baseline's, below 1 when cheaper (CPU and RSS: median of each round's ratio; dispatch: ratio of the medians)")
+				tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+				fmt.Fprintln(tw, "server\tbaseline\tCPU/conn\tCPU/req\tRSS/idle conn\tdispatch p99\t")
+			}
+			bf, _ := rep.find(b)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, b,
+				s.ratioTo("conn", b, bf), s.ratioTo("req", b, bf), s.ratioTo("idle", b, bf), ratio(s.DispatchP99, bf.DispatchP99))
+		}
+	}
+	if tw != nil {
+		tw.Flush()
+	}
 }

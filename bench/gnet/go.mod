@@ -1,4 +1,4 @@
-module github.com/handoffd/handoff/impl/cmd/handoff-bench/gnet
+module github.com/handoffd/handoff/bench/gnet
 
 go 1.26.0
 
@@ -17,6 +17,6 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
-// The answers come from the main module's handoff-bench/answer, so that gnet
+// The answers come from the main module's bench/answer, so that gnet
 // serves exactly what the floor and the Go net server serve.
-replace github.com/handoffd/handoff => ../../../..
+replace github.com/handoffd/handoff => ../..

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
+	"github.com/handoffd/handoff/bench/answer"
 )
 
 // serveNet is the idiomatic Go server: net.Listen, a goroutine per

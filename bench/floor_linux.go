@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
+	"github.com/handoffd/handoff/bench/answer"
 	"github.com/handoffd/handoff/internal/loopwait"
 )
 

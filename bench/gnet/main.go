@@ -22,7 +22,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
+	"github.com/handoffd/handoff/bench/answer"
 )
 
 // server answers every connection's requests from one shared store.

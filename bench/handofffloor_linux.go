@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/handoffd/handoff/impl/cmd/handoff-bench/answer"
+	"github.com/handoffd/handoff/bench/answer"
 )
 
 // The hand-off floor is the floor's loop split the way memcached splits it:

@@ -25,9 +25,10 @@ type suiteConfig struct {
 	conn    load
 	req     load
 	idle    load
-	// gobench is a `go test -bench DispatchLatency` output whose p99-ns
-	// figures are reported per notify x wake-up combination.
-	gobench string
+	// gobench are `go test -bench DispatchLatency` outputs whose p99-ns
+	// figures are reported per notify x wake-up combination, one per
+	// revision of the tree the servers were built at.
+	gobench gobenchList
 	jsonOut string
 	svgOut  string
 	logDir  string
@@ -35,7 +36,8 @@ type suiteConfig struct {
 
 // serverSpec is one server of the comparison: "name=command args", the
 // command's "{port}" replaced by a free port. "name@conn+req=..." limits it
-// to those modes (a stand-in that cannot answer every request).
+// to those modes (a stand-in that cannot answer every request); names.go
+// says what else a name may carry.
 type serverSpec struct {
 	Name  string
 	Args  []string
@@ -52,15 +54,33 @@ func (l *serverList) Set(v string) error {
 		return fmt.Errorf("want name=command, got %q", v)
 	}
 	s := serverSpec{Args: strings.Fields(cmd)}
-	if n, modes, ok := strings.Cut(name, "@"); ok {
-		name = n
-		s.Modes = make(map[string]bool)
-		for _, m := range strings.Split(modes, "+") {
-			s.Modes[m] = true
+	s.Name, s.Modes = splitModes(name)
+	for _, o := range *l {
+		if o.Name == s.Name {
+			return fmt.Errorf("server %q given twice", s.Name)
 		}
 	}
-	s.Name = name
 	*l = append(*l, s)
+	return nil
+}
+
+// gobenchList is the repeatable -gobench flag: "file" for the current tree,
+// "rev=file" for the servers built at rev.
+type gobenchList []gobenchFile
+
+type gobenchFile struct{ rev, path string }
+
+func (l *gobenchList) String() string { return fmt.Sprint(len(*l), " files") }
+
+func (l *gobenchList) Set(v string) error {
+	rev, path, ok := strings.Cut(v, "=")
+	if !ok {
+		rev, path = "", v
+	}
+	if path == "" {
+		return fmt.Errorf("want file or rev=file, got %q", v)
+	}
+	*l = append(*l, gobenchFile{rev: rev, path: path})
 	return nil
 }
 
@@ -82,7 +102,7 @@ func suiteFlags(fs *flag.FlagSet) *suiteConfig {
 	fs.IntVar(&c.req.Pipeline, "pipeline", 1, "req: pipeline depth")
 	fs.IntVar(&c.idle.Conns, "idle-c", 4000, "idle: connections held by a fresh server")
 	fs.DurationVar(&c.idle.Duration, "idle-d", 30*time.Second, "idle: longest time to open them")
-	fs.StringVar(&c.gobench, "gobench", "", "go test -bench output with DispatchLatency p99-ns figures")
+	fs.Var(&c.gobench, "gobench", "go test -bench output with DispatchLatency p99-ns figures: `file`, or rev=file for the servers named ...@rev/... (repeatable)")
 	fs.StringVar(&c.jsonOut, "json", "bench.json", "results `file`")
 	fs.StringVar(&c.svgOut, "svg", "docs/bench.svg", "chart `file`")
 	fs.StringVar(&c.logDir, "logs", os.TempDir(), "`dir` for the servers' output")
@@ -173,8 +193,12 @@ func runSuite(ctx context.Context, c suiteConfig, stdout, stderr io.Writer) erro
 		return errors.New("-rounds must be at least 1")
 	}
 	runs := make(map[string]map[string][]result) // server -> mode -> one result per round
-	for _, s := range c.servers {
+	names := make([]string, len(c.servers))
+	nameWidth := 0
+	for i, s := range c.servers {
 		runs[s.Name] = make(map[string][]result)
+		names[i] = s.Name
+		nameWidth = max(nameWidth, len(s.Name))
 	}
 	procs := make([]*proc, 0, len(c.servers))
 	defer func() {
@@ -223,7 +247,7 @@ func runSuite(ctx context.Context, c suiteConfig, stdout, stderr io.Writer) erro
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", p.spec.Name, mode, err)
 				}
-				fmt.Fprintf(stderr, "round %d/%d %-24s %s\n", round+1, c.rounds, p.spec.Name, r)
+				fmt.Fprintf(stderr, "round %d/%d %-*s %s\n", round+1, c.rounds, nameWidth, p.spec.Name, r)
 				runs[p.spec.Name][mode] = append(runs[p.spec.Name][mode], r)
 			}
 		}
@@ -245,18 +269,18 @@ func runSuite(ctx context.Context, c suiteConfig, stdout, stderr io.Writer) erro
 			if err != nil {
 				return fmt.Errorf("%s idle: %w", s.Name, err)
 			}
-			fmt.Fprintf(stderr, "round %d/%d %-24s %s\n", round+1, c.rounds, s.Name, r)
+			fmt.Fprintf(stderr, "round %d/%d %-*s %s\n", round+1, c.rounds, nameWidth, s.Name, r)
 			runs[s.Name]["idle"] = append(runs[s.Name]["idle"], r)
 		}
 	}
 	rep := report{Rounds: c.rounds, Conn: c.conn, Req: c.req, Idle: c.idle, When: time.Now().UTC().Format(time.RFC3339)}
 	for _, s := range c.servers {
 		f := medians(s.Name, runs[s.Name])
-		f.Ratios = roundRatios(runs, s.Name)
+		f.Ratios = roundRatios(runs, s.Name, ratioPeers(s.Name, names))
 		rep.Servers = append(rep.Servers, f)
 	}
-	if c.gobench != "" {
-		if err := rep.addDispatch(c.gobench); err != nil {
+	for _, g := range c.gobench {
+		if err := rep.addDispatch(g.path, g.rev); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,0 @@
-//go:build !race
-
-package linearizability
-
-const raceEnabled = false
