@@ -8,7 +8,7 @@ import (
 // BenchmarkProcessGetHit is the protocol cost of one pipelined get hit of a
 // 100-byte value: parse, lookup, reply.
 func BenchmarkProcessGetHit(b *testing.B) {
-	c := newTestServer(b, &fakeClock{now: transcriptEpoch}).NewConn()
+	c := newTestCache(b, &fakeClock{now: transcriptEpoch}).NewConn()
 	c.Process([]byte("set key:12345 0 0 100\r\n"+string(make([]byte, 100))+"\r\n"), nil, 1<<20)
 	in := []byte("get key:12345\r\n")
 	out := make([]byte, 0, 4096)
@@ -22,7 +22,7 @@ func BenchmarkProcessGetHit(b *testing.B) {
 
 // BenchmarkProcessSet is the cost of one set of a 100-byte value.
 func BenchmarkProcessSet(b *testing.B) {
-	c := newTestServer(b, &fakeClock{now: transcriptEpoch}).NewConn()
+	c := newTestCache(b, &fakeClock{now: transcriptEpoch}).NewConn()
 	in := []byte("set key:12345 0 0 100\r\n" + string(make([]byte, 100)) + "\r\n")
 	out := make([]byte, 0, 4096)
 	b.ReportAllocs()

@@ -60,7 +60,7 @@ func (c *Conn) command(line, after, out []byte) ([]byte, int, status) {
 		return c.flushAll(toks, out), 0, done
 	case "version":
 		out = append(out, "VERSION "...)
-		out = append(out, c.srv.settings.Version...)
+		out = append(out, c.cache.settings.Version...)
 		return append(out, "\r\n"...), 0, done
 	case "verbosity":
 		return c.verbosity(toks, out), 0, done
@@ -121,7 +121,7 @@ func (c *Conn) retrieve(args, out []byte, withCAS, touch bool) []byte {
 		if len(key) > keyMax {
 			return append(out[:start], replyBadFormat...)
 		}
-		v, ok := c.srv.store.Get(key, touch, exptime)
+		v, ok := c.cache.store.Get(key, touch, exptime)
 		if !ok {
 			continue
 		}
@@ -189,10 +189,10 @@ func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int
 		}
 		req.HasCAS, req.CAS = true, cas
 	}
-	if !c.srv.store.Fits(key, int(n)) {
-		c.srv.storeTooLarge.Add(1)
+	if !c.cache.store.Fits(key, int(n)) {
+		c.cache.storeTooLarge.Add(1)
 		if mode == ModeSet {
-			c.srv.store.Drop(key)
+			c.cache.store.Drop(key)
 		}
 		c.swallow = n + 2
 		return reply(replyTooLarge), 0, done
@@ -203,8 +203,8 @@ func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int
 	if after[n] != '\r' || after[n+1] != '\n' {
 		return reply(replyBadChunk), int(n) + 2, done
 	}
-	res, _ := c.srv.store.Set(key, after[:n], req)
-	c.srv.countFailure(res)
+	res, _ := c.cache.store.Set(key, after[:n], req)
+	c.cache.countFailure(res)
 	return reply(storageReply(res)), int(n) + 2, done
 }
 
@@ -241,7 +241,7 @@ func (c *Conn) delete(toks [][]byte, out []byte) []byte {
 	if len(toks[1]) > keyMax {
 		return quietly(out, quiet, replyBadFormat)
 	}
-	if c.srv.store.Delete(toks[1], false, 0) == NotFound {
+	if c.cache.store.Delete(toks[1], false, 0) == NotFound {
 		return quietly(out, quiet, "NOT_FOUND\r\n")
 	}
 	return quietly(out, quiet, "DELETED\r\n")
@@ -267,7 +267,7 @@ func (c *Conn) delta(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadDelta)
 	}
-	res, v := c.srv.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
+	res, v := c.cache.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
 	switch res {
 	case NotFound:
 		return quietly(out, quiet, "NOT_FOUND\r\n")
@@ -296,7 +296,7 @@ func (c *Conn) touch(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadExptime)
 	}
-	if c.srv.store.Touch(toks[1], exptime) == NotFound {
+	if c.cache.store.Touch(toks[1], exptime) == NotFound {
 		return quietly(out, quiet, "NOT_FOUND\r\n")
 	}
 	return quietly(out, quiet, "TOUCHED\r\n")
@@ -322,7 +322,7 @@ func (c *Conn) flushAll(toks [][]byte, out []byte) []byte {
 			return quietly(out, quiet, replyBadExptime)
 		}
 	}
-	c.srv.store.Flush(delay)
+	c.cache.store.Flush(delay)
 	return quietly(out, quiet, "OK\r\n")
 }
 
@@ -337,6 +337,6 @@ func (c *Conn) verbosity(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadFormat)
 	}
-	c.srv.verbosity.Store(int32(min(level, 2)))
+	c.cache.verbosity.Store(int32(min(level, 2)))
 	return quietly(out, quiet, "OK\r\n")
 }

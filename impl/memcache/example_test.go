@@ -14,7 +14,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	c := memcache.NewServer(st, memcache.Settings{}, nil).NewConn()
+	c := memcache.NewCache(st, memcache.Settings{}, nil).NewConn()
 	in := []byte("set greeting 0 0 5\r\nhello\r\nget greeting\r\nincr greeting 1\r\nset n 0 0 1\r\n")
 	n, out, closeConn := c.Process(in, nil, 1<<20)
 	fmt.Printf("%q\n", out)

@@ -63,8 +63,8 @@ func FuzzParser(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := NewServer(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3}, nil)
-		c := srv.NewConn()
+		cache := NewCache(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3}, nil)
+		c := cache.NewConn()
 		size := int(chunk%257) + 1
 		var pending, all []byte
 		for off := 0; off < len(in); off += size {

@@ -15,7 +15,7 @@ const maxScratchOut = 4 << 20
 // connection, kept in the connection's context, and one reply buffer and
 // parsing scratch per Worker, so an idle connection holds no buffer.
 type Handler struct {
-	srv *Server
+	cache *Cache
 	// maxOutput is the reactor's MaxOutput: a callback stops producing
 	// replies when the connection's buffered output would pass it.
 	maxOutput int
@@ -28,18 +28,18 @@ type workerScratch struct {
 	sc  Scratch
 }
 
-// NewHandler returns a handler for srv on a reactor with cfg (Workers and
+// NewHandler returns a handler for cache on a reactor with cfg (Workers and
 // MaxOutput must be the values the reactor will use; zero selects the
 // reactor's defaults).
-func NewHandler(srv *Server, workers, maxOutput int) *Handler {
+func NewHandler(cache *Cache, workers, maxOutput int) *Handler {
 	if maxOutput <= 0 {
 		maxOutput = 4 << 20
 	}
-	return &Handler{srv: srv, maxOutput: maxOutput, workers: make([]workerScratch, max(workers, 1))}
+	return &Handler{cache: cache, maxOutput: maxOutput, workers: make([]workerScratch, max(workers, 1))}
 }
 
 // OnOpen gives the connection its protocol state.
-func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.srv.NewConn()) }
+func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.cache.NewConn()) }
 
 // OnData runs the complete commands of in and writes their replies.
 //
@@ -112,7 +112,7 @@ func ConnStatsOf(s *reactor.Server) func() ConnStats {
 // RunReaper removes expired and flushed items every interval until ctx is
 // done (memcached's LRU crawler does this job): lookups expire items lazily,
 // and this returns the memory of items nobody asks for again.
-func (s *Server) RunReaper(ctx context.Context, every time.Duration) {
+func (c *Cache) RunReaper(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -120,7 +120,7 @@ func (s *Server) RunReaper(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.store.Reap()
+			c.store.Reap()
 		}
 	}
 }

@@ -118,7 +118,7 @@ func (c *Conn) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
 	if cmd == "mn" {
 		return append(out, "MN\r\n"...), 0, done
 	}
-	c.srv.cmdMeta.Add(1)
+	c.cache.cmdMeta.Add(1)
 	if len(toks) < 2 {
 		return append(out, replyError...), 0, done
 	}
@@ -164,7 +164,7 @@ func (c *Conn) metaGet(m *metaReq, out []byte) []byte {
 			return append(out, "CLIENT_ERROR bad token in command line format\r\n"...)
 		}
 	}
-	st := c.srv.store
+	st := c.cache.store
 	v, ok := st.Get(m.key, touch, exptime)
 	if !ok {
 		if m.flag('q') {
@@ -268,9 +268,9 @@ func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) (
 			return fail("CLIENT_ERROR invalid mode for ms M token\r\n")
 		}
 	}
-	st := c.srv.store
+	st := c.cache.store
 	if !st.Fits(m.key, int(n)) {
-		c.srv.storeTooLarge.Add(1)
+		c.cache.storeTooLarge.Add(1)
 		if req.Mode == ModeSet {
 			st.Drop(m.key)
 		}
@@ -283,7 +283,7 @@ func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) (
 		return append(out, replyBadChunk...), int(n) + 2, done
 	}
 	res, cas := st.Set(m.key, after[:n], req)
-	c.srv.countFailure(res)
+	c.cache.countFailure(res)
 	var code string
 	switch res {
 	case Stored:
@@ -322,7 +322,7 @@ func (c *Conn) metaDelete(m *metaReq, out []byte) []byte {
 		}
 	}
 	var code string
-	switch c.srv.store.Delete(m.key, m.flag('C'), cas) {
+	switch c.cache.store.Delete(m.key, m.flag('C'), cas) {
 	case Stored:
 		if m.flag('q') {
 			return out
@@ -380,7 +380,7 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 			return append(out, "CLIENT_ERROR invalid mode for ma M token\r\n"...)
 		}
 	}
-	st := c.srv.store
+	st := c.cache.store
 	res, v := st.Delta(m.key, req)
 	if res == Stored && m.flag('T') {
 		if t, ok := parseExptime(m.tok['T']); ok {
@@ -431,7 +431,7 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 
 // metaDebug runs me: one line of the item's metadata, or EN.
 func (c *Conn) metaDebug(m *metaReq, out []byte) []byte {
-	st := c.srv.store
+	st := c.cache.store
 	v, ok := st.Peek(m.key)
 	if !ok {
 		return append(out, "EN\r\n"...)

@@ -17,7 +17,7 @@ func BenchmarkProcessMix(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c := NewServer(st, Settings{}, nil).NewConn()
+			c := NewCache(st, Settings{}, nil).NewConn()
 			value := make([]byte, 32)
 			// calls holds 100 inputs of depth requests each, built once.
 			calls := make([][]byte, 100)

@@ -45,9 +45,9 @@ type Settings struct {
 	IdleTimeout                         time.Duration
 }
 
-// Server is the state every connection shares: the store, the settings and
+// Cache is the state every connection shares: the store, the settings and
 // the server-wide counters.
-type Server struct {
+type Cache struct {
 	store    *Store
 	settings Settings
 	// connStats reports the reactor's connection figures; nil reports zeros.
@@ -58,9 +58,9 @@ type Server struct {
 	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
 }
 
-// NewServer returns the shared state for connections over store. connStats
+// NewCache returns the shared state for connections over store. connStats
 // may be nil.
-func NewServer(store *Store, settings Settings, connStats func() ConnStats) *Server {
+func NewCache(store *Store, settings Settings, connStats func() ConnStats) *Cache {
 	if settings.Version == "" {
 		settings.Version = "1.6.18"
 	}
@@ -73,36 +73,36 @@ func NewServer(store *Store, settings Settings, connStats func() ConnStats) *Ser
 	if settings.ReqsPerEvent <= 0 {
 		settings.ReqsPerEvent = 20
 	}
-	s := &Server{store: store, settings: settings, started: store.clock()}
-	s.SetConnStats(connStats)
-	return s
+	c := &Cache{store: store, settings: settings, started: store.clock()}
+	c.SetConnStats(connStats)
+	return c
 }
 
 // SetConnStats sets the source of the connection figures (the reactor, which
 // is created after its handler); nil reports zeros.
-func (s *Server) SetConnStats(f func() ConnStats) {
+func (c *Cache) SetConnStats(f func() ConnStats) {
 	if f == nil {
 		f = func() ConnStats { return ConnStats{} }
 	}
-	s.connStats.Store(&f)
+	c.connStats.Store(&f)
 }
 
-// Store is the server's store.
-func (s *Server) Store() *Store { return s.store }
+// Store is the cache's store.
+func (c *Cache) Store() *Store { return c.store }
 
 // MaxInput is the most unconsumed input a connection can hold between calls
 // of Process, on a reactor that reads readBuffer bytes at a time: a command
 // line and the largest item's data block, less one byte, plus the read that
 // brought them. The reactor's input limit must be at least this, or a legal
 // command of the largest item closes the connection.
-func (s *Server) MaxInput(readBuffer int) int {
-	return s.settings.MaxGetLine + s.store.itemMax + 2 + readBuffer
+func (c *Cache) MaxInput(readBuffer int) int {
+	return c.settings.MaxGetLine + c.store.itemMax + 2 + readBuffer
 }
 
 // Conn is one connection's protocol state. It is used by one goroutine at a
 // time (the reactor calls a connection's handler from its worker only).
 type Conn struct {
-	srv *Server
+	cache *Cache
 	// swallow is how many bytes of a refused value are still to be
 	// discarded; Invariant: swallow > 0 only between a refused storage
 	// command and the end of its data block.
@@ -129,7 +129,7 @@ func (c *Conn) SetScratch(sc *Scratch) { c.sc = sc }
 const maxTokens = 24
 
 // NewConn returns the protocol state for a new connection.
-func (s *Server) NewConn() *Conn { return &Conn{srv: s} }
+func (c *Cache) NewConn() *Conn { return &Conn{cache: c} }
 
 // status is what a command handler tells the processing loop.
 type status uint8
@@ -164,20 +164,20 @@ func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		if pos == len(in) || len(out) >= outLimit {
 			return pos, out, false
 		}
-		if reqs >= c.srv.settings.ReqsPerEvent && len(out) > 0 {
-			c.srv.connYields.Add(1)
+		if reqs >= c.cache.settings.ReqsPerEvent && len(out) > 0 {
+			c.cache.connYields.Add(1)
 			return pos, out, false
 		}
 		rest := in[pos:]
-		nl := bytes.IndexByte(rest[:min(len(rest), c.srv.settings.MaxLine)], '\n')
-		if nl < 0 && len(rest) > c.srv.settings.MaxLine && isRetrieval(rest) {
-			nl = bytes.IndexByte(rest[:min(len(rest), c.srv.settings.MaxGetLine)], '\n')
-			if nl < 0 && len(rest) <= c.srv.settings.MaxGetLine {
+		nl := bytes.IndexByte(rest[:min(len(rest), c.cache.settings.MaxLine)], '\n')
+		if nl < 0 && len(rest) > c.cache.settings.MaxLine && isRetrieval(rest) {
+			nl = bytes.IndexByte(rest[:min(len(rest), c.cache.settings.MaxGetLine)], '\n')
+			if nl < 0 && len(rest) <= c.cache.settings.MaxGetLine {
 				return pos, out, false
 			}
 		}
 		if nl < 0 {
-			if len(rest) <= c.srv.settings.MaxLine {
+			if len(rest) <= c.cache.settings.MaxLine {
 				return pos, out, false
 			}
 			out = append(out, "CLIENT_ERROR line too long\r\n"...)
@@ -302,11 +302,11 @@ func noreply(toks [][]byte) bool {
 
 // countFailure counts a store refused for size or memory (store_too_large,
 // store_no_memory).
-func (s *Server) countFailure(r Result) {
+func (c *Cache) countFailure(r Result) {
 	switch r {
 	case TooLarge:
-		s.storeTooLarge.Add(1)
+		c.storeTooLarge.Add(1)
 	case NoMemory:
-		s.storeNoMemory.Add(1)
+		c.storeNoMemory.Add(1)
 	}
 }

@@ -10,7 +10,7 @@ import (
 // returns what it consumed so far; the rest is handled on the next call, in
 // order.
 func TestProcessBackpressure(t *testing.T) {
-	c := newTestServer(t, &fakeClock{now: transcriptEpoch}).NewConn()
+	c := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewConn()
 	val := strings.Repeat("v", 1000)
 	in := []byte("set k 0 0 1000\r\n" + val + "\r\n" + strings.Repeat("get k\r\n", 10))
 	n, out, closeNow := c.Process(in, nil, 2500)
@@ -35,15 +35,15 @@ func TestProcessBackpressure(t *testing.T) {
 // Process yields (memcached's -R), counting a conn_yield.
 func TestProcessReqsPerEvent(t *testing.T) {
 	st, _ := newStore(t, StoreConfig{})
-	srv := NewServer(st, Settings{ReqsPerEvent: 2}, nil)
-	c := srv.NewConn()
+	cache := NewCache(st, Settings{ReqsPerEvent: 2}, nil)
+	c := cache.NewConn()
 	in := []byte("version\r\nversion\r\nversion\r\n")
 	n, out, _ := c.Process(in, nil, 1<<20)
 	if n != 2*len("version\r\n") || bytes.Count(out, []byte("VERSION")) != 2 {
 		t.Fatalf("consumed %d, out %q", n, out)
 	}
-	if srv.connYields.Load() != 1 {
-		t.Fatalf("conn_yields %d", srv.connYields.Load())
+	if cache.connYields.Load() != 1 {
+		t.Fatalf("conn_yields %d", cache.connYields.Load())
 	}
 	// Commands without replies do not yield: there is nothing to flush that
 	// would bring the reactor back.
@@ -56,7 +56,7 @@ func TestProcessReqsPerEvent(t *testing.T) {
 // TestProcessSwallowsInPieces: a refused value is discarded as it arrives,
 // never held: every call consumes all it is given.
 func TestProcessSwallowsInPieces(t *testing.T) {
-	c := newTestServer(t, &fakeClock{now: transcriptEpoch}).NewConn()
+	c := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewConn()
 	n, out, _ := c.Process([]byte("set big 0 0 3000000\r\n"), nil, 1<<20)
 	if n != len("set big 0 0 3000000\r\n") || string(out) != replyTooLarge {
 		t.Fatalf("line: consumed %d, out %q", n, out)
@@ -78,7 +78,7 @@ func TestProcessSwallowsInPieces(t *testing.T) {
 // TestProcessWaitsForValue: an incomplete data block consumes nothing (the
 // reactor keeps it), and the line limit does not apply to the value.
 func TestProcessWaitsForValue(t *testing.T) {
-	c := newTestServer(t, &fakeClock{now: transcriptEpoch}).NewConn()
+	c := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewConn()
 	in := append([]byte("set k 0 0 10000\r\n"), bytes.Repeat([]byte("y"), 9000)...)
 	if n, out, closeNow := c.Process(in, nil, 1<<20); n != 0 || len(out) != 0 || closeNow {
 		t.Fatalf("partial value: consumed %d, out %q, close %v", n, out, closeNow)

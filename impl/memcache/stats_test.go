@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// runCmds feeds in to a new connection of srv and returns the replies.
+// runCmds feeds in to a new connection of cache and returns the replies.
 func runCmds(t *testing.T, c *Conn, in string) string {
 	t.Helper()
 	n, out, _ := c.Process([]byte(in), nil, 1<<30)
@@ -45,10 +45,10 @@ func statsOf(t *testing.T, reply string) map[string]string {
 func TestStatsNamesAndCounts(t *testing.T) {
 	clock := &fakeClock{now: transcriptEpoch}
 	st, _ := NewStore(StoreConfig{Clock: clock.Now})
-	srv := NewServer(st, Settings{Threads: 4, MaxConns: 1024}, func() ConnStats {
+	cache := NewCache(st, Settings{Threads: 4, MaxConns: 1024}, func() ConnStats {
 		return ConnStats{CurrConns: 3, TotalConns: 9, Rejected: 2, ListenDisabled: 1, ConnStructures: 3}
 	})
-	c := srv.NewConn()
+	c := cache.NewConn()
 	runCmds(t, c, "set a 0 0 1\r\n1\r\nset b 0 0 1\r\n2\r\nget a b c\r\nincr a 1\r\ndelete b\r\nflush_all 100\r\n")
 	clock.now += 7
 	s := statsOf(t, runCmds(t, c, "stats\r\n"))
@@ -109,7 +109,7 @@ func TestStatsNamesAndCounts(t *testing.T) {
 }
 
 func TestStatsGroups(t *testing.T) {
-	c := newTestServer(t, &fakeClock{now: transcriptEpoch}).NewConn()
+	c := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewConn()
 	set := statsOf(t, runCmds(t, c, "stats settings\r\n"))
 	if set["maxbytes"] != "67108864" || set["item_size_max"] != "1048576" || set["cas_enabled"] != "yes" {
 		t.Errorf("stats settings: %v", set)

@@ -195,13 +195,13 @@ func (f *feeder) read(p []byte) {
 	}
 }
 
-func newTestServer(t testing.TB, clock *fakeClock) *Server {
+func newTestCache(t testing.TB, clock *fakeClock) *Cache {
 	t.Helper()
 	st, err := NewStore(StoreConfig{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewServer(st, Settings{}, nil)
+	return NewCache(st, Settings{}, nil)
 }
 
 // TestTranscripts replays every transcript: each command's reply, byte for
@@ -211,7 +211,7 @@ func TestTranscripts(t *testing.T) {
 	for _, tr := range loadTranscripts(t) {
 		t.Run(tr.name, func(t *testing.T) {
 			clock := &fakeClock{now: transcriptEpoch}
-			f := &feeder{conn: newTestServer(t, clock).NewConn()}
+			f := &feeder{conn: newTestCache(t, clock).NewConn()}
 			for _, s := range tr.steps {
 				if s.data == nil {
 					clock.now += s.clock
@@ -264,11 +264,11 @@ func TestTranscriptsOverReactor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := NewServer(st, Settings{}, nil)
+			cache := NewCache(st, Settings{}, nil)
 			rs, err := reactor.New(reactor.Config{
 				Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1,
-				MaxInput: max(reactor.DefaultMaxInput, srv.MaxInput(reactor.DefaultReadBuffer)),
-			}, NewHandler(srv, 1, 0))
+				MaxInput: max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
+			}, NewHandler(cache, 1, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
