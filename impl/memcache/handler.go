@@ -11,7 +11,7 @@ import (
 // larger one (a multi-get of big values) is dropped after use.
 const maxScratchOut = 4 << 20
 
-// Handler serves the memcached protocol on a reactor: one Conn per
+// Handler serves the memcached protocol on a reactor: one Session per
 // connection, kept in the connection's context, and one reply buffer and
 // parsing scratch per Worker, so an idle connection holds no buffer.
 type Handler struct {
@@ -39,7 +39,7 @@ func NewHandler(cache *Cache, workers, maxOutput int) *Handler {
 }
 
 // OnOpen gives the connection its protocol state.
-func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.cache.NewConn()) }
+func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.cache.NewSession()) }
 
 // OnData runs the complete commands of in and writes their replies.
 //
@@ -48,17 +48,17 @@ func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.cache.NewConn()) }
 // nothing would re-offer the rest; if output is pending, OnData returns and
 // the reactor offers the rest once the output drains.
 func (h *Handler) OnData(c *reactor.Conn, in []byte) int {
-	pc, ok := c.Context().(*Conn)
+	s, ok := c.Context().(*Session)
 	if !ok {
 		_ = c.Close()
 		return len(in)
 	}
 	ws := h.scratch(c.Worker())
-	pc.SetScratch(&ws.sc)
+	s.SetScratch(&ws.sc)
 	consumed := 0
 	for consumed < len(in) {
 		budget := h.maxOutput - c.OutputLen()
-		n, out, closeNow := pc.Process(in[consumed:], ws.out[:0], budget)
+		n, out, closeNow := s.Process(in[consumed:], ws.out[:0], budget)
 		consumed += n
 		if len(out) > 0 {
 			if err := c.Write(out); err != nil {

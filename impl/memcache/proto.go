@@ -99,9 +99,9 @@ func (c *Cache) MaxInput(readBuffer int) int {
 	return c.settings.MaxGetLine + c.store.itemMax + 2 + readBuffer
 }
 
-// Conn is one connection's protocol state. It is used by one goroutine at a
-// time (the reactor calls a connection's handler from its worker only).
-type Conn struct {
+// Session is one connection's protocol state. It is used by one goroutine at
+// a time (the reactor calls a connection's handler from its worker only).
+type Session struct {
 	cache *Cache
 	// swallow is how many bytes of a refused value are still to be
 	// discarded; Invariant: swallow > 0 only between a refused storage
@@ -120,16 +120,16 @@ type Scratch struct {
 	mreq metaReq
 }
 
-// SetScratch makes c parse in sc; without it c allocates its own on first
+// SetScratch makes s parse in sc; without it s allocates its own on first
 // use.
-func (c *Conn) SetScratch(sc *Scratch) { c.sc = sc }
+func (s *Session) SetScratch(sc *Scratch) { s.sc = sc }
 
 // maxTokens bounds the words of any command but a retrieval (memcached's
 // MAX_TOKENS is 24); a retrieval's keys are walked without tokenizing them.
 const maxTokens = 24
 
-// NewConn returns the protocol state for a new connection.
-func (c *Cache) NewConn() *Conn { return &Conn{cache: c} }
+// NewSession returns the protocol state for a new connection.
+func (c *Cache) NewSession() *Session { return &Session{cache: c} }
 
 // status is what a command handler tells the processing loop.
 type status uint8
@@ -146,38 +146,38 @@ const (
 // caller drains out first), or after ReqsPerEvent commands once out is not
 // empty. It returns the bytes of in consumed, the extended out, and whether
 // the connection must be closed after out is written.
-func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
-	if c.sc == nil {
-		c.sc = new(Scratch)
+func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
+	if s.sc == nil {
+		s.sc = new(Scratch)
 	}
 	pos := 0
 	reqs := 0
 	for {
-		if c.swallow > 0 {
-			k := min(c.swallow, int64(len(in)-pos))
+		if s.swallow > 0 {
+			k := min(s.swallow, int64(len(in)-pos))
 			pos += int(k)
-			c.swallow -= k
-			if c.swallow > 0 {
+			s.swallow -= k
+			if s.swallow > 0 {
 				return pos, out, false
 			}
 		}
 		if pos == len(in) || len(out) >= outLimit {
 			return pos, out, false
 		}
-		if reqs >= c.cache.settings.ReqsPerEvent && len(out) > 0 {
-			c.cache.connYields.Add(1)
+		if reqs >= s.cache.settings.ReqsPerEvent && len(out) > 0 {
+			s.cache.connYields.Add(1)
 			return pos, out, false
 		}
 		rest := in[pos:]
-		nl := bytes.IndexByte(rest[:min(len(rest), c.cache.settings.MaxLine)], '\n')
-		if nl < 0 && len(rest) > c.cache.settings.MaxLine && isRetrieval(rest) {
-			nl = bytes.IndexByte(rest[:min(len(rest), c.cache.settings.MaxGetLine)], '\n')
-			if nl < 0 && len(rest) <= c.cache.settings.MaxGetLine {
+		nl := bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxLine)], '\n')
+		if nl < 0 && len(rest) > s.cache.settings.MaxLine && isRetrieval(rest) {
+			nl = bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxGetLine)], '\n')
+			if nl < 0 && len(rest) <= s.cache.settings.MaxGetLine {
 				return pos, out, false
 			}
 		}
 		if nl < 0 {
-			if len(rest) <= c.cache.settings.MaxLine {
+			if len(rest) <= s.cache.settings.MaxLine {
 				return pos, out, false
 			}
 			out = append(out, "CLIENT_ERROR line too long\r\n"...)
@@ -189,7 +189,7 @@ func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		}
 		var st status
 		var data int
-		out, data, st = c.command(line, rest[nl+1:], out)
+		out, data, st = s.command(line, rest[nl+1:], out)
 		switch st {
 		case needMore:
 			return pos, out, false
@@ -214,10 +214,10 @@ func isRetrieval(b []byte) bool {
 }
 
 // tokenize splits line at spaces, as memcached does (tabs are part of a
-// word), into c.toks; it returns the words, and ok=false when there are more
-// than maxTokens.
-func (c *Conn) tokenize(line []byte) ([][]byte, bool) {
-	toks := c.sc.toks[:0]
+// word), into s.sc.toks; it returns the words, and ok=false when there are
+// more than maxTokens.
+func (s *Session) tokenize(line []byte) ([][]byte, bool) {
+	toks := s.sc.toks[:0]
 	for i := 0; i < len(line); {
 		for i < len(line) && line[i] == ' ' {
 			i++

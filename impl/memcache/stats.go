@@ -11,27 +11,27 @@ import (
 // read memcached's stats (memcstat, monitoring agents) read these. Figures
 // that exist only in memcached's slab allocator are reported as memcached
 // reports them with a single slab class holding every item.
-func (c *Conn) stats(args [][]byte, out []byte) []byte {
+func (s *Session) stats(args [][]byte, out []byte) []byte {
 	if len(args) == 0 {
-		return c.generalStats(out)
+		return s.generalStats(out)
 	}
 	switch string(args[0]) {
 	case "settings":
-		return c.settingsStats(out)
+		return s.settingsStats(out)
 	case "items":
-		return c.itemStats(out)
+		return s.itemStats(out)
 	case "slabs":
-		return c.slabStats(out)
+		return s.slabStats(out)
 	case "sizes":
 		return append(out, "STAT sizes_status disabled\r\nEND\r\n"...)
 	case "reset":
-		c.cache.store.ResetCounters()
-		c.cache.storeTooLarge.Store(0)
-		c.cache.storeNoMemory.Store(0)
-		c.cache.cmdMeta.Store(0)
+		s.cache.store.ResetCounters()
+		s.cache.storeTooLarge.Store(0)
+		s.cache.storeNoMemory.Store(0)
+		s.cache.cmdMeta.Store(0)
 		return append(out, "RESET\r\n"...)
 	case "cachedump":
-		return c.cachedump(args[1:], out)
+		return s.cachedump(args[1:], out)
 	case "detail":
 		// There is no per-prefix detail to dump; memcached with detail off
 		// answers "stats detail dump" with an empty list too.
@@ -81,8 +81,8 @@ func rusage(out []byte, name string, tv syscall.Timeval) []byte {
 	return append(out, "\r\n"...)
 }
 
-func (c *Conn) generalStats(out []byte) []byte {
-	cache := c.cache
+func (s *Session) generalStats(out []byte) []byte {
+	cache := s.cache
 	st := cache.store.Stats()
 	cs := (*cache.connStats.Load())()
 	now := cache.store.Now()
@@ -157,8 +157,8 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func (c *Conn) settingsStats(out []byte) []byte {
-	cache := c.cache
+func (s *Session) settingsStats(out []byte) []byte {
+	cache := s.cache
 	set := cache.settings
 	out = statInt(out, "maxbytes", cache.store.maxBytes)
 	out = statInt(out, "maxconns", int64(set.MaxConns))
@@ -209,12 +209,12 @@ func (c *Conn) settingsStats(out []byte) []byte {
 
 // itemStats reports every item as slab class 1, with one LRU (memcached's
 // "flat" mode: every item counts as cold). An empty cache has no classes.
-func (c *Conn) itemStats(out []byte) []byte {
-	st := c.cache.store.Stats()
+func (s *Session) itemStats(out []byte) []byte {
+	st := s.cache.store.Stats()
 	if st.CurrItems == 0 {
 		return append(out, "END\r\n"...)
 	}
-	age := c.cache.store.Now() - c.cache.store.oldestAccess()
+	age := s.cache.store.Now() - s.cache.store.oldestAccess()
 	for _, s := range []struct {
 		name string
 		v    int64
@@ -222,7 +222,7 @@ func (c *Conn) itemStats(out []byte) []byte {
 		{"number", st.CurrItems}, {"number_hot", 0}, {"number_warm", 0}, {"number_cold", st.CurrItems},
 		{"age_hot", 0}, {"age_warm", 0}, {"age", age}, {"mem_requested", st.Bytes},
 		{"evicted", int64(st.evictions)}, {"evicted_nonzero", 0}, {"evicted_time", 0},
-		{"outofmemory", int64(c.cache.storeNoMemory.Load())}, {"tailrepairs", 0},
+		{"outofmemory", int64(s.cache.storeNoMemory.Load())}, {"tailrepairs", 0},
 		{"reclaimed", int64(st.reclaimed)}, {"expired_unfetched", int64(st.expiredUnfetched)},
 		{"evicted_unfetched", int64(st.evictedUnfetched)}, {"evicted_active", 0},
 		{"crawler_reclaimed", int64(st.crawlerReclaimed)}, {"crawler_items_checked", 0},
@@ -236,8 +236,8 @@ func (c *Conn) itemStats(out []byte) []byte {
 }
 
 // slabStats reports the single pseudo slab class 1.
-func (c *Conn) slabStats(out []byte) []byte {
-	st := c.cache.store.Stats()
+func (s *Session) slabStats(out []byte) []byte {
+	st := s.cache.store.Stats()
 	active := int64(0)
 	if st.CurrItems > 0 {
 		active = 1
@@ -245,7 +245,7 @@ func (c *Conn) slabStats(out []byte) []byte {
 			name string
 			v    int64
 		}{
-			{"chunk_size", int64(c.cache.store.itemMax)}, {"used_chunks", st.CurrItems},
+			{"chunk_size", int64(s.cache.store.itemMax)}, {"used_chunks", st.CurrItems},
 			{"get_hits", int64(st.getHits)}, {"cmd_set", int64(st.cmdSet)},
 			{"delete_hits", int64(st.deleteHits)}, {"incr_hits", int64(st.incrHits)},
 			{"decr_hits", int64(st.decrHits)}, {"cas_hits", int64(st.casHits)},
@@ -262,7 +262,7 @@ func (c *Conn) slabStats(out []byte) []byte {
 // cachedump runs "stats cachedump <class> <limit>" (memcdump lists keys with
 // it): "ITEM <key> [<bytes> b; <exptime> s]" per item of class 1, at most
 // limit items (0: all, capped at 2 MB of output as memcached caps it).
-func (c *Conn) cachedump(args [][]byte, out []byte) []byte {
+func (s *Session) cachedump(args [][]byte, out []byte) []byte {
 	if len(args) != 2 {
 		return append(out, replyError...)
 	}
@@ -275,7 +275,7 @@ func (c *Conn) cachedump(args [][]byte, out []byte) []byte {
 		return append(out, "END\r\n"...)
 	}
 	start := len(out)
-	c.cache.store.dump(int(limit), func(key string, size int, exptime int64) bool {
+	s.cache.store.dump(int(limit), func(key string, size int, exptime int64) bool {
 		out = append(out, "ITEM "...)
 		out = append(out, key...)
 		out = append(out, " ["...)

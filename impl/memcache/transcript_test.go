@@ -167,10 +167,11 @@ type fakeClock struct{ now int64 }
 
 func (c *fakeClock) Now() time.Time { return time.Unix(c.now, 0) }
 
-// feeder plays the reactor's part for a Conn: it keeps the unconsumed input
-// and offers it again after every read, as reactor.Handler.OnData promises.
+// feeder plays the reactor's part for a Session: it keeps the unconsumed
+// input and offers it again after every read, as reactor.Handler.OnData
+// promises.
 type feeder struct {
-	conn    *Conn
+	session *Session
 	pending []byte
 	out     []byte
 	closed  bool
@@ -182,7 +183,7 @@ func (f *feeder) read(p []byte) {
 	}
 	f.pending = append(f.pending, p...)
 	for {
-		n, out, closeNow := f.conn.Process(f.pending, f.out, 1<<20)
+		n, out, closeNow := f.session.Process(f.pending, f.out, 1<<20)
 		f.out = out
 		f.pending = f.pending[n:]
 		if closeNow {
@@ -211,7 +212,7 @@ func TestTranscripts(t *testing.T) {
 	for _, tr := range loadTranscripts(t) {
 		t.Run(tr.name, func(t *testing.T) {
 			clock := &fakeClock{now: transcriptEpoch}
-			f := &feeder{conn: newTestCache(t, clock).NewConn()}
+			f := &feeder{session: newTestCache(t, clock).NewSession()}
 			for _, s := range tr.steps {
 				if s.data == nil {
 					clock.now += s.clock
