@@ -38,7 +38,7 @@ type KVSetup struct {
 // kvOpTimeout bounds one command, from its write to the end of its reply.
 const kvOpTimeout = 20 * time.Second
 
-// RecordKV serves handoffd's cache (memcache.Handler on a reactor, as
+// RecordKV serves handoffd's cache (memcache.Protocol on a reactor, as
 // cmd/handoffd assembles them) on 127.0.0.1, runs st.Ops commands from
 // st.Clients clients, and stops the server. It returns one operation per
 // command, called just before the command is written and returned once its
@@ -53,7 +53,7 @@ func RecordKV(ctx context.Context, st KVSetup) ([]porcupine.Operation, error) {
 		return nil, err
 	}
 	cache := memcache.NewCache(store, memcache.Settings{}, nil)
-	var h reactor.Handler = memcache.NewHandler(cache, st.Workers, reactor.DefaultMaxOutput)
+	var h reactor.Handler = memcache.NewProtocol(cache, st.Workers, reactor.DefaultMaxOutput)
 	if st.Wrap != nil {
 		h = st.Wrap(cache, h)
 	}

@@ -27,7 +27,7 @@ func startServer(t *testing.T, maxOutput int) (addr string, cache *memcache.Cach
 		t.Fatal(err)
 	}
 	cache = memcache.NewCache(st, memcache.Settings{Threads: 2, MaxConns: 64}, nil)
-	h := memcache.NewHandler(cache, 2, maxOutput)
+	h := memcache.NewProtocol(cache, 2, maxOutput)
 	rs, err := reactor.New(reactor.Config{
 		Listen:    []string{"tcp://127.0.0.1:0"},
 		Workers:   2,
@@ -180,7 +180,7 @@ func TestStatsConnections(t *testing.T) {
 }
 
 // TestPipelineBackpressure pipelines 20 MB worth of replies through a
-// 256 KiB output bound: the handler yields whenever the bound is reached and
+// 256 KiB output bound: the Protocol yields whenever the bound is reached and
 // is offered the rest after the output drains, so every reply arrives, in
 // order, and none is lost or cut (TestProcessBackpressure checks the early
 // return itself).

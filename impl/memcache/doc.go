@@ -12,7 +12,8 @@
 //     protocol processor: given the unconsumed input it parses as many
 //     complete commands as it can, appends their replies to an output buffer
 //     and reports how many bytes it consumed. It does no I/O.
-//   - Handler (handler.go) adapts Session to the reactor's Handler interface.
+//   - Protocol (protocol.go) adapts Session to the reactor's Handler
+//     interface.
 //
 // Replies follow memcached 1.6.18 byte for byte for every case the transcripts
 // in testdata mark "memcached"; TestTranscriptsAgainstMemcached replays those

@@ -7,7 +7,8 @@ import (
 )
 
 // A Session turns the bytes a client sent into the replies memcached would
-// send, without any I/O: the reactor handler feeds it, and so can a test.
+// send, without any I/O: the Protocol feeds it on a reactor, and so can a
+// test.
 func Example() {
 	st, err := memcache.NewStore(memcache.StoreConfig{MaxBytes: 64 << 20})
 	if err != nil {

@@ -253,7 +253,7 @@ func TestTranscriptsAgainstMemcached(t *testing.T) {
 }
 
 // TestTranscriptsOverReactor replays every case without clock steps through
-// the reactor and the Handler, over TCP, each on a fresh server: what the
+// the reactor and the Protocol, over TCP, each on a fresh server: what the
 // processor answers in memory is what a client gets.
 func TestTranscriptsOverReactor(t *testing.T) {
 	for _, tr := range loadTranscripts(t) {
@@ -269,7 +269,7 @@ func TestTranscriptsOverReactor(t *testing.T) {
 			rs, err := reactor.New(reactor.Config{
 				Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1,
 				MaxInput: max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
-			}, NewHandler(cache, 1, 0))
+			}, NewProtocol(cache, 1, 0))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		MaxInput:    max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
 		IdleTimeout: o.idle,
 		Logger:      log,
-	}, memcache.NewHandler(cache, o.threads, maxOutput))
+	}, memcache.NewProtocol(cache, o.threads, maxOutput))
 	if err != nil {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 1
