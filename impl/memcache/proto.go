@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -97,6 +98,22 @@ func (c *Cache) Store() *Store { return c.store }
 // command of the largest item closes the connection.
 func (c *Cache) MaxInput(readBuffer int) int {
 	return c.settings.MaxGetLine + c.store.itemMax + 2 + readBuffer
+}
+
+// RunReaper removes expired and flushed items every interval until ctx is
+// done (memcached's LRU crawler does this job): lookups expire items lazily,
+// and this returns the memory of items nobody asks for again.
+func (c *Cache) RunReaper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.store.Reap()
+		}
+	}
 }
 
 // Session is one connection's protocol state. It is used by one goroutine at

@@ -1,11 +1,6 @@
 package memcache
 
-import (
-	"context"
-	"time"
-
-	"github.com/handoffd/handoff/impl/reactor"
-)
+import "github.com/handoffd/handoff/impl/reactor"
 
 // maxScratchOut bounds the reply buffer a Worker keeps between callbacks; a
 // larger one (a multi-get of big values) is dropped after use.
@@ -105,22 +100,6 @@ func ConnStatsOf(s *reactor.Server) func() ConnStats {
 			IdleKicks:      st.IdleClosed,
 			BytesRead:      st.BytesIn,
 			BytesWritten:   st.BytesOut,
-		}
-	}
-}
-
-// RunReaper removes expired and flushed items every interval until ctx is
-// done (memcached's LRU crawler does this job): lookups expire items lazily,
-// and this returns the memory of items nobody asks for again.
-func (c *Cache) RunReaper(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.store.Reap()
 		}
 	}
 }
