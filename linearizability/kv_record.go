@@ -32,13 +32,13 @@ type KVSetup struct {
 	// Seed makes each client's choice of commands reproducible.
 	Seed uint64
 	// Wrap, if not nil, wraps the cache's handler: a seeded bug.
-	Wrap func(*memcache.Server, reactor.Handler) reactor.Handler
+	Wrap func(*memcache.Cache, reactor.Handler) reactor.Handler
 }
 
 // kvOpTimeout bounds one command, from its write to the end of its reply.
 const kvOpTimeout = 20 * time.Second
 
-// RecordKV serves handoffd's cache (memcache.Handler on a reactor, as
+// RecordKV serves handoffd's cache (memcache.Protocol on a reactor, as
 // impl/cmd/handoffd assembles them) on 127.0.0.1, runs st.Ops commands from
 // st.Clients clients, and stops the server. It returns one operation per
 // command, called just before the command is written and returned once its
@@ -52,22 +52,22 @@ func RecordKV(ctx context.Context, st KVSetup) ([]porcupine.Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := memcache.NewServer(store, memcache.Settings{}, nil)
-	var h reactor.Handler = memcache.NewHandler(srv, st.Workers, reactor.DefaultMaxOutput)
+	cache := memcache.NewCache(store, memcache.Settings{}, nil)
+	var h reactor.Handler = memcache.NewProtocol(cache, st.Workers, reactor.DefaultMaxOutput)
 	if st.Wrap != nil {
-		h = st.Wrap(srv, h)
+		h = st.Wrap(cache, h)
 	}
 	s, err := reactor.New(reactor.Config{
 		Listen:   []string{"tcp://127.0.0.1:0"},
 		Workers:  st.Workers,
 		MaxConns: max(1024, 2*st.Clients),
-		MaxInput: max(reactor.DefaultMaxInput, srv.MaxInput(reactor.DefaultReadBuffer)),
+		MaxInput: max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, h)
 	if err != nil {
 		return nil, err
 	}
-	srv.SetConnStats(memcache.ConnStatsOf(s))
+	cache.SetConnStats(memcache.ConnStatsOf(s))
 	stop := serve(s)
 	ops, err := kvClients(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
 	return ops, stop(err)

@@ -172,8 +172,8 @@ func onlyWriterOf(h []porcupine.Operation, key string, w int) bool {
 // sees a cas command on a present key, it replaces the command's unique
 // with the key's current one. Unlike the twins above, the defect goes
 // through the whole run: clients, replies, recorder and checker.
-func CasIgnoresUnique(srv *memcache.Server, h reactor.Handler) reactor.Handler {
-	return casIgnoresUnique{Handler: h, store: srv.Store()}
+func CasIgnoresUnique(cache *memcache.Cache, h reactor.Handler) reactor.Handler {
+	return casIgnoresUnique{Handler: h, store: cache.Store()}
 }
 
 type casIgnoresUnique struct {

@@ -8,13 +8,13 @@ import (
 // BenchmarkProcessGetHit is the protocol cost of one pipelined get hit of a
 // 100-byte value: parse, lookup, reply.
 func BenchmarkProcessGetHit(b *testing.B) {
-	c := newTestServer(b, &fakeClock{now: transcriptEpoch}).NewConn()
-	c.Process([]byte("set key:12345 0 0 100\r\n"+string(make([]byte, 100))+"\r\n"), nil, 1<<20)
+	s := newTestCache(b, &fakeClock{now: transcriptEpoch}).NewSession()
+	s.Process([]byte("set key:12345 0 0 100\r\n"+string(make([]byte, 100))+"\r\n"), nil, 1<<20)
 	in := []byte("get key:12345\r\n")
 	out := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
-		if n, o, _ := c.Process(in, out[:0], 1<<20); n != len(in) || len(o) < 100 {
+		if n, o, _ := s.Process(in, out[:0], 1<<20); n != len(in) || len(o) < 100 {
 			b.Fatal("get failed")
 		}
 	}
@@ -22,12 +22,12 @@ func BenchmarkProcessGetHit(b *testing.B) {
 
 // BenchmarkProcessSet is the cost of one set of a 100-byte value.
 func BenchmarkProcessSet(b *testing.B) {
-	c := newTestServer(b, &fakeClock{now: transcriptEpoch}).NewConn()
+	s := newTestCache(b, &fakeClock{now: transcriptEpoch}).NewSession()
 	in := []byte("set key:12345 0 0 100\r\n" + string(make([]byte, 100)) + "\r\n")
 	out := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
-		if n, _, _ := c.Process(in, out[:0], 1<<20); n != len(in) {
+		if n, _, _ := s.Process(in, out[:0], 1<<20); n != len(in) {
 			b.Fatal("set failed")
 		}
 	}

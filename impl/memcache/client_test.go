@@ -20,25 +20,25 @@ import (
 
 // startServer serves a fresh cache on 127.0.0.1:0 and stops it (checking a
 // clean Shutdown) when the test ends.
-func startServer(t *testing.T, maxOutput int) (addr string, srv *memcache.Server) {
+func startServer(t *testing.T, maxOutput int) (addr string, cache *memcache.Cache) {
 	t.Helper()
 	st, err := memcache.NewStore(memcache.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv = memcache.NewServer(st, memcache.Settings{Threads: 2, MaxConns: 64}, nil)
-	h := memcache.NewHandler(srv, 2, maxOutput)
+	cache = memcache.NewCache(st, memcache.Settings{Threads: 2, MaxConns: 64}, nil)
+	h := memcache.NewProtocol(cache, 2, maxOutput)
 	rs, err := reactor.New(reactor.Config{
 		Listen:    []string{"tcp://127.0.0.1:0"},
 		Workers:   2,
 		MaxConns:  64,
 		MaxOutput: maxOutput,
-		MaxInput:  max(4<<20, srv.MaxInput(reactor.DefaultReadBuffer)),
+		MaxInput:  max(4<<20, cache.MaxInput(reactor.DefaultReadBuffer)),
 	}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.SetConnStats(memcache.ConnStatsOf(rs))
+	cache.SetConnStats(memcache.ConnStatsOf(rs))
 	served := make(chan error, 1)
 	go func() { served <- rs.Serve(context.Background()) }()
 	t.Cleanup(func() {
@@ -51,7 +51,7 @@ func startServer(t *testing.T, maxOutput int) (addr string, srv *memcache.Server
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return strings.TrimPrefix(rs.Addrs()[0], "tcp://"), srv
+	return strings.TrimPrefix(rs.Addrs()[0], "tcp://"), cache
 }
 
 // TestGomemcache drives the server with an unchanged memcached client
@@ -180,7 +180,7 @@ func TestStatsConnections(t *testing.T) {
 }
 
 // TestPipelineBackpressure pipelines 20 MB worth of replies through a
-// 256 KiB output bound: the handler yields whenever the bound is reached and
+// 256 KiB output bound: the Protocol yields whenever the bound is reached and
 // is offered the rest after the output drains, so every reply arrives, in
 // order, and none is lost or cut (TestProcessBackpressure checks the early
 // return itself).

@@ -21,55 +21,55 @@ const (
 // command runs one command line; after is the input that follows the line,
 // where a storage command's data block starts. It returns the extended out,
 // how many bytes of after it consumed, and what the loop does next.
-func (c *Conn) command(line, after, out []byte) ([]byte, int, status) {
+func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 	name, args := firstWord(line)
 	switch string(name) {
 	case "get":
-		return c.retrieve(args, out, false, false), 0, done
+		return s.retrieve(args, out, false, false), 0, done
 	case "gets":
-		return c.retrieve(args, out, true, false), 0, done
+		return s.retrieve(args, out, true, false), 0, done
 	case "gat":
-		return c.retrieve(args, out, false, true), 0, done
+		return s.retrieve(args, out, false, true), 0, done
 	case "gats":
-		return c.retrieve(args, out, true, true), 0, done
+		return s.retrieve(args, out, true, true), 0, done
 	}
-	toks, ok := c.tokenize(line)
+	toks, ok := s.tokenize(line)
 	if len(toks) == 0 || !ok {
 		return append(out, replyError...), 0, done
 	}
 	switch string(toks[0]) {
 	case "set":
-		return c.storage(ModeSet, toks, after, out)
+		return s.storage(ModeSet, toks, after, out)
 	case "add":
-		return c.storage(ModeAdd, toks, after, out)
+		return s.storage(ModeAdd, toks, after, out)
 	case "replace":
-		return c.storage(ModeReplace, toks, after, out)
+		return s.storage(ModeReplace, toks, after, out)
 	case "append":
-		return c.storage(ModeAppend, toks, after, out)
+		return s.storage(ModeAppend, toks, after, out)
 	case "prepend":
-		return c.storage(ModePrepend, toks, after, out)
+		return s.storage(ModePrepend, toks, after, out)
 	case "cas":
-		return c.storage(ModeSet, toks, after, out)
+		return s.storage(ModeSet, toks, after, out)
 	case "delete":
-		return c.delete(toks, out), 0, done
+		return s.delete(toks, out), 0, done
 	case "incr", "decr":
-		return c.delta(toks, out), 0, done
+		return s.delta(toks, out), 0, done
 	case "touch":
-		return c.touch(toks, out), 0, done
+		return s.touch(toks, out), 0, done
 	case "flush_all":
-		return c.flushAll(toks, out), 0, done
+		return s.flushAll(toks, out), 0, done
 	case "version":
 		out = append(out, "VERSION "...)
-		out = append(out, c.srv.settings.Version...)
+		out = append(out, s.cache.settings.Version...)
 		return append(out, "\r\n"...), 0, done
 	case "verbosity":
-		return c.verbosity(toks, out), 0, done
+		return s.verbosity(toks, out), 0, done
 	case "quit":
 		return out, 0, closeNow
 	case "stats":
-		return c.stats(toks[1:], out), 0, done
+		return s.stats(toks[1:], out), 0, done
 	case "mn", "mg", "ms", "md", "ma", "me":
-		return c.meta(toks, after, out)
+		return s.meta(toks, after, out)
 	}
 	return append(out, replyError...), 0, done
 }
@@ -96,7 +96,7 @@ func nextWord(b []byte) (word, rest []byte) {
 // tokenized, so a line of many keys costs no allocation. A key over 250 bytes
 // fails the whole command and withdraws the values already appended, as
 // memcached does.
-func (c *Conn) retrieve(args, out []byte, withCAS, touch bool) []byte {
+func (s *Session) retrieve(args, out []byte, withCAS, touch bool) []byte {
 	start := len(out)
 	var exptime int64
 	if touch {
@@ -121,7 +121,7 @@ func (c *Conn) retrieve(args, out []byte, withCAS, touch bool) []byte {
 		if len(key) > keyMax {
 			return append(out[:start], replyBadFormat...)
 		}
-		v, ok := c.srv.store.Get(key, touch, exptime)
+		v, ok := s.cache.store.Get(key, touch, exptime)
 		if !ok {
 			continue
 		}
@@ -155,7 +155,7 @@ func appendValue(out, key []byte, v View, withCAS bool) []byte {
 // A malformed line is answered at once, without waiting for a data block
 // (whose length cannot be trusted). A value over the item size limit is
 // answered at once too, and its data block is discarded as it arrives.
-func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int, status) {
+func (s *Session) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int, status) {
 	isCAS := string(toks[0]) == "cas"
 	words := 5
 	if isCAS {
@@ -189,12 +189,12 @@ func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int
 		}
 		req.HasCAS, req.CAS = true, cas
 	}
-	if !c.srv.store.Fits(key, int(n)) {
-		c.srv.storeTooLarge.Add(1)
+	if !s.cache.store.Fits(key, int(n)) {
+		s.cache.storeTooLarge.Add(1)
 		if mode == ModeSet {
-			c.srv.store.Drop(key)
+			s.cache.store.Drop(key)
 		}
-		c.swallow = n + 2
+		s.swallow = n + 2
 		return reply(replyTooLarge), 0, done
 	}
 	if int64(len(after)) < n+2 {
@@ -203,8 +203,8 @@ func (c *Conn) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, int
 	if after[n] != '\r' || after[n+1] != '\n' {
 		return reply(replyBadChunk), int(n) + 2, done
 	}
-	res, _ := c.srv.store.Set(key, after[:n], req)
-	c.srv.countFailure(res)
+	res, _ := s.cache.store.Set(key, after[:n], req)
+	s.cache.countFailure(res)
 	return reply(storageReply(res)), int(n) + 2, done
 }
 
@@ -226,7 +226,7 @@ func storageReply(r Result) string {
 
 // delete runs "delete <key> [0] [noreply]"; the 0 is a relic of the removed
 // hold time that memcached still accepts.
-func (c *Conn) delete(toks [][]byte, out []byte) []byte {
+func (s *Session) delete(toks [][]byte, out []byte) []byte {
 	if len(toks) < 2 || len(toks) > 4 {
 		return append(out, replyError...)
 	}
@@ -241,7 +241,7 @@ func (c *Conn) delete(toks [][]byte, out []byte) []byte {
 	if len(toks[1]) > keyMax {
 		return quietly(out, quiet, replyBadFormat)
 	}
-	if c.srv.store.Delete(toks[1], false, 0) == NotFound {
+	if s.cache.store.Delete(toks[1], false, 0) == NotFound {
 		return quietly(out, quiet, "NOT_FOUND\r\n")
 	}
 	return quietly(out, quiet, "DELETED\r\n")
@@ -255,7 +255,7 @@ func quietly(out []byte, quiet bool, s string) []byte {
 }
 
 // delta runs "incr|decr <key> <value> [noreply]".
-func (c *Conn) delta(toks [][]byte, out []byte) []byte {
+func (s *Session) delta(toks [][]byte, out []byte) []byte {
 	if len(toks) != 3 && len(toks) != 4 {
 		return append(out, replyError...)
 	}
@@ -267,7 +267,7 @@ func (c *Conn) delta(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadDelta)
 	}
-	res, v := c.srv.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
+	res, v := s.cache.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
 	switch res {
 	case NotFound:
 		return quietly(out, quiet, "NOT_FOUND\r\n")
@@ -284,7 +284,7 @@ func (c *Conn) delta(toks [][]byte, out []byte) []byte {
 }
 
 // touch runs "touch <key> <exptime> [noreply]".
-func (c *Conn) touch(toks [][]byte, out []byte) []byte {
+func (s *Session) touch(toks [][]byte, out []byte) []byte {
 	if len(toks) != 3 && len(toks) != 4 {
 		return append(out, replyError...)
 	}
@@ -296,14 +296,14 @@ func (c *Conn) touch(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadExptime)
 	}
-	if c.srv.store.Touch(toks[1], exptime) == NotFound {
+	if s.cache.store.Touch(toks[1], exptime) == NotFound {
 		return quietly(out, quiet, "NOT_FOUND\r\n")
 	}
 	return quietly(out, quiet, "TOUCHED\r\n")
 }
 
 // flushAll runs "flush_all [delay] [noreply]".
-func (c *Conn) flushAll(toks [][]byte, out []byte) []byte {
+func (s *Session) flushAll(toks [][]byte, out []byte) []byte {
 	if len(toks) > 3 {
 		return append(out, replyError...)
 	}
@@ -322,13 +322,13 @@ func (c *Conn) flushAll(toks [][]byte, out []byte) []byte {
 			return quietly(out, quiet, replyBadExptime)
 		}
 	}
-	c.srv.store.Flush(delay)
+	s.cache.store.Flush(delay)
 	return quietly(out, quiet, "OK\r\n")
 }
 
 // verbosity runs "verbosity <level> [noreply]"; the level is kept for stats
 // settings (the server's own logging level is set by -v at start).
-func (c *Conn) verbosity(toks [][]byte, out []byte) []byte {
+func (s *Session) verbosity(toks [][]byte, out []byte) []byte {
 	if len(toks) != 2 && len(toks) != 3 {
 		return append(out, replyError...)
 	}
@@ -337,6 +337,6 @@ func (c *Conn) verbosity(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadFormat)
 	}
-	c.srv.verbosity.Store(int32(min(level, 2)))
+	s.cache.verbosity.Store(int32(min(level, 2)))
 	return quietly(out, quiet, "OK\r\n")
 }

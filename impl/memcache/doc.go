@@ -1,18 +1,29 @@
-// Package memcache is a memcached-compatible cache: the memcached 1.6 text
-// protocol (classic and meta commands) over a sharded in-memory store, served
-// as a reactor.Handler.
+// Package memcache is a memcached-compatible cache: a sharded in-memory
+// Store, the Cache state every connection shares, a Session per connection
+// that speaks the memcached 1.6 text protocol (classic and meta commands),
+// and Protocol, which serves Sessions on a reactor. Nothing here may open a
+// socket, hold a file descriptor or start a goroutine, and the only system
+// calls are the process figures stats reports (getpid, getrusage): the store
+// and the sessions are pure over an injected clock, and the only reactor
+// dependency is the Protocol adapter.
 //
-// It has three layers, each testable without the one below it:
+// Its layers, from the bottom up, are each tested without the ones above:
 //
-//   - Store (store.go, store_ops.go) holds the items: a fixed number of
-//     shards, each a hash map with its own mutex, its own LRU list and its own
-//     share of the memory limit. Time comes from an injected clock, so expiry
-//     is deterministic under test.
-//   - Conn (proto.go, commands.go, meta.go, stats.go) is one connection's
-//     protocol processor: given the unconsumed input it parses as many
+//   - Store (store.go, store_ops.go, store_stats.go) holds the items: a fixed
+//     number of shards, each a hash map with its own mutex, its own LRU list
+//     and its own share of the memory limit. Time comes from an injected
+//     clock, so expiry is deterministic under test.
+//   - Cache (proto.go) is what the sessions share: the Store, the Settings
+//     and the server-wide counters that stats reports. RunReaper sweeps its
+//     expired items on the caller's goroutine.
+//   - Session (proto.go, commands.go, meta.go, stats.go) is one connection's
+//     protocol processor: given the unconsumed input, Process parses as many
 //     complete commands as it can, appends their replies to an output buffer
 //     and reports how many bytes it consumed. It does no I/O.
-//   - Handler (handler.go) adapts Conn to the reactor's Handler interface.
+//   - Protocol (protocol.go) is the reactor.Handler that serves them: it gives
+//     each connection a Session and each Worker a reply buffer and parsing
+//     Scratch, and ConnStatsOf feeds the reactor's connection figures to
+//     stats.
 //
 // Replies follow memcached 1.6.18 byte for byte for every case the transcripts
 // in testdata mark "memcached"; TestTranscriptsAgainstMemcached replays those

@@ -63,14 +63,14 @@ func FuzzParser(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := NewServer(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3}, nil)
-		c := srv.NewConn()
+		cache := NewCache(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3}, nil)
+		s := cache.NewSession()
 		size := int(chunk%257) + 1
 		var pending, all []byte
 		for off := 0; off < len(in); off += size {
 			pending = append(pending, in[off:min(off+size, len(in))]...)
 			for len(pending) > 0 {
-				n, out, closeNow := c.Process(pending, nil, 4096)
+				n, out, closeNow := s.Process(pending, nil, 4096)
 				if n < 0 || n > len(pending) {
 					t.Fatalf("consumed %d of %d", n, len(pending))
 				}

@@ -113,19 +113,19 @@ func (m *metaReq) appendRet(out []byte, val func(f byte, out []byte) ([]byte, bo
 }
 
 // meta runs one meta command.
-func (c *Conn) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
+func (s *Session) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
 	cmd := string(toks[0])
 	if cmd == "mn" {
 		return append(out, "MN\r\n"...), 0, done
 	}
-	c.srv.cmdMeta.Add(1)
+	s.cache.cmdMeta.Add(1)
 	if len(toks) < 2 {
 		return append(out, replyError...), 0, done
 	}
 	if len(toks[1]) > keyMax {
 		return append(out, replyBadFormat...), 0, done
 	}
-	m := &c.sc.mreq
+	m := &s.sc.mreq
 	m.reset(toks[1])
 	words := toks[2:]
 	if cmd == "ms" {
@@ -136,26 +136,26 @@ func (c *Conn) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
 		if !ok || n < 0 {
 			return append(out, replyBadFormat...), 0, done
 		}
-		return c.metaSet(m, n, toks[3:], after, out)
+		return s.metaSet(m, n, toks[3:], after, out)
 	}
 	if cmd == "me" {
-		return c.metaDebug(m, out), 0, done
+		return s.metaDebug(m, out), 0, done
 	}
 	if e := m.parseFlags(cmd, words); e != "" {
 		return append(out, e...), 0, done
 	}
 	switch cmd {
 	case "mg":
-		return c.metaGet(m, out), 0, done
+		return s.metaGet(m, out), 0, done
 	case "md":
-		return c.metaDelete(m, out), 0, done
+		return s.metaDelete(m, out), 0, done
 	}
-	return c.metaArith(m, out), 0, done
+	return s.metaArith(m, out), 0, done
 }
 
 // metaGet runs mg: VA <size> <flags>\r\n<data>\r\n with v, else HD <flags>;
 // EN on a miss (q: nothing).
-func (c *Conn) metaGet(m *metaReq, out []byte) []byte {
+func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 	var exptime int64
 	touch := m.flag('T')
 	if touch {
@@ -164,7 +164,7 @@ func (c *Conn) metaGet(m *metaReq, out []byte) []byte {
 			return append(out, "CLIENT_ERROR bad token in command line format\r\n"...)
 		}
 	}
-	st := c.srv.store
+	st := s.cache.store
 	v, ok := st.Get(m.key, touch, exptime)
 	if !ok {
 		if m.flag('q') {
@@ -216,9 +216,9 @@ func appendTTL(out []byte, exptime, now int64) []byte {
 
 // metaSet runs "ms <key> <datalen> <flag>*" followed by a data block. Once
 // datalen is known every error discards the data block.
-func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) ([]byte, int, status) {
+func (s *Session) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) ([]byte, int, status) {
 	fail := func(e string) ([]byte, int, status) {
-		c.swallow = n + 2
+		s.swallow = n + 2
 		return append(out, e...), 0, done
 	}
 	if e := m.parseFlags("ms", words); e != "" {
@@ -268,9 +268,9 @@ func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) (
 			return fail("CLIENT_ERROR invalid mode for ms M token\r\n")
 		}
 	}
-	st := c.srv.store
+	st := s.cache.store
 	if !st.Fits(m.key, int(n)) {
-		c.srv.storeTooLarge.Add(1)
+		s.cache.storeTooLarge.Add(1)
 		if req.Mode == ModeSet {
 			st.Drop(m.key)
 		}
@@ -283,7 +283,7 @@ func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) (
 		return append(out, replyBadChunk...), int(n) + 2, done
 	}
 	res, cas := st.Set(m.key, after[:n], req)
-	c.srv.countFailure(res)
+	s.cache.countFailure(res)
 	var code string
 	switch res {
 	case Stored:
@@ -313,7 +313,7 @@ func (c *Conn) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte) (
 }
 
 // metaDelete runs md: HD, NF or EX (q: no HD).
-func (c *Conn) metaDelete(m *metaReq, out []byte) []byte {
+func (s *Session) metaDelete(m *metaReq, out []byte) []byte {
 	var cas uint64
 	if m.flag('C') {
 		var ok bool
@@ -322,7 +322,7 @@ func (c *Conn) metaDelete(m *metaReq, out []byte) []byte {
 		}
 	}
 	var code string
-	switch c.srv.store.Delete(m.key, m.flag('C'), cas) {
+	switch s.cache.store.Delete(m.key, m.flag('C'), cas) {
 	case Stored:
 		if m.flag('q') {
 			return out
@@ -340,7 +340,7 @@ func (c *Conn) metaDelete(m *metaReq, out []byte) []byte {
 // metaArith runs ma: HD, or VA <len> with v followed by the number; NF on a
 // miss unless N vivifies it with J (default 0); EX on a CAS mismatch (q: no
 // success reply at all).
-func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
+func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 	req := DeltaReq{Incr: true, Delta: 1}
 	for _, f := range []byte{'D', 'J', 'C'} {
 		if !m.flag(f) {
@@ -380,7 +380,7 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 			return append(out, "CLIENT_ERROR invalid mode for ma M token\r\n"...)
 		}
 	}
-	st := c.srv.store
+	st := s.cache.store
 	res, v := st.Delta(m.key, req)
 	if res == Stored && m.flag('T') {
 		if t, ok := parseExptime(m.tok['T']); ok {
@@ -430,8 +430,8 @@ func (c *Conn) metaArith(m *metaReq, out []byte) []byte {
 }
 
 // metaDebug runs me: one line of the item's metadata, or EN.
-func (c *Conn) metaDebug(m *metaReq, out []byte) []byte {
-	st := c.srv.store
+func (s *Session) metaDebug(m *metaReq, out []byte) []byte {
+	st := s.cache.store
 	v, ok := st.Peek(m.key)
 	if !ok {
 		return append(out, "EN\r\n"...)

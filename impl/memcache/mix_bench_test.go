@@ -17,7 +17,7 @@ func BenchmarkProcessMix(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c := NewServer(st, Settings{}, nil).NewConn()
+			s := NewCache(st, Settings{}, nil).NewSession()
 			value := make([]byte, 32)
 			// calls holds 100 inputs of depth requests each, built once.
 			calls := make([][]byte, 100)
@@ -35,7 +35,7 @@ func BenchmarkProcessMix(b *testing.B) {
 			}
 			for k := range 1000 {
 				in := fmt.Appendf(nil, "set bench:%d 0 0 %d\r\n%s\r\n", k, len(value), value)
-				if n, _, _ := c.Process(in, nil, 1<<20); n != len(in) {
+				if n, _, _ := s.Process(in, nil, 1<<20); n != len(in) {
 					b.Fatalf("preload consumed %d of %d", n, len(in))
 				}
 			}
@@ -44,7 +44,7 @@ func BenchmarkProcessMix(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i += depth {
 				in := calls[(i/depth)%len(calls)]
-				n, o, closeNow := c.Process(in, out[:0], 1<<20)
+				n, o, closeNow := s.Process(in, out[:0], 1<<20)
 				if n != len(in) || closeNow || len(o) == 0 {
 					b.Fatalf("Process consumed %d of %d, close=%v, %d reply bytes", n, len(in), closeNow, len(o))
 				}

@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -45,9 +46,9 @@ type Settings struct {
 	IdleTimeout                         time.Duration
 }
 
-// Server is the state every connection shares: the store, the settings and
+// Cache is the state every connection shares: the store, the settings and
 // the server-wide counters.
-type Server struct {
+type Cache struct {
 	store    *Store
 	settings Settings
 	// connStats reports the reactor's connection figures; nil reports zeros.
@@ -58,9 +59,9 @@ type Server struct {
 	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
 }
 
-// NewServer returns the shared state for connections over store. connStats
+// NewCache returns the shared state for connections over store. connStats
 // may be nil.
-func NewServer(store *Store, settings Settings, connStats func() ConnStats) *Server {
+func NewCache(store *Store, settings Settings, connStats func() ConnStats) *Cache {
 	if settings.Version == "" {
 		settings.Version = "1.6.18"
 	}
@@ -73,36 +74,52 @@ func NewServer(store *Store, settings Settings, connStats func() ConnStats) *Ser
 	if settings.ReqsPerEvent <= 0 {
 		settings.ReqsPerEvent = 20
 	}
-	s := &Server{store: store, settings: settings, started: store.clock()}
-	s.SetConnStats(connStats)
-	return s
+	c := &Cache{store: store, settings: settings, started: store.clock()}
+	c.SetConnStats(connStats)
+	return c
 }
 
 // SetConnStats sets the source of the connection figures (the reactor, which
 // is created after its handler); nil reports zeros.
-func (s *Server) SetConnStats(f func() ConnStats) {
+func (c *Cache) SetConnStats(f func() ConnStats) {
 	if f == nil {
 		f = func() ConnStats { return ConnStats{} }
 	}
-	s.connStats.Store(&f)
+	c.connStats.Store(&f)
 }
 
-// Store is the server's store.
-func (s *Server) Store() *Store { return s.store }
+// Store is the cache's store.
+func (c *Cache) Store() *Store { return c.store }
 
 // MaxInput is the most unconsumed input a connection can hold between calls
 // of Process, on a reactor that reads readBuffer bytes at a time: a command
 // line and the largest item's data block, less one byte, plus the read that
 // brought them. The reactor's input limit must be at least this, or a legal
 // command of the largest item closes the connection.
-func (s *Server) MaxInput(readBuffer int) int {
-	return s.settings.MaxGetLine + s.store.itemMax + 2 + readBuffer
+func (c *Cache) MaxInput(readBuffer int) int {
+	return c.settings.MaxGetLine + c.store.itemMax + 2 + readBuffer
 }
 
-// Conn is one connection's protocol state. It is used by one goroutine at a
-// time (the reactor calls a connection's handler from its worker only).
-type Conn struct {
-	srv *Server
+// RunReaper removes expired and flushed items every interval until ctx is
+// done (memcached's LRU crawler does this job): lookups expire items lazily,
+// and this returns the memory of items nobody asks for again.
+func (c *Cache) RunReaper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.store.Reap()
+		}
+	}
+}
+
+// Session is one connection's protocol state. It is used by one goroutine at
+// a time (the reactor calls a connection's handler from its worker only).
+type Session struct {
+	cache *Cache
 	// swallow is how many bytes of a refused value are still to be
 	// discarded; Invariant: swallow > 0 only between a refused storage
 	// command and the end of its data block.
@@ -120,16 +137,16 @@ type Scratch struct {
 	mreq metaReq
 }
 
-// SetScratch makes c parse in sc; without it c allocates its own on first
+// SetScratch makes s parse in sc; without it s allocates its own on first
 // use.
-func (c *Conn) SetScratch(sc *Scratch) { c.sc = sc }
+func (s *Session) SetScratch(sc *Scratch) { s.sc = sc }
 
 // maxTokens bounds the words of any command but a retrieval (memcached's
 // MAX_TOKENS is 24); a retrieval's keys are walked without tokenizing them.
 const maxTokens = 24
 
-// NewConn returns the protocol state for a new connection.
-func (s *Server) NewConn() *Conn { return &Conn{srv: s} }
+// NewSession returns the protocol state for a new connection.
+func (c *Cache) NewSession() *Session { return &Session{cache: c} }
 
 // status is what a command handler tells the processing loop.
 type status uint8
@@ -146,38 +163,38 @@ const (
 // caller drains out first), or after ReqsPerEvent commands once out is not
 // empty. It returns the bytes of in consumed, the extended out, and whether
 // the connection must be closed after out is written.
-func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
-	if c.sc == nil {
-		c.sc = new(Scratch)
+func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
+	if s.sc == nil {
+		s.sc = new(Scratch)
 	}
 	pos := 0
 	reqs := 0
 	for {
-		if c.swallow > 0 {
-			k := min(c.swallow, int64(len(in)-pos))
+		if s.swallow > 0 {
+			k := min(s.swallow, int64(len(in)-pos))
 			pos += int(k)
-			c.swallow -= k
-			if c.swallow > 0 {
+			s.swallow -= k
+			if s.swallow > 0 {
 				return pos, out, false
 			}
 		}
 		if pos == len(in) || len(out) >= outLimit {
 			return pos, out, false
 		}
-		if reqs >= c.srv.settings.ReqsPerEvent && len(out) > 0 {
-			c.srv.connYields.Add(1)
+		if reqs >= s.cache.settings.ReqsPerEvent && len(out) > 0 {
+			s.cache.connYields.Add(1)
 			return pos, out, false
 		}
 		rest := in[pos:]
-		nl := bytes.IndexByte(rest[:min(len(rest), c.srv.settings.MaxLine)], '\n')
-		if nl < 0 && len(rest) > c.srv.settings.MaxLine && isRetrieval(rest) {
-			nl = bytes.IndexByte(rest[:min(len(rest), c.srv.settings.MaxGetLine)], '\n')
-			if nl < 0 && len(rest) <= c.srv.settings.MaxGetLine {
+		nl := bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxLine)], '\n')
+		if nl < 0 && len(rest) > s.cache.settings.MaxLine && isRetrieval(rest) {
+			nl = bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxGetLine)], '\n')
+			if nl < 0 && len(rest) <= s.cache.settings.MaxGetLine {
 				return pos, out, false
 			}
 		}
 		if nl < 0 {
-			if len(rest) <= c.srv.settings.MaxLine {
+			if len(rest) <= s.cache.settings.MaxLine {
 				return pos, out, false
 			}
 			out = append(out, "CLIENT_ERROR line too long\r\n"...)
@@ -189,7 +206,7 @@ func (c *Conn) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		}
 		var st status
 		var data int
-		out, data, st = c.command(line, rest[nl+1:], out)
+		out, data, st = s.command(line, rest[nl+1:], out)
 		switch st {
 		case needMore:
 			return pos, out, false
@@ -214,10 +231,10 @@ func isRetrieval(b []byte) bool {
 }
 
 // tokenize splits line at spaces, as memcached does (tabs are part of a
-// word), into c.toks; it returns the words, and ok=false when there are more
-// than maxTokens.
-func (c *Conn) tokenize(line []byte) ([][]byte, bool) {
-	toks := c.sc.toks[:0]
+// word), into s.sc.toks; it returns the words, and ok=false when there are
+// more than maxTokens.
+func (s *Session) tokenize(line []byte) ([][]byte, bool) {
+	toks := s.sc.toks[:0]
 	for i := 0; i < len(line); {
 		for i < len(line) && line[i] == ' ' {
 			i++
@@ -302,11 +319,11 @@ func noreply(toks [][]byte) bool {
 
 // countFailure counts a store refused for size or memory (store_too_large,
 // store_no_memory).
-func (s *Server) countFailure(r Result) {
+func (c *Cache) countFailure(r Result) {
 	switch r {
 	case TooLarge:
-		s.storeTooLarge.Add(1)
+		c.storeTooLarge.Add(1)
 	case NoMemory:
-		s.storeNoMemory.Add(1)
+		c.storeNoMemory.Add(1)
 	}
 }

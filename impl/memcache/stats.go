@@ -11,27 +11,27 @@ import (
 // read memcached's stats (memcstat, monitoring agents) read these. Figures
 // that exist only in memcached's slab allocator are reported as memcached
 // reports them with a single slab class holding every item.
-func (c *Conn) stats(args [][]byte, out []byte) []byte {
+func (s *Session) stats(args [][]byte, out []byte) []byte {
 	if len(args) == 0 {
-		return c.generalStats(out)
+		return s.generalStats(out)
 	}
 	switch string(args[0]) {
 	case "settings":
-		return c.settingsStats(out)
+		return s.settingsStats(out)
 	case "items":
-		return c.itemStats(out)
+		return s.itemStats(out)
 	case "slabs":
-		return c.slabStats(out)
+		return s.slabStats(out)
 	case "sizes":
 		return append(out, "STAT sizes_status disabled\r\nEND\r\n"...)
 	case "reset":
-		c.srv.store.ResetCounters()
-		c.srv.storeTooLarge.Store(0)
-		c.srv.storeNoMemory.Store(0)
-		c.srv.cmdMeta.Store(0)
+		s.cache.store.ResetCounters()
+		s.cache.storeTooLarge.Store(0)
+		s.cache.storeNoMemory.Store(0)
+		s.cache.cmdMeta.Store(0)
 		return append(out, "RESET\r\n"...)
 	case "cachedump":
-		return c.cachedump(args[1:], out)
+		return s.cachedump(args[1:], out)
 	case "detail":
 		// There is no per-prefix detail to dump; memcached with detail off
 		// answers "stats detail dump" with an empty list too.
@@ -81,14 +81,14 @@ func rusage(out []byte, name string, tv syscall.Timeval) []byte {
 	return append(out, "\r\n"...)
 }
 
-func (c *Conn) generalStats(out []byte) []byte {
-	srv := c.srv
-	st := srv.store.Stats()
-	cs := (*srv.connStats.Load())()
-	now := srv.store.Now()
-	set := srv.settings
+func (s *Session) generalStats(out []byte) []byte {
+	cache := s.cache
+	st := cache.store.Stats()
+	cs := (*cache.connStats.Load())()
+	now := cache.store.Now()
+	set := cache.settings
 	out = statInt(out, "pid", int64(os.Getpid()))
-	out = statInt(out, "uptime", now-srv.started.Unix())
+	out = statInt(out, "uptime", now-cache.started.Unix())
 	out = statInt(out, "time", now)
 	out = statStr(out, "version", set.Version)
 	out = statInt(out, "pointer_size", 64)
@@ -106,7 +106,7 @@ func (c *Conn) generalStats(out []byte) []byte {
 	out = stat(out, "cmd_set", st.cmdSet)
 	out = stat(out, "cmd_flush", st.CmdFlush)
 	out = stat(out, "cmd_touch", st.cmdTouch)
-	out = stat(out, "cmd_meta", srv.cmdMeta.Load())
+	out = stat(out, "cmd_meta", cache.cmdMeta.Load())
 	out = stat(out, "get_hits", st.getHits)
 	out = stat(out, "get_misses", st.getMisses)
 	out = stat(out, "get_expired", st.getExpired)
@@ -122,14 +122,14 @@ func (c *Conn) generalStats(out []byte) []byte {
 	out = stat(out, "cas_badval", st.casBadval)
 	out = stat(out, "touch_hits", st.touchHits)
 	out = stat(out, "touch_misses", st.touchMisses)
-	out = stat(out, "store_too_large", srv.storeTooLarge.Load())
-	out = stat(out, "store_no_memory", srv.storeNoMemory.Load())
+	out = stat(out, "store_too_large", cache.storeTooLarge.Load())
+	out = stat(out, "store_no_memory", cache.storeNoMemory.Load())
 	out = stat(out, "auth_cmds", 0)
 	out = stat(out, "auth_errors", 0)
 	out = stat(out, "idle_kicks", cs.IdleKicks)
 	out = stat(out, "bytes_read", cs.BytesRead)
 	out = stat(out, "bytes_written", cs.BytesWritten)
-	out = statInt(out, "limit_maxbytes", srv.store.maxBytes)
+	out = statInt(out, "limit_maxbytes", cache.store.maxBytes)
 	out = stat(out, "accepting_conns", 1)
 	out = stat(out, "listen_disabled_num", cs.ListenDisabled)
 	out = stat(out, "time_in_listen_disabled_us", 0)
@@ -137,7 +137,7 @@ func (c *Conn) generalStats(out []byte) []byte {
 	// goroutines is handoff's own figure (memcached has none): the soak
 	// watches it for a leak, which threads, the worker count, cannot show.
 	out = statInt(out, "goroutines", int64(runtime.NumGoroutine()))
-	out = stat(out, "conn_yields", srv.connYields.Load())
+	out = stat(out, "conn_yields", cache.connYields.Load())
 	out = statInt(out, "bytes", st.Bytes)
 	out = statInt(out, "curr_items", st.CurrItems)
 	out = stat(out, "total_items", st.totalItems)
@@ -157,10 +157,10 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func (c *Conn) settingsStats(out []byte) []byte {
-	srv := c.srv
-	set := srv.settings
-	out = statInt(out, "maxbytes", srv.store.maxBytes)
+func (s *Session) settingsStats(out []byte) []byte {
+	cache := s.cache
+	set := cache.settings
+	out = statInt(out, "maxbytes", cache.store.maxBytes)
 	out = statInt(out, "maxconns", int64(set.MaxConns))
 	out = statInt(out, "tcpport", int64(set.TCPPort))
 	out = statInt(out, "udpport", 0)
@@ -169,7 +169,7 @@ func (c *Conn) settingsStats(out []byte) []byte {
 		inter = "NULL"
 	}
 	out = statStr(out, "inter", inter)
-	out = statInt(out, "verbosity", int64(srv.verbosity.Load()))
+	out = statInt(out, "verbosity", int64(cache.verbosity.Load()))
 	out = statInt(out, "oldest", 0)
 	out = statStr(out, "evictions", "on")
 	sock := set.DomainSocket
@@ -189,7 +189,7 @@ func (c *Conn) settingsStats(out []byte) []byte {
 	out = statStr(out, "binding_protocol", "ascii")
 	out = statStr(out, "auth_enabled_sasl", "no")
 	out = statStr(out, "auth_enabled_ascii", "no")
-	out = statInt(out, "item_size_max", int64(srv.store.itemMax))
+	out = statInt(out, "item_size_max", int64(cache.store.itemMax))
 	out = statStr(out, "maxconns_fast", "yes")
 	out = statInt(out, "hashpower_init", 0)
 	out = statStr(out, "slab_reassign", "no")
@@ -203,18 +203,18 @@ func (c *Conn) settingsStats(out []byte) []byte {
 	out = statInt(out, "idle_timeout", int64(set.IdleTimeout.Seconds()))
 	out = statStr(out, "track_sizes", "no")
 	out = statStr(out, "inline_ascii_response", "no")
-	out = statInt(out, "store_shards", int64(srv.store.Shards()))
+	out = statInt(out, "store_shards", int64(cache.store.Shards()))
 	return append(out, "END\r\n"...)
 }
 
 // itemStats reports every item as slab class 1, with one LRU (memcached's
 // "flat" mode: every item counts as cold). An empty cache has no classes.
-func (c *Conn) itemStats(out []byte) []byte {
-	st := c.srv.store.Stats()
+func (s *Session) itemStats(out []byte) []byte {
+	st := s.cache.store.Stats()
 	if st.CurrItems == 0 {
 		return append(out, "END\r\n"...)
 	}
-	age := c.srv.store.Now() - c.srv.store.oldestAccess()
+	age := s.cache.store.Now() - s.cache.store.oldestAccess()
 	for _, s := range []struct {
 		name string
 		v    int64
@@ -222,7 +222,7 @@ func (c *Conn) itemStats(out []byte) []byte {
 		{"number", st.CurrItems}, {"number_hot", 0}, {"number_warm", 0}, {"number_cold", st.CurrItems},
 		{"age_hot", 0}, {"age_warm", 0}, {"age", age}, {"mem_requested", st.Bytes},
 		{"evicted", int64(st.evictions)}, {"evicted_nonzero", 0}, {"evicted_time", 0},
-		{"outofmemory", int64(c.srv.storeNoMemory.Load())}, {"tailrepairs", 0},
+		{"outofmemory", int64(s.cache.storeNoMemory.Load())}, {"tailrepairs", 0},
 		{"reclaimed", int64(st.reclaimed)}, {"expired_unfetched", int64(st.expiredUnfetched)},
 		{"evicted_unfetched", int64(st.evictedUnfetched)}, {"evicted_active", 0},
 		{"crawler_reclaimed", int64(st.crawlerReclaimed)}, {"crawler_items_checked", 0},
@@ -236,8 +236,8 @@ func (c *Conn) itemStats(out []byte) []byte {
 }
 
 // slabStats reports the single pseudo slab class 1.
-func (c *Conn) slabStats(out []byte) []byte {
-	st := c.srv.store.Stats()
+func (s *Session) slabStats(out []byte) []byte {
+	st := s.cache.store.Stats()
 	active := int64(0)
 	if st.CurrItems > 0 {
 		active = 1
@@ -245,7 +245,7 @@ func (c *Conn) slabStats(out []byte) []byte {
 			name string
 			v    int64
 		}{
-			{"chunk_size", int64(c.srv.store.itemMax)}, {"used_chunks", st.CurrItems},
+			{"chunk_size", int64(s.cache.store.itemMax)}, {"used_chunks", st.CurrItems},
 			{"get_hits", int64(st.getHits)}, {"cmd_set", int64(st.cmdSet)},
 			{"delete_hits", int64(st.deleteHits)}, {"incr_hits", int64(st.incrHits)},
 			{"decr_hits", int64(st.decrHits)}, {"cas_hits", int64(st.casHits)},
@@ -262,7 +262,7 @@ func (c *Conn) slabStats(out []byte) []byte {
 // cachedump runs "stats cachedump <class> <limit>" (memcdump lists keys with
 // it): "ITEM <key> [<bytes> b; <exptime> s]" per item of class 1, at most
 // limit items (0: all, capped at 2 MB of output as memcached caps it).
-func (c *Conn) cachedump(args [][]byte, out []byte) []byte {
+func (s *Session) cachedump(args [][]byte, out []byte) []byte {
 	if len(args) != 2 {
 		return append(out, replyError...)
 	}
@@ -275,7 +275,7 @@ func (c *Conn) cachedump(args [][]byte, out []byte) []byte {
 		return append(out, "END\r\n"...)
 	}
 	start := len(out)
-	c.srv.store.dump(int(limit), func(key string, size int, exptime int64) bool {
+	s.cache.store.dump(int(limit), func(key string, size int, exptime int64) bool {
 		out = append(out, "ITEM "...)
 		out = append(out, key...)
 		out = append(out, " ["...)

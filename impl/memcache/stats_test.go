@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-// runCmds feeds in to a new connection of srv and returns the replies.
-func runCmds(t *testing.T, c *Conn, in string) string {
+// runCmds feeds in to a new connection of cache and returns the replies.
+func runCmds(t *testing.T, s *Session, in string) string {
 	t.Helper()
-	n, out, _ := c.Process([]byte(in), nil, 1<<30)
+	n, out, _ := s.Process([]byte(in), nil, 1<<30)
 	if n != len(in) {
 		t.Fatalf("consumed %d of %d", n, len(in))
 	}
@@ -45,18 +45,18 @@ func statsOf(t *testing.T, reply string) map[string]string {
 func TestStatsNamesAndCounts(t *testing.T) {
 	clock := &fakeClock{now: transcriptEpoch}
 	st, _ := NewStore(StoreConfig{Clock: clock.Now})
-	srv := NewServer(st, Settings{Threads: 4, MaxConns: 1024}, func() ConnStats {
+	cache := NewCache(st, Settings{Threads: 4, MaxConns: 1024}, func() ConnStats {
 		return ConnStats{CurrConns: 3, TotalConns: 9, Rejected: 2, ListenDisabled: 1, ConnStructures: 3}
 	})
-	c := srv.NewConn()
-	runCmds(t, c, "set a 0 0 1\r\n1\r\nset b 0 0 1\r\n2\r\nget a b c\r\nincr a 1\r\ndelete b\r\nflush_all 100\r\n")
+	s := cache.NewSession()
+	runCmds(t, s, "set a 0 0 1\r\n1\r\nset b 0 0 1\r\n2\r\nget a b c\r\nincr a 1\r\ndelete b\r\nflush_all 100\r\n")
 	clock.now += 7
-	s := statsOf(t, runCmds(t, c, "stats\r\n"))
+	stats := statsOf(t, runCmds(t, s, "stats\r\n"))
 	for _, name := range []string{"pid", "uptime", "time", "version", "curr_connections", "total_connections",
 		"rejected_connections", "connection_structures", "listen_disabled_num", "threads", "goroutines", "cmd_get", "cmd_set",
 		"get_hits", "get_misses", "curr_items", "total_items", "evictions", "bytes", "limit_maxbytes",
 		"rusage_user", "rusage_system", "cmd_flush", "delete_hits", "incr_hits", "max_connections"} {
-		if _, ok := s[name]; !ok {
+		if _, ok := stats[name]; !ok {
 			t.Errorf("stats lacks %s", name)
 		}
 	}
@@ -67,8 +67,8 @@ func TestStatsNamesAndCounts(t *testing.T) {
 		"rejected_connections": "2", "listen_disabled_num": "1", "threads": "4", "limit_maxbytes": "67108864",
 		"bytes": strconv.Itoa(1 + 1 + itemMemOverhead),
 	} {
-		if s[name] != want {
-			t.Errorf("stat %s = %q, want %q", name, s[name], want)
+		if stats[name] != want {
+			t.Errorf("stat %s = %q, want %q", name, stats[name], want)
 		}
 	}
 	// goroutines, handoff's extension, is the process's live count: it is
@@ -77,10 +77,10 @@ func TestStatsNamesAndCounts(t *testing.T) {
 	// (Measured while parked, then after, so that goroutines of earlier
 	// tests still winding down can only widen the gap.)
 	goroutines := func() int {
-		s := statsOf(t, runCmds(t, c, "stats\r\n"))
-		g, err := strconv.Atoi(s["goroutines"])
+		stats := statsOf(t, runCmds(t, s, "stats\r\n"))
+		g, err := strconv.Atoi(stats["goroutines"])
 		if err != nil || g < 1 {
-			t.Fatalf("goroutines %q is not a positive count", s["goroutines"])
+			t.Fatalf("goroutines %q is not a positive count", stats["goroutines"])
 		}
 		return g
 	}
@@ -95,44 +95,44 @@ func TestStatsNamesAndCounts(t *testing.T) {
 	if after := goroutines(); during < after+10 {
 		t.Errorf("goroutines %d with ten more parked, %d after they exit", during, after)
 	}
-	if !regexp.MustCompile(`^\d+\.\d{6}$`).MatchString(s["rusage_user"]) {
-		t.Errorf("rusage_user %q is not seconds.microseconds", s["rusage_user"])
+	if !regexp.MustCompile(`^\d+\.\d{6}$`).MatchString(stats["rusage_user"]) {
+		t.Errorf("rusage_user %q is not seconds.microseconds", stats["rusage_user"])
 	}
 
-	if got := runCmds(t, c, "stats reset\r\n"); got != "RESET\r\n" {
+	if got := runCmds(t, s, "stats reset\r\n"); got != "RESET\r\n" {
 		t.Fatalf("stats reset: %q", got)
 	}
-	s = statsOf(t, runCmds(t, c, "stats\r\n"))
-	if s["cmd_get"] != "0" || s["curr_items"] != "1" {
-		t.Errorf("after reset: cmd_get %s (want 0), curr_items %s (want 1: state is not reset)", s["cmd_get"], s["curr_items"])
+	stats = statsOf(t, runCmds(t, s, "stats\r\n"))
+	if stats["cmd_get"] != "0" || stats["curr_items"] != "1" {
+		t.Errorf("after reset: cmd_get %s (want 0), curr_items %s (want 1: state is not reset)", stats["cmd_get"], stats["curr_items"])
 	}
 }
 
 func TestStatsGroups(t *testing.T) {
-	c := newTestServer(t, &fakeClock{now: transcriptEpoch}).NewConn()
-	set := statsOf(t, runCmds(t, c, "stats settings\r\n"))
+	s := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewSession()
+	set := statsOf(t, runCmds(t, s, "stats settings\r\n"))
 	if set["maxbytes"] != "67108864" || set["item_size_max"] != "1048576" || set["cas_enabled"] != "yes" {
 		t.Errorf("stats settings: %v", set)
 	}
-	if got := runCmds(t, c, "stats items\r\n"); got != "END\r\n" {
+	if got := runCmds(t, s, "stats items\r\n"); got != "END\r\n" {
 		t.Errorf("stats items of an empty cache: %q", got)
 	}
-	runCmds(t, c, "set k1 0 0 3\r\nabc\r\nset k2 0 1800000100 1\r\nx\r\n")
-	items := statsOf(t, runCmds(t, c, "stats items\r\n"))
+	runCmds(t, s, "set k1 0 0 3\r\nabc\r\nset k2 0 1800000100 1\r\nx\r\n")
+	items := statsOf(t, runCmds(t, s, "stats items\r\n"))
 	if items["items:1:number"] != "2" {
 		t.Errorf("stats items: %v", items)
 	}
-	slabs := statsOf(t, runCmds(t, c, "stats slabs\r\n"))
+	slabs := statsOf(t, runCmds(t, s, "stats slabs\r\n"))
 	if slabs["active_slabs"] != "1" || slabs["1:used_chunks"] != "2" {
 		t.Errorf("stats slabs: %v", slabs)
 	}
-	dump := runCmds(t, c, "stats cachedump 1 0\r\n")
+	dump := runCmds(t, s, "stats cachedump 1 0\r\n")
 	for _, want := range []string{"ITEM k1 [3 b; 0 s]\r\n", "ITEM k2 [1 b; 1800000100 s]\r\n"} {
 		if !strings.Contains(dump, want) {
 			t.Errorf("cachedump %q lacks %q", dump, want)
 		}
 	}
-	if got := runCmds(t, c, "stats cachedump 1 1\r\n"); strings.Count(got, "ITEM ") != 1 {
+	if got := runCmds(t, s, "stats cachedump 1 1\r\n"); strings.Count(got, "ITEM ") != 1 {
 		t.Errorf("cachedump limit 1: %q", got)
 	}
 	for in, want := range map[string]string{
@@ -140,7 +140,7 @@ func TestStatsGroups(t *testing.T) {
 		"stats nonsense\r\n":    "ERROR\r\n",
 		"stats cachedump 1\r\n": "ERROR\r\n",
 	} {
-		if got := runCmds(t, c, in); got != want {
+		if got := runCmds(t, s, in); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}

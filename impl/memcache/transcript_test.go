@@ -167,10 +167,11 @@ type fakeClock struct{ now int64 }
 
 func (c *fakeClock) Now() time.Time { return time.Unix(c.now, 0) }
 
-// feeder plays the reactor's part for a Conn: it keeps the unconsumed input
-// and offers it again after every read, as reactor.Handler.OnData promises.
+// feeder plays the reactor's part for a Session: it keeps the unconsumed
+// input and offers it again after every read, as reactor.Handler.OnData
+// promises.
 type feeder struct {
-	conn    *Conn
+	session *Session
 	pending []byte
 	out     []byte
 	closed  bool
@@ -182,7 +183,7 @@ func (f *feeder) read(p []byte) {
 	}
 	f.pending = append(f.pending, p...)
 	for {
-		n, out, closeNow := f.conn.Process(f.pending, f.out, 1<<20)
+		n, out, closeNow := f.session.Process(f.pending, f.out, 1<<20)
 		f.out = out
 		f.pending = f.pending[n:]
 		if closeNow {
@@ -195,13 +196,13 @@ func (f *feeder) read(p []byte) {
 	}
 }
 
-func newTestServer(t testing.TB, clock *fakeClock) *Server {
+func newTestCache(t testing.TB, clock *fakeClock) *Cache {
 	t.Helper()
 	st, err := NewStore(StoreConfig{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewServer(st, Settings{}, nil)
+	return NewCache(st, Settings{}, nil)
 }
 
 // TestTranscripts replays every transcript: each command's reply, byte for
@@ -211,7 +212,7 @@ func TestTranscripts(t *testing.T) {
 	for _, tr := range loadTranscripts(t) {
 		t.Run(tr.name, func(t *testing.T) {
 			clock := &fakeClock{now: transcriptEpoch}
-			f := &feeder{conn: newTestServer(t, clock).NewConn()}
+			f := &feeder{session: newTestCache(t, clock).NewSession()}
 			for _, s := range tr.steps {
 				if s.data == nil {
 					clock.now += s.clock
@@ -252,7 +253,7 @@ func TestTranscriptsAgainstMemcached(t *testing.T) {
 }
 
 // TestTranscriptsOverReactor replays every case without clock steps through
-// the reactor and the Handler, over TCP, each on a fresh server: what the
+// the reactor and the Protocol, over TCP, each on a fresh server: what the
 // processor answers in memory is what a client gets.
 func TestTranscriptsOverReactor(t *testing.T) {
 	for _, tr := range loadTranscripts(t) {
@@ -264,11 +265,11 @@ func TestTranscriptsOverReactor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := NewServer(st, Settings{}, nil)
+			cache := NewCache(st, Settings{}, nil)
 			rs, err := reactor.New(reactor.Config{
 				Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1,
-				MaxInput: max(reactor.DefaultMaxInput, srv.MaxInput(reactor.DefaultReadBuffer)),
-			}, NewHandler(srv, 1, 0))
+				MaxInput: max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
+			}, NewProtocol(cache, 1, 0))
 			if err != nil {
 				t.Fatal(err)
 			}

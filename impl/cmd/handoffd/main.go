@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 2
 	}
-	srv := memcache.NewServer(store, memcache.Settings{
+	cache := memcache.NewCache(store, memcache.Settings{
 		ReqsPerEvent: o.reqsPerEvent,
 		MaxConns:     o.maxConns,
 		Threads:      o.threads,
@@ -90,15 +90,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		MaxConns:    o.maxConns,
 		Backlog:     o.backlog,
 		MaxOutput:   maxOutput,
-		MaxInput:    max(reactor.DefaultMaxInput, srv.MaxInput(reactor.DefaultReadBuffer)),
+		MaxInput:    max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
 		IdleTimeout: o.idle,
 		Logger:      log,
-	}, memcache.NewHandler(srv, o.threads, maxOutput))
+	}, memcache.NewProtocol(cache, o.threads, maxOutput))
 	if err != nil {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 1
 	}
-	srv.SetConnStats(memcache.ConnStatsOf(rs))
+	cache.SetConnStats(memcache.ConnStatsOf(rs))
 
 	// The listening line is printed at every verbosity: with -p 0 it is the
 	// only way to learn the port.
@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 
 	reapCtx, stopReaper := context.WithCancel(context.Background())
 	var reaper sync.WaitGroup
-	reaper.Go(func() { srv.RunReaper(reapCtx, reapEvery) })
+	reaper.Go(func() { cache.RunReaper(reapCtx, reapEvery) })
 	start := time.Now()
 	err = rs.Serve(ctx)
 	stopReaper()

@@ -1,21 +1,16 @@
 package memcache
 
-import (
-	"context"
-	"time"
-
-	"github.com/handoffd/handoff/impl/reactor"
-)
+import "github.com/handoffd/handoff/impl/reactor"
 
 // maxScratchOut bounds the reply buffer a Worker keeps between callbacks; a
 // larger one (a multi-get of big values) is dropped after use.
 const maxScratchOut = 4 << 20
 
-// Handler serves the memcached protocol on a reactor: one Conn per
+// Protocol serves the memcached protocol on a reactor: one Session per
 // connection, kept in the connection's context, and one reply buffer and
 // parsing scratch per Worker, so an idle connection holds no buffer.
-type Handler struct {
-	srv *Server
+type Protocol struct {
+	cache *Cache
 	// maxOutput is the reactor's MaxOutput: a callback stops producing
 	// replies when the connection's buffered output would pass it.
 	maxOutput int
@@ -28,18 +23,18 @@ type workerScratch struct {
 	sc  Scratch
 }
 
-// NewHandler returns a handler for srv on a reactor with cfg (Workers and
-// MaxOutput must be the values the reactor will use; zero selects the
-// reactor's defaults).
-func NewHandler(srv *Server, workers, maxOutput int) *Handler {
+// NewProtocol returns the Protocol for cache on a reactor with workers
+// Workers and maxOutput MaxOutput (they must be the values the reactor will
+// use; zero selects the reactor's defaults).
+func NewProtocol(cache *Cache, workers, maxOutput int) *Protocol {
 	if maxOutput <= 0 {
 		maxOutput = 4 << 20
 	}
-	return &Handler{srv: srv, maxOutput: maxOutput, workers: make([]workerScratch, max(workers, 1))}
+	return &Protocol{cache: cache, maxOutput: maxOutput, workers: make([]workerScratch, max(workers, 1))}
 }
 
 // OnOpen gives the connection its protocol state.
-func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.srv.NewConn()) }
+func (p *Protocol) OnOpen(c *reactor.Conn) { c.SetContext(p.cache.NewSession()) }
 
 // OnData runs the complete commands of in and writes their replies.
 //
@@ -47,18 +42,18 @@ func (h *Handler) OnOpen(c *reactor.Conn) { c.SetContext(h.srv.NewConn()) }
 // ReqsPerEvent commands. If the socket took every byte the loop goes on, as
 // nothing would re-offer the rest; if output is pending, OnData returns and
 // the reactor offers the rest once the output drains.
-func (h *Handler) OnData(c *reactor.Conn, in []byte) int {
-	pc, ok := c.Context().(*Conn)
+func (p *Protocol) OnData(c *reactor.Conn, in []byte) int {
+	s, ok := c.Context().(*Session)
 	if !ok {
 		_ = c.Close()
 		return len(in)
 	}
-	ws := h.scratch(c.Worker())
-	pc.SetScratch(&ws.sc)
+	ws := p.scratch(c.Worker())
+	s.SetScratch(&ws.sc)
 	consumed := 0
 	for consumed < len(in) {
-		budget := h.maxOutput - c.OutputLen()
-		n, out, closeNow := pc.Process(in[consumed:], ws.out[:0], budget)
+		budget := p.maxOutput - c.OutputLen()
+		n, out, closeNow := s.Process(in[consumed:], ws.out[:0], budget)
 		consumed += n
 		if len(out) > 0 {
 			if err := c.Write(out); err != nil {
@@ -81,15 +76,15 @@ func (h *Handler) OnData(c *reactor.Conn, in []byte) int {
 }
 
 // OnClose drops the connection's protocol state.
-func (h *Handler) OnClose(c *reactor.Conn, _ error) { c.SetContext(nil) }
+func (p *Protocol) OnClose(c *reactor.Conn, _ error) { c.SetContext(nil) }
 
-func (h *Handler) scratch(w int) *workerScratch {
-	if w < 0 || w >= len(h.workers) {
-		// A reactor with more Workers than the handler was told about still
+func (p *Protocol) scratch(w int) *workerScratch {
+	if w < 0 || w >= len(p.workers) {
+		// A reactor with more Workers than the Protocol was told about still
 		// works, with a buffer per call.
 		return &workerScratch{}
 	}
-	return &h.workers[w]
+	return &p.workers[w]
 }
 
 // ConnStatsOf adapts a reactor's Stats to the figures stats reports.
@@ -105,22 +100,6 @@ func ConnStatsOf(s *reactor.Server) func() ConnStats {
 			IdleKicks:      st.IdleClosed,
 			BytesRead:      st.BytesIn,
 			BytesWritten:   st.BytesOut,
-		}
-	}
-}
-
-// RunReaper removes expired and flushed items every interval until ctx is
-// done (memcached's LRU crawler does this job): lookups expire items lazily,
-// and this returns the memory of items nobody asks for again.
-func (s *Server) RunReaper(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.store.Reap()
 		}
 	}
 }
