@@ -103,6 +103,33 @@ func LookupDesign(name string) (Design, bool) {
 	return Design{}, false
 }
 
+// DesignOf returns the design a reactor implements with the given notify
+// channel ("pipe" or "eventfd") and wake-up policy ("per-conn" or
+// "coalesced"), the reactor's Config.Notify and Config.Wakeup: pipe with
+// per-conn wake-ups is "memcached", eventfd with per-conn is "eventfd", and
+// either channel with coalesced wake-ups is "coalesced", whose Worker drains
+// its whole queue per wake-up and so reads any number of tokens alike. This
+// is the one place the mapping is written; replay, the fuzz targets and the
+// spec's map all go through it.
+func DesignOf(notify, wakeup string) (Design, error) {
+	name := ""
+	switch {
+	case notify != "pipe" && notify != "eventfd":
+	case wakeup == "coalesced":
+		name = "coalesced"
+	case wakeup != "per-conn":
+	case notify == "eventfd":
+		name = "eventfd"
+	default:
+		name = "memcached"
+	}
+	d, ok := LookupDesign(name)
+	if !ok {
+		return Design{}, fmt.Errorf("model: no design for notify %q with wake-up %q", notify, wakeup)
+	}
+	return d, nil
+}
+
 // Bounds limit the system the explorer enumerates.
 type Bounds struct {
 	// Workers is the number of Workers. Invariant: 1 <= Workers <= 64.

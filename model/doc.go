@@ -51,9 +51,8 @@
 // Replay feeds a trace recorded from impl/reactor through a design's step
 // function and returns the first event the model refuses. The reactor emits
 // Accept just after its pick, so with several Acceptors Accepts may come out
-// of number order; Replay takes each pick only when an Accept needs it. The
-// reactor's
-// notify × wake-up combinations map onto designs: pipe + per-conn is
-// "memcached", eventfd + per-conn is "eventfd", and either channel with
-// coalesced wake-ups is "coalesced".
+// of number order; Replay takes each pick only when an Accept needs it.
+// DesignOf maps the reactor's notify × wake-up combinations onto designs.
+// CheckTrace checks P1–P3 on a whole recorded trace directly, for the
+// layers that want the property named rather than the refused step.
 package model
