@@ -26,9 +26,10 @@ deps:
 	@bash scripts/need.sh memcached memcached
 
 # go vet and staticcheck over the main module, go vet over the gnet peer's
-# module (./... stops at its go.mod), and gofmt over both: a file gofmt would
-# change fails the target and is named.
-lint:
+# module (./... stops at its go.mod), gofmt over both (a file gofmt would
+# change fails the target and is named), go vet for the other systems
+# (crossvet), and every seeded fault's patch still applying (make mutants).
+lint: crossvet
 	$(GO) vet ./...
 	cd bench/gnet && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...

@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
@@ -44,17 +42,6 @@ func scriptConfig(b byte) (reactor.Notify, reactor.Wakeup, int) {
 	return nt, wk, 1 + int(b>>2)%4
 }
 
-// designOf is the model design a notify × wake-up combination implements.
-func designOf(nt reactor.Notify, wk reactor.Wakeup) string {
-	switch {
-	case wk == reactor.WakeupCoalesced:
-		return "coalesced"
-	case nt == reactor.NotifyEventfd:
-		return "eventfd"
-	}
-	return "memcached"
-}
-
 // FuzzReactorScript runs the input as a script against a live reactor.
 // After the first byte (the design), each byte is an operation on the
 // low two bits: 0 connect, 1 send (the next byte says to which open
@@ -76,7 +63,7 @@ func FuzzReactorScript(f *testing.F) {
 		cfg := reactor.Config{Workers: n, Notify: nt, Wakeup: wk, Trace: trace.Record}
 		s := reactortest.Serve(t, cfg, reactortest.Greeter{})
 		var open, all []*client
-		addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+		addr := s.Addrs()[0]
 		defer func() {
 			for _, c := range open {
 				c.c.Close()
@@ -136,10 +123,17 @@ func FuzzReactorScript(f *testing.F) {
 		open = nil
 		st := awaitClosed(t, s, len(all))
 		events := trace.Events()
-		if err := checkTrace(events, n, len(all)); err != nil {
+		var served []model.Served
+		for _, c := range all {
+			served = append(served, model.Served{Conn: c.id, Worker: c.worker})
+		}
+		if err := model.CheckTrace(events, model.TraceCheck{Workers: n, RoundRobin: true, Closed: true, Clients: served}); err != nil {
 			t.Fatal(err)
 		}
-		d, _ := model.LookupDesign(designOf(nt, wk))
+		d, err := model.DesignOf(string(nt), string(wk))
+		if err != nil {
+			t.Fatal(err)
+		}
 		res, err := model.Replay(d, n, 1, events)
 		if err != nil {
 			t.Fatal(err)
@@ -156,8 +150,8 @@ func FuzzReactorScript(f *testing.F) {
 }
 
 // connect dials, reads the greeting and returns the connection.
-func connect(addr string) (*client, error) {
-	g, err := reactortest.Dial("tcp://" + addr)
+func connect(addr net.Addr) (*client, error) {
+	g, err := reactortest.Dial(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -213,98 +207,9 @@ func echoAll(open []*client, op int) error {
 // awaitClosed waits until conns connections were registered and closed.
 func awaitClosed(t *testing.T, s *reactor.Server, conns int) reactor.Stats {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	reactortest.WaitFor(t, fmt.Sprintf("P1: all %d connections registered and closed", conns), func() bool {
 		st := s.Stats()
-		if st.TotalConns == uint64(conns) && st.CurrConns == 0 {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("P1: %d of %d connections registered, %d still open", st.TotalConns, conns, st.CurrConns)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// checkTrace checks P1 exactly-once, P2 round-robin and P3 per-worker FIFO
-// on a complete trace of conns connections over n Workers.
-func checkTrace(events []model.Event, n, conns int) error {
-	count := map[model.Kind]map[int64]int{}
-	dispatched := map[int][]int64{}
-	registered := map[int][]int64{}
-	for _, e := range events {
-		if e.Conn < 0 {
-			continue
-		}
-		if count[e.Kind] == nil {
-			count[e.Kind] = map[int64]int{}
-		}
-		count[e.Kind][e.Conn]++
-		switch e.Kind {
-		case model.Dispatch:
-			if int64(e.Worker) != e.Conn%int64(n) {
-				return fmt.Errorf("P2: %v, want worker %d", e, e.Conn%int64(n))
-			}
-			dispatched[e.Worker] = append(dispatched[e.Worker], e.Conn)
-		case model.Register:
-			registered[e.Worker] = append(registered[e.Worker], e.Conn)
-		}
-	}
-	for _, k := range []model.Kind{model.Accept, model.Dispatch, model.Pop, model.Register, model.Close} {
-		for c := int64(0); c < int64(conns); c++ {
-			if count[k][c] != 1 {
-				return fmt.Errorf("P1: conn %d has %d %v events, want 1", c, count[k][c], k)
-			}
-		}
-		if len(count[k]) != conns {
-			return fmt.Errorf("P1: %d connections have %v events, want %d", len(count[k]), k, conns)
-		}
-	}
-	for w, d := range dispatched {
-		if !slices.Equal(d, registered[w]) {
-			return fmt.Errorf("P3: worker %d dispatched %v, registered %v", w, d, registered[w])
-		}
-	}
-	return nil
-}
-
-// TestScriptChecksRefuteSeededTraces shows checkTrace, the property check
-// of FuzzReactorScript, refusing traces with one seeded defect each, and
-// accepting the trace they were made from.
-func TestScriptChecksRefuteSeededTraces(t *testing.T) {
-	const n, conns = 2, 4
-	var good []model.Event
-	for c := int64(0); c < conns; c++ {
-		w := int(c % n)
-		good = append(good,
-			model.Event{Kind: model.Accept, Acceptor: 0, Worker: -1, Conn: c},
-			model.Event{Kind: model.Dispatch, Acceptor: 0, Worker: w, Conn: c},
-			model.Event{Kind: model.Notify, Acceptor: 0, Worker: w, Conn: -1},
-			model.Event{Kind: model.Wake, Acceptor: -1, Worker: w, Conn: -1, N: 1},
-			model.Event{Kind: model.Pop, Acceptor: -1, Worker: w, Conn: c},
-			model.Event{Kind: model.Register, Acceptor: -1, Worker: w, Conn: c},
-			model.Event{Kind: model.Close, Acceptor: -1, Worker: w, Conn: c})
-	}
-	if err := checkTrace(good, n, conns); err != nil {
-		t.Fatalf("the good trace was refused: %v", err)
-	}
-	index := func(k model.Kind, c int64) int {
-		return slices.IndexFunc(good, func(e model.Event) bool { return e.Kind == k && e.Conn == c })
-	}
-	wrongWorker := slices.Clone(good)
-	wrongWorker[index(model.Dispatch, 1)].Worker = 0
-	lost := slices.Delete(slices.Clone(good), index(model.Register, 2), index(model.Register, 2)+1)
-	twice := append(slices.Clone(good), good[index(model.Pop, 3)])
-	swapped := slices.Clone(good)
-	swapped[index(model.Register, 0)].Conn, swapped[index(model.Register, 2)].Conn = 2, 0
-	for name, tr := range map[string][]model.Event{
-		"P2 dispatch to the wrong worker": wrongWorker,
-		"P1 a registration lost":          lost,
-		"P1 a conn popped twice":          twice,
-		"P3 registrations out of order":   swapped,
-	} {
-		if err := checkTrace(tr, n, conns); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
+		return st.TotalConns == uint64(conns) && st.CurrConns == 0
+	})
+	return s.Stats()
 }

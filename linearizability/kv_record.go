@@ -53,23 +53,26 @@ func RecordKV(ctx context.Context, st KVSetup) ([]porcupine.Operation, error) {
 		return nil, err
 	}
 	cache := memcache.NewCache(store, memcache.Settings{}, nil)
-	var h reactor.Handler = memcache.NewProtocol(cache, st.Workers, reactor.DefaultMaxOutput)
+	proto := memcache.NewProtocol(cache)
+	var h reactor.Handler = proto
 	if st.Wrap != nil {
 		h = st.Wrap(cache, h)
 	}
-	s, err := reactor.New(reactor.Config{
+	cfg, err := proto.Config(reactor.Config{
 		Listen:   []string{"tcp://127.0.0.1:0"},
 		Workers:  st.Workers,
 		MaxConns: max(1024, 2*st.Clients),
-		MaxInput: max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, h)
+	})
 	if err != nil {
 		return nil, err
 	}
-	cache.SetConnStats(memcache.ConnStatsOf(s))
+	s, err := reactor.New(cfg, h)
+	if err != nil {
+		return nil, err
+	}
 	stop := serve(s)
-	ops, err := kvClients(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
+	ops, err := kvClients(ctx, s.Addrs()[0].String(), st)
 	return ops, stop(err)
 }
 

@@ -181,6 +181,15 @@ type casIgnoresUnique struct {
 	store *memcache.Store
 }
 
+// OnBoot passes the server on to the wrapped handler, which learns its
+// bounds there.
+func (b casIgnoresUnique) OnBoot(s *reactor.Server) error {
+	if bt, ok := b.Handler.(reactor.Booter); ok {
+		return bt.OnBoot(s)
+	}
+	return nil
+}
+
 func (b casIgnoresUnique) OnData(c *reactor.Conn, in []byte) int {
 	line, rest, ok := bytes.Cut(in, []byte("\r\n"))
 	f := bytes.Fields(line)

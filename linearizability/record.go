@@ -3,6 +3,7 @@ package linearizability
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,7 +77,7 @@ func Record(ctx context.Context, st Setup) (*Run, error) {
 	}
 	stop := serve(s)
 	run := &Run{Setup: st}
-	ops, recErr := connects(ctx, strings.TrimPrefix(s.Addrs()[0], "tcp://"), st)
+	ops, recErr := connects(ctx, s.Addrs()[0].String(), st)
 	if recErr == nil {
 		recErr = awaitClosed(ctx, s, st.Ops)
 	}
@@ -224,7 +225,7 @@ func serve(s *reactor.Server) (stop func(err error) error) {
 		if e := s.Shutdown(ctx); e != nil && err == nil {
 			err = fmt.Errorf("shutdown: %w", e)
 		}
-		if e := <-served; e != nil && err == nil {
+		if e := <-served; !errors.Is(e, reactor.ErrServerClosed) && err == nil {
 			err = fmt.Errorf("serve: %w", e)
 		}
 		return err

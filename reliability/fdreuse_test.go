@@ -60,7 +60,7 @@ func TestFDReuse(t *testing.T) {
 	const goroutines, length, ring = 16, 2 * time.Second, 64
 	h := &staleKeeper{closed: make(chan *reactor.Conn, 1024), closes: map[uint64]int{}}
 	s := reactortest.Serve(t, reactor.Config{Workers: 2}, h)
-	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+	addr := s.Addrs()[0].String()
 
 	// The stale writer: every handle it holds has had its OnClose called.
 	var staleWrites, staleAccepted atomic.Int64

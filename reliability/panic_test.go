@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,7 +71,7 @@ func (h *panicker) OnClose(c *reactor.Conn, err error) {
 func TestHandlerPanic(t *testing.T) {
 	h := &panicker{openPanics: map[uint64]bool{2: true}, closes: map[uint64]int{}, closeErr: map[uint64]error{}}
 	s := reactortest.Serve(t, reactor.Config{Workers: 1}, h)
-	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+	addr := s.Addrs()[0].String()
 	dial := func() (net.Conn, *bufio.Reader) {
 		t.Helper()
 		c, err := net.DialTimeout("tcp", addr, 10*time.Second)

@@ -2,7 +2,6 @@ package memcache_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,42 +15,25 @@ import (
 
 	"github.com/handoffd/handoff/impl/memcache"
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // startServer serves a fresh cache on 127.0.0.1:0 and stops it (checking a
-// clean Shutdown) when the test ends.
+// clean Shutdown) when the test ends; maxOutput 0 is the reactor's default.
 func startServer(t *testing.T, maxOutput int) (addr string, cache *memcache.Cache) {
 	t.Helper()
 	st, err := memcache.NewStore(memcache.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache = memcache.NewCache(st, memcache.Settings{Threads: 2, MaxConns: 64}, nil)
-	h := memcache.NewProtocol(cache, 2, maxOutput)
-	rs, err := reactor.New(reactor.Config{
-		Listen:    []string{"tcp://127.0.0.1:0"},
-		Workers:   2,
-		MaxConns:  64,
-		MaxOutput: maxOutput,
-		MaxInput:  max(4<<20, cache.MaxInput(reactor.DefaultReadBuffer)),
-	}, h)
+	cache = memcache.NewCache(st, memcache.Settings{}, nil)
+	p := memcache.NewProtocol(cache)
+	cfg, err := p.Config(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 2, MaxConns: 64, MaxOutput: maxOutput})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache.SetConnStats(memcache.ConnStatsOf(rs))
-	served := make(chan error, 1)
-	go func() { served <- rs.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := rs.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return strings.TrimPrefix(rs.Addrs()[0], "tcp://"), cache
+	rs := reactortest.Serve(t, cfg, p)
+	return rs.Addrs()[0].String(), cache
 }
 
 // TestGomemcache drives the server with an unchanged memcached client

@@ -22,8 +22,8 @@
 //     and reports how many bytes it consumed. It does no I/O.
 //   - Protocol (protocol.go) is the reactor.Handler that serves them: it gives
 //     each connection a Session and each Worker a reply buffer and parsing
-//     Scratch, and ConnStatsOf feeds the reactor's connection figures to
-//     stats.
+//     Scratch, and in OnBoot it learns its server's Workers and output bound
+//     and feeds its connection figures to stats.
 //
 // Replies follow memcached 1.6.18 byte for byte for every case the transcripts
 // in testdata mark "memcached"; TestTranscriptsAgainstMemcached replays those

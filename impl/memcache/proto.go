@@ -40,7 +40,10 @@ type Settings struct {
 	// Process returns (once it has output to flush) so other connections get
 	// their turn; default 20.
 	ReqsPerEvent int
-	// The rest are only reported by stats settings.
+	// The rest are only reported by stats settings. TCPPort, Inter (-l) and
+	// DomainSocket (-s) are the command line's words. MaxConns, Threads,
+	// Backlog and IdleTimeout are the reactor's, and Protocol.OnBoot sets
+	// them from the server it boots on, so that a program states each once.
 	MaxConns, Threads, Backlog, TCPPort int
 	Inter, DomainSocket                 string
 	IdleTimeout                         time.Duration

@@ -1,6 +1,10 @@
 package memcache
 
-import "github.com/handoffd/handoff/impl/reactor"
+import (
+	"fmt"
+
+	"github.com/handoffd/handoff/impl/reactor"
+)
 
 // maxScratchOut bounds the reply buffer a Worker keeps between callbacks; a
 // larger one (a multi-get of big values) is dropped after use.
@@ -8,13 +12,16 @@ const maxScratchOut = 4 << 20
 
 // Protocol serves the memcached protocol on a reactor: one Session per
 // connection, kept in the connection's context, and one reply buffer and
-// parsing scratch per Worker, so an idle connection holds no buffer.
+// parsing scratch per Worker, so an idle connection holds no buffer. It
+// learns its server in OnBoot: the Workers to keep scratch for, the output
+// bound, and the connection figures stats reports.
 type Protocol struct {
 	cache *Cache
 	// maxOutput is the reactor's MaxOutput: a callback stops producing
-	// replies when the connection's buffered output would pass it.
+	// replies when the connection's buffered output would pass it. Set by
+	// OnBoot, before any connection.
 	maxOutput int
-	// workers[i] is touched only by Worker i's goroutine.
+	// workers[i] is touched only by Worker i's goroutine; set by OnBoot.
 	workers []workerScratch
 }
 
@@ -23,18 +30,53 @@ type workerScratch struct {
 	sc  Scratch
 }
 
-// NewProtocol returns the Protocol for cache on a reactor with workers
-// Workers and maxOutput MaxOutput (they must be the values the reactor will
-// use; zero selects the reactor's defaults).
-func NewProtocol(cache *Cache, workers, maxOutput int) *Protocol {
-	if maxOutput <= 0 {
-		maxOutput = 4 << 20
+// NewProtocol returns the Protocol for cache. Give it to reactor.New with a
+// Config from Protocol.Config.
+func NewProtocol(cache *Cache) *Protocol { return &Protocol{cache: cache} }
+
+// Config returns base with the reactor's defaults applied and MaxInput
+// raised to what the cache's largest legal command needs (Cache.MaxInput at
+// base's ReadBuffer), so that no command of an item at the size limit closes
+// its connection.
+func (p *Protocol) Config(base reactor.Config) (reactor.Config, error) {
+	cfg, err := base.WithDefaults()
+	if err != nil {
+		return base, err
 	}
-	return &Protocol{cache: cache, maxOutput: maxOutput, workers: make([]workerScratch, max(workers, 1))}
+	cfg.MaxInput = max(cfg.MaxInput, p.cache.MaxInput(cfg.ReadBuffer))
+	return cfg, nil
 }
 
-// OnOpen gives the connection its protocol state.
-func (p *Protocol) OnOpen(c *reactor.Conn) { c.SetContext(p.cache.NewSession()) }
+// OnBoot takes what the Protocol needs of its server: its Workers, its
+// output bound and its connection figures, and the settings stats reports
+// of it (Threads, MaxConns, Backlog, IdleTimeout). It refuses a server whose
+// input bound would close a legal command of the largest item.
+func (p *Protocol) OnBoot(s *reactor.Server) error {
+	cfg := s.Config()
+	if need := p.cache.MaxInput(cfg.ReadBuffer); cfg.MaxInput < need {
+		return fmt.Errorf("memcache: reactor MaxInput %d is below the %d a command of the largest item needs (use Protocol.Config)", cfg.MaxInput, need)
+	}
+	p.maxOutput = cfg.MaxOutput
+	p.workers = make([]workerScratch, cfg.Workers)
+	// No connection is served before OnBoot returns, so no stats command
+	// reads the settings while they change.
+	set := &p.cache.settings
+	set.Threads, set.MaxConns, set.Backlog, set.IdleTimeout = cfg.Workers, cfg.MaxConns, cfg.Backlog, cfg.IdleTimeout
+	p.cache.SetConnStats(connStatsOf(s))
+	return nil
+}
+
+// OnOpen gives the connection its protocol state. A Protocol whose OnBoot
+// never ran (a wrapping handler that did not pass it on) knows neither its
+// Workers nor its output bound, and closes every connection rather than
+// serve it without them.
+func (p *Protocol) OnOpen(c *reactor.Conn) {
+	if p.workers == nil {
+		_ = c.Close()
+		return
+	}
+	c.SetContext(p.cache.NewSession())
+}
 
 // OnData runs the complete commands of in and writes their replies.
 //
@@ -80,15 +122,15 @@ func (p *Protocol) OnClose(c *reactor.Conn, _ error) { c.SetContext(nil) }
 
 func (p *Protocol) scratch(w int) *workerScratch {
 	if w < 0 || w >= len(p.workers) {
-		// A reactor with more Workers than the Protocol was told about still
-		// works, with a buffer per call.
+		// Only a Worker of another server than the one booted gets here; it
+		// still works, with a buffer per call.
 		return &workerScratch{}
 	}
 	return &p.workers[w]
 }
 
-// ConnStatsOf adapts a reactor's Stats to the figures stats reports.
-func ConnStatsOf(s *reactor.Server) func() ConnStats {
+// connStatsOf adapts a reactor's Stats to the figures stats reports.
+func connStatsOf(s *reactor.Server) func() ConnStats {
 	return func() ConnStats {
 		st := s.Stats()
 		return ConnStats{

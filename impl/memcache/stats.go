@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"syscall"
 )
 
 // stats runs "stats [group]" with memcached's stat names, so that tools which
@@ -67,13 +66,13 @@ func statStr(out []byte, name, v string) []byte {
 }
 
 // rusage is seconds.microseconds of CPU time, as memcached prints it.
-func rusage(out []byte, name string, tv syscall.Timeval) []byte {
+func rusage(out []byte, name string, sec, usec int64) []byte {
 	out = append(out, "STAT "...)
 	out = append(out, name...)
 	out = append(out, ' ')
-	out = strconv.AppendInt(out, int64(tv.Sec), 10)
+	out = strconv.AppendInt(out, sec, 10)
 	out = append(out, '.')
-	us := strconv.AppendInt(nil, int64(tv.Usec), 10)
+	us := strconv.AppendInt(nil, usec, 10)
 	for i := len(us); i < 6; i++ {
 		out = append(out, '0')
 	}
@@ -92,10 +91,9 @@ func (s *Session) generalStats(out []byte) []byte {
 	out = statInt(out, "time", now)
 	out = statStr(out, "version", set.Version)
 	out = statInt(out, "pointer_size", 64)
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		out = rusage(out, "rusage_user", ru.Utime)
-		out = rusage(out, "rusage_system", ru.Stime)
+	if user, sys, ok := cpuTimes(); ok {
+		out = rusage(out, "rusage_user", user.Sec, user.Usec)
+		out = rusage(out, "rusage_system", sys.Sec, sys.Usec)
 	}
 	out = statInt(out, "max_connections", int64(set.MaxConns))
 	out = statInt(out, "curr_connections", cs.CurrConns)

@@ -72,10 +72,11 @@ func TestStatsNamesAndCounts(t *testing.T) {
 		}
 	}
 	// goroutines, handoff's extension, is the process's live count: it is
-	// at least ten higher while ten more goroutines are parked than after
+	// about fifty higher while fifty more goroutines are parked than after
 	// they exit, or a soak watching it for a leak would watch a constant.
 	// (Measured while parked, then after, so that goroutines of earlier
-	// tests still winding down can only widen the gap.)
+	// tests still winding down can only widen the gap; the runtime's own,
+	// started in between, can narrow it by a few, hence the margin.)
 	goroutines := func() int {
 		stats := statsOf(t, runCmds(t, s, "stats\r\n"))
 		g, err := strconv.Atoi(stats["goroutines"])
@@ -86,14 +87,14 @@ func TestStatsNamesAndCounts(t *testing.T) {
 	}
 	park := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 10 {
+	for range 50 {
 		wg.Go(func() { <-park })
 	}
 	during := goroutines()
 	close(park)
 	wg.Wait()
-	if after := goroutines(); during < after+10 {
-		t.Errorf("goroutines %d with ten more parked, %d after they exit", during, after)
+	if after := goroutines(); during < after+45 {
+		t.Errorf("goroutines %d with fifty more parked, %d after they exit", during, after)
 	}
 	if !regexp.MustCompile(`^\d+\.\d{6}$`).MatchString(stats["rusage_user"]) {
 		t.Errorf("rusage_user %q is not seconds.microseconds", stats["rusage_user"])

@@ -3,7 +3,6 @@ package memcache
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // A transcript file (testdata/*.txt) holds cases:
@@ -265,25 +265,13 @@ func TestTranscriptsOverReactor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cache := NewCache(st, Settings{}, nil)
-			rs, err := reactor.New(reactor.Config{
-				Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1,
-				MaxInput: max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
-			}, NewProtocol(cache, 1, 0))
+			p := NewProtocol(NewCache(st, Settings{}, nil))
+			cfg, err := p.Config(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			served := make(chan error, 1)
-			go func() { served <- rs.Serve(context.Background()) }()
-			defer func() {
-				if err := rs.Shutdown(context.Background()); err != nil {
-					t.Error(err)
-				}
-				if err := <-served; err != nil {
-					t.Error(err)
-				}
-			}()
-			replayTCP(t, strings.TrimPrefix(rs.Addrs()[0], "tcp://"), tr, false)
+			rs := reactortest.Serve(t, cfg, p)
+			replayTCP(t, rs.Addrs()[0].String(), tr, false)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package reactor
+package reactor_test
 
 import (
 	"bytes"
@@ -7,24 +7,26 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // TestBackpressure checks that a client that sends but never reads keeps
 // the server's memory for it bounded (output at most MaxOutput, input held
 // at most about one read buffer: the Worker stops reading it) while the
 // other clients of the same Worker are served, and that once it reads, every
-// byte comes back in order.
+// byte comes back in order (P9 output integrity).
 func TestBackpressure(t *testing.T) {
 	const (
 		maxOut  = 128 << 10
 		readBuf = 16 << 10
 		payload = 32 << 20 // more than loopback's socket buffers hold
 	)
-	h := newEcho(maxOut)
-	s := startServer(t, Config{Workers: 1, MaxOutput: maxOut, ReadBuffer: readBuf}, h)
+	h := reactortest.NewEcho()
+	s := reactortest.Serve(t, reactor.Config{Workers: 1, MaxOutput: maxOut, ReadBuffer: readBuf}, h)
 
-	slow := dial(t, s.Addrs()[0])
-	defer slow.Close()
+	slow := reactortest.DialConn(t, s.Addrs()[0])
 	_ = slow.SetDeadline(time.Now().Add(60 * time.Second))
 	data := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuv"), payload/32)
 	var sent atomic.Int64
@@ -41,20 +43,14 @@ func TestBackpressure(t *testing.T) {
 		}
 		writerDone <- nil
 	}()
-	select {
-	case <-h.full:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the slow client's output never reached MaxOutput")
-	}
+	reactortest.Await(t, h.Full(), "the slow client's output to reach MaxOutput")
 
 	// Other clients on the same Worker: full round trips while the slow one
 	// is stuck.
 	var wg sync.WaitGroup
 	for range 4 {
+		c := reactortest.DialConn(t, s.Addrs()[0])
 		wg.Go(func() {
-			c := dial(t, s.Addrs()[0])
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 			msg := bytes.Repeat([]byte("x"), 100<<10)
 			go c.Write(msg)
 			got := make([]byte, len(msg))
@@ -69,9 +65,7 @@ func TestBackpressure(t *testing.T) {
 	if in >= payload {
 		t.Errorf("the server read all %d bytes of a client that never reads: it did not stop reading", in)
 	}
-	h.mu.Lock()
-	maxOutSeen, maxInSeen := h.maxOut, h.maxIn
-	h.mu.Unlock()
+	maxOutSeen, maxInSeen := h.Seen()
 	if maxOutSeen > maxOut {
 		t.Errorf("buffered output reached %d > MaxOutput %d", maxOutSeen, maxOut)
 	}
@@ -85,9 +79,9 @@ func TestBackpressure(t *testing.T) {
 		t.Fatalf("reading the slow client's echo: %v", err)
 	}
 	if !bytes.Equal(got, data) {
-		t.Error("the slow client's echo differs from what it sent")
+		t.Error("P9: the slow client's echo differs from what it sent")
 	}
-	if err := <-writerDone; err != nil {
+	if err := reactortest.Await(t, writerDone, "the slow client's writer"); err != nil {
 		t.Errorf("slow writer: %v", err)
 	}
 }

@@ -1,8 +1,9 @@
-package reactor
+package reactor_test
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // The connection benchmark: connections per second and server CPU time per
@@ -41,18 +45,17 @@ func TestBenchServerChild(t *testing.T) {
 	var stop func()
 	switch kind {
 	case "reactor":
-		s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Logger: quietLogger}, newEcho(DefaultMaxOutput))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := reactortest.New(t, reactor.Config{RaiseProcs: true}, reactortest.NewEcho())
 		served := make(chan error, 1)
 		go func() { served <- s.Serve(context.Background()) }()
-		fmt.Printf("ADDR %s\n", strings.TrimPrefix(s.Addrs()[0], "tcp://"))
+		fmt.Printf("ADDR %s\n", s.Addrs()[0])
 		stop = func() {
 			if err := s.Shutdown(context.Background()); err != nil {
 				t.Error(err)
 			}
-			<-served
+			if err := <-served; !errors.Is(err, reactor.ErrServerClosed) {
+				t.Errorf("Serve: %v", err)
+			}
 		}
 	case "net":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,7 +1,10 @@
-package reactor
+package reactor_test
 
 import (
 	"testing"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // FuzzCloseBeforeReuse checks P6 close before reuse (spec/SPEC.md) on
@@ -19,7 +22,7 @@ func FuzzCloseBeforeReuse(f *testing.F) {
 		}
 		clients := data[1:min(len(data), 33)]
 		h := &peerCheck{peers: map[uint64]string{}}
-		s := startServer(t, Config{Workers: 1 + int(data[0])%3, Logger: p6Logger()}, h)
+		s := reactortest.Serve(t, reactor.Config{Workers: 1 + int(data[0])%3}, h)
 		byServer := make([]bool, len(clients))
 		for i, b := range clients {
 			byServer[i] = b&1 != 0

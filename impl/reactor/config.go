@@ -163,9 +163,12 @@ const (
 	defaultReadBuffer = 64 << 10
 )
 
-// withDefaults returns cfg with its zero fields set to their defaults, or an
-// error naming the first field no default can repair.
-func (cfg Config) withDefaults() (Config, error) {
+// WithDefaults returns cfg with its zero fields set to their defaults, as
+// New applies them, or an error naming the first field no default can
+// repair. A program that derives one setting from another (a handler's
+// input bound from ReadBuffer, say) reads them here before New rather than
+// copying the defaults.
+func (cfg Config) WithDefaults() (Config, error) {
 	if len(cfg.Listen) == 0 && len(cfg.Listeners) == 0 {
 		return cfg, fmt.Errorf("reactor: Config.Listen and Config.Listeners are both empty")
 	}

@@ -1,15 +1,17 @@
-package reactor
+package reactor_test
 
 import (
+	"fmt"
 	"net"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/model"
 )
 
@@ -23,9 +25,9 @@ import (
 //
 //	go test -run '^$' -bench DispatchLatency -benchtime 5000x ./impl/reactor/
 func BenchmarkDispatchLatency(b *testing.B) {
-	for _, combo := range notifyCombos {
-		b.Run(combo.name, func(b *testing.B) {
-			benchDispatch(b, combo.notify, combo.wakeup)
+	for _, combo := range reactor.NotifyCombos {
+		b.Run(combo.Name, func(b *testing.B) {
+			benchDispatch(b, combo.Notify, combo.Wakeup)
 		})
 	}
 }
@@ -33,6 +35,7 @@ func BenchmarkDispatchLatency(b *testing.B) {
 // dispatchClock records the Accept time of every connection by its sequence
 // number, and each connection's latency to OnOpen.
 type dispatchClock struct {
+	reactor.BuiltinHandler
 	epoch    time.Time
 	accepted []atomic.Int64 // by Conn.ID; nanoseconds since epoch, 0 until accepted
 	mu       sync.Mutex
@@ -48,7 +51,7 @@ func (d *dispatchClock) trace(ev model.Event) {
 	}
 }
 
-func (d *dispatchClock) OnOpen(c *Conn) {
+func (d *dispatchClock) OnOpen(c *reactor.Conn) {
 	now := int64(time.Since(d.epoch))
 	if id := c.ID(); id < uint64(len(d.accepted)) {
 		if t := d.accepted[id].Load(); t > 0 {
@@ -62,33 +65,30 @@ func (d *dispatchClock) OnOpen(c *Conn) {
 	}
 }
 
-func (d *dispatchClock) OnData(c *Conn, in []byte) int { return len(in) }
-
-func (d *dispatchClock) OnClose(*Conn, error) {}
-
 // dispatchWorkers is the Workers of the benchmarked server, as handoffd
 // runs on this 2-core machine.
 const dispatchWorkers = 2
 
-func benchDispatch(b *testing.B, n Notify, w Wakeup) {
+func benchDispatch(b *testing.B, n reactor.Notify, w reactor.Wakeup) {
 	// Workers and the Acceptor are goroutines locked to their threads. One
 	// that returns from epoll_wait when no P is free waits until sysmon
 	// retakes a P from a thread blocked in a syscall, which can take
 	// milliseconds: below Workers+Acceptors+1 Ps the figure is the Go
-	// scheduler's, not the hand-off's. Give every locked thread a P, and the
-	// dialer one more.
+	// scheduler's, not the hand-off's. RaiseProcs gives every locked thread
+	// a P and the rest one more; the dialer gets one of its own.
 	if want := dispatchWorkers + 1 + 2; runtime.GOMAXPROCS(0) < want {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(want))
 	}
 	d := &dispatchClock{epoch: time.Now(), accepted: make([]atomic.Int64, b.N), all: make(chan struct{}), want: int64(b.N)}
-	s := startServer(b, Config{
-		Workers:  dispatchWorkers,
-		Notify:   n,
-		Wakeup:   w,
-		MaxConns: 4096,
-		Trace:    d.trace,
+	s := reactortest.Serve(b, reactor.Config{
+		RaiseProcs: true,
+		Workers:    dispatchWorkers,
+		Notify:     n,
+		Wakeup:     w,
+		MaxConns:   4096,
+		Trace:      d.trace,
 	}, d)
-	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+	addr := s.Addrs()[0].String()
 	var next atomic.Int64
 	var failed atomic.Value
 	b.ResetTimer()
@@ -109,12 +109,8 @@ func benchDispatch(b *testing.B, n Notify, w Wakeup) {
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	select {
-	case <-d.all:
-	case <-time.After(30 * time.Second):
-		// P4 no lost wake-up: every dispatched fd is eventually registered.
-		b.Fatalf("only %d of %d connections reached OnOpen", d.opened.Load(), b.N)
-	}
+	// P4 no lost wake-up: every dispatched fd is eventually registered.
+	reactortest.Await(b, d.all, fmt.Sprintf("all %d connections to reach OnOpen", b.N))
 	b.StopTimer()
 	d.mu.Lock()
 	lat := slices.Clone(d.lat)

@@ -1,4 +1,4 @@
-package reactor
+package reactor_test
 
 import (
 	"bytes"
@@ -7,19 +7,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // TestEchoIntegrity checks that every byte comes back in order under
 // concurrency: random payloads up to 4 MiB from concurrent clients, written
 // in random chunks while the reply is read, compared byte for byte. It
 // exercises the shared read buffer, held input, partial writes and the
-// output buffer's flush on writable.
+// output buffer's flush on writable (P9 output integrity, P10 input
+// integrity).
 func TestEchoIntegrity(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const clients = 8
-	s := startServer(t, Config{Workers: 3, MaxOutput: 256 << 10}, newEcho(256<<10))
+	s := reactortest.Serve(t, reactor.Config{Workers: 3, MaxOutput: 256 << 10}, reactortest.NewEcho())
 	sizes := make([]int, clients)
 	for i := range sizes {
 		sizes[i] = 1 + rng.IntN(4<<20)
@@ -28,15 +32,14 @@ func TestEchoIntegrity(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for client, size := range sizes {
+		c := reactortest.DialConn(t, s.Addrs()[0])
+		_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 		payload := make([]byte, size)
 		for j := range payload {
 			payload[j] = byte(rng.Uint32())
 		}
 		chunkSeed := rng.Uint64()
 		wg.Go(func() {
-			c := dial(t, s.Addrs()[0])
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 			go func() {
 				r := rand.New(rand.NewPCG(chunkSeed, 2))
 				for p := payload; len(p) > 0; {
@@ -72,7 +75,7 @@ func TestEchoIntegrity(t *testing.T) {
 	}
 	// The Worker counts bytes after write(2) returns, possibly after the
 	// client has read them.
-	waitFor(t, "Stats.BytesIn and BytesOut to reach the total", func() bool {
+	reactortest.WaitFor(t, "Stats.BytesIn and BytesOut to reach the total", func() bool {
 		st := s.Stats()
 		return st.BytesIn == uint64(total) && st.BytesOut == uint64(total)
 	})

@@ -1,8 +1,9 @@
-package reactor
+package reactor_test
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,19 +16,27 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/internal/procstat"
 )
 
 const emfileChildEnv = "HANDOFF_REACTOR_EMFILE_CHILD"
 
 // ldGreeter greets each connection with the server's ListenDisabled count.
-type ldGreeter struct{ s *Server }
+type ldGreeter struct {
+	reactor.BuiltinHandler
+	s *reactor.Server
+}
 
-func (h *ldGreeter) OnOpen(c *Conn) {
+func (h *ldGreeter) OnBoot(s *reactor.Server) error {
+	h.s = s
+	return nil
+}
+
+func (h *ldGreeter) OnOpen(c *reactor.Conn) {
 	_ = c.Write(fmt.Appendf(nil, "id=%d ld=%d\n", c.ID(), h.s.Stats().ListenDisabled))
 }
-func (h *ldGreeter) OnData(c *Conn, in []byte) int { return len(in) }
-func (h *ldGreeter) OnClose(*Conn, error)          {}
 
 // TestEMFILEChild is the server side of TestEMFILE, run in a child process
 // whose RLIMIT_NOFILE leaves room for only a few connections. It prints its
@@ -38,11 +47,7 @@ func TestEMFILEChild(t *testing.T) {
 	}
 	h := &ldGreeter{}
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
-	s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1, Logger: log}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.s = s
+	s := reactortest.New(t, reactor.Config{Workers: 1, Logger: log}, h)
 	lim := unix.Rlimit{Cur: uint64(countFDs(t) + 10)}
 	var old unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
@@ -59,8 +64,8 @@ func TestEMFILEChild(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
+	if err := <-served; !errors.Is(err, reactor.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
 	}
 }
 
@@ -136,7 +141,7 @@ func TestEMFILE(t *testing.T) {
 			}
 		}
 	}
-	addr := strings.TrimPrefix(strings.TrimPrefix(await("ADDR "), "ADDR "), "tcp://")
+	addr := strings.TrimPrefix(await("ADDR "), "ADDR ")
 
 	const clients = 40
 	type greeting struct {

@@ -102,6 +102,11 @@ func inherit(k kernel.Kernel, l net.Listener, opt kernel.SockOpts) (*listener, e
 	return &listener{fd: fd, addr: addr}, nil
 }
 
+// ListenAddr returns a in the form Config.Listen takes: "tcp://127.0.0.1:11211",
+// "tcp://[::1]:11211", "unix:///run/handoff.sock". A program that prints
+// Server.Addrs for its operators prints them so, and they can be fed back.
+func ListenAddr(a net.Addr) string { return a.Network() + "://" + a.String() }
+
 // splitScheme splits "tcp://h:p" and "unix:///path"; no scheme means TCP.
 func splitScheme(a string) (network, rest string) {
 	if i := strings.Index(a, "://"); i >= 0 {

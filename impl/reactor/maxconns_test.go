@@ -1,57 +1,52 @@
-package reactor
+package reactor_test
 
 import (
-	"bufio"
 	"io"
-	"net"
 	"testing"
-	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // TestMaxConnsReject checks memcached's maxconns behaviour: at MaxConns a
 // new connection is accepted, sent RejectLine and closed, counted in
-// Stats.Rejected and never dispatched (the accept numbering stays dense);
-// once a connection closes, a new one is served again.
+// Stats.Rejected and never dispatched (the accept numbering stays dense,
+// P1); once a connection's fd is closed, a new one is served again.
 func TestMaxConnsReject(t *testing.T) {
-	h := newGreet()
-	h.closed = make(chan uint64, 8)
-	s := startServer(t, Config{Workers: 2, MaxConns: 2}, h)
+	h := reactortest.NewCounter(8)
+	s := reactortest.Serve(t, reactor.Config{Workers: 2, MaxConns: 2}, h)
 	addr := s.Addrs()[0]
 
-	var held []net.Conn
+	var held []reactortest.Greeted
 	for i := range 2 {
-		c := dial(t, addr)
-		defer c.Close()
-		if _, id, err := readGreeting(bufio.NewReader(c)); err != nil || id != uint64(i) {
-			t.Fatalf("conn %d: id %d, %v", i, id, err)
+		g, err := reactortest.Dial(addr)
+		if err != nil || g.ID != uint64(i) {
+			t.Fatalf("conn %d: id %d, %v", i, g.ID, err)
 		}
-		held = append(held, c)
+		defer g.Conn.Close()
+		held = append(held, g)
 	}
-	extra := dial(t, addr)
-	defer extra.Close()
-	_ = extra.SetDeadline(time.Now().Add(10 * time.Second))
+	extra := reactortest.DialConn(t, addr)
 	got, err := io.ReadAll(extra)
 	if err != nil {
 		t.Fatalf("reading the rejected connection: %v", err)
 	}
-	if string(got) != DefaultRejectLine {
-		t.Errorf("rejected connection got %q, want %q then EOF", got, DefaultRejectLine)
+	if want := s.Config().RejectLine; string(got) != want {
+		t.Errorf("rejected connection got %q, want %q then EOF", got, want)
 	}
 	if st := s.Stats(); st.Rejected != 1 || st.Accepted != 3 || st.TotalConns != 2 {
 		t.Errorf("Stats: Accepted %d, Rejected %d, TotalConns %d; want 3, 1, 2", st.Accepted, st.Rejected, st.TotalConns)
 	}
 
 	// Free a slot: the next connection is served, numbered 2 (a rejected
-	// connection takes no number).
-	held[0].Close()
-	select {
-	case <-h.closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the server never closed the connection the client closed")
+	// connection takes no number). OnClose runs before close(2), and the
+	// slot is free only after it, so the test waits for the slot.
+	held[0].Conn.Close()
+	reactortest.Await(t, h.Closed, "OnClose of the connection the client closed")
+	reactortest.WaitFor(t, "a free MaxConns slot", func() bool { return s.Stats().Admitted < 2 })
+	again, err := reactortest.Dial(addr)
+	if err != nil || again.ID != 2 {
+		t.Fatalf("after a close: id %d, %v; want a greeting with id 2", again.ID, err)
 	}
-	again := dial(t, addr)
-	defer again.Close()
-	if _, id, err := readGreeting(bufio.NewReader(again)); err != nil || id != 2 {
-		t.Fatalf("after a close: id %d, %v; want a greeting with id 2", id, err)
-	}
+	again.Conn.Close()
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoffd/handoff/internal/kernel"
 )
 
 // P6's two guards against a newer connection on a reused fd number, each
@@ -16,18 +18,17 @@ import (
 
 // dataLog records the connections OnData was called for.
 type dataLog struct {
+	BuiltinHandler
 	mu  sync.Mutex
 	ids []uint64
 }
 
-func (h *dataLog) OnOpen(*Conn) {}
 func (h *dataLog) OnData(c *Conn, in []byte) int {
 	h.mu.Lock()
 	h.ids = append(h.ids, c.ID())
 	h.mu.Unlock()
 	return len(in)
 }
-func (h *dataLog) OnClose(*Conn, error) {}
 
 func (h *dataLog) seen() []uint64 {
 	h.mu.Lock()
@@ -38,7 +39,7 @@ func (h *dataLog) seen() []uint64 {
 // handWorker returns a Worker of a server that is never served.
 func handWorker(t *testing.T, h Handler) *worker {
 	t.Helper()
-	s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1, Logger: quietLogger}, h)
+	s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestP6StaleEventSkipped(t *testing.T) {
 	a, _ := socketPair(t, -1)
 	w.register(item{fd: a, seq: 1})
 	old := w.conns[a]
-	stale := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(a), Pad: int32(old.gen)}
+	stale := kernel.Event{Events: kernel.In, Fd: int32(a), Pad: int32(old.gen)}
 	w.finalize(old, nil)
 	b, peer := socketPair(t, a)
 	w.register(item{fd: b, seq: 2})
@@ -120,7 +121,7 @@ func TestP6StaleEventSkipped(t *testing.T) {
 	}
 	// The guard is the generation, not the fd: the new connection's own
 	// event is delivered.
-	w.onEvent(&unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(b), Pad: int32(w.conns[b].gen)})
+	w.onEvent(&kernel.Event{Events: kernel.In, Fd: int32(b), Pad: int32(w.conns[b].gen)})
 	if ids := h.seen(); len(ids) != 1 || ids[0] != 2 {
 		t.Errorf("the new connection's own event reached OnData for %v, want [2]", ids)
 	}

@@ -1,55 +1,78 @@
-package reactor
+package reactor_test
 
 import (
-	"bufio"
 	"bytes"
 	"io"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
-	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // panicky panics in OnData when it sees "boom".
-type panicky struct{ *greetHandler }
+type panicky struct{ *reactortest.Counter }
 
-func (h panicky) OnData(c *Conn, in []byte) int {
+func (h panicky) OnData(c *reactor.Conn, in []byte) int {
 	if bytes.Contains(in, []byte("boom")) {
 		panic("boom")
 	}
-	return h.greetHandler.OnData(c, in)
+	return h.Counter.OnData(c, in)
+}
+
+// lockedLog is a log destination safe for the Workers' goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestHandlerPanic checks that a handler panic closes only its connection,
-// runs OnClose, is counted, and leaves the Worker serving the others.
+// runs OnClose, is counted and logged with the stack that panicked, and
+// leaves the Worker serving the others.
 func TestHandlerPanic(t *testing.T) {
-	h := newGreet()
-	s := startServer(t, Config{Workers: 1}, panicky{h})
-	other := dial(t, s.Addrs()[0])
-	defer other.Close()
-	ro := bufio.NewReader(other)
-	if _, _, err := readGreeting(ro); err != nil {
+	h := reactortest.NewCounter(4)
+	log := &lockedLog{}
+	s := reactortest.Serve(t, reactor.Config{Workers: 1, Logger: slog.New(slog.NewTextHandler(log, nil))}, panicky{h})
+	other, err := reactortest.Dial(s.Addrs()[0])
+	if err != nil {
 		t.Fatal(err)
 	}
-	bad := dial(t, s.Addrs()[0])
-	defer bad.Close()
-	rb := bufio.NewReader(bad)
-	if _, _, err := readGreeting(rb); err != nil {
+	defer other.Conn.Close()
+	bad, err := reactortest.Dial(s.Addrs()[0])
+	if err != nil {
 		t.Fatal(err)
 	}
-	_ = bad.SetDeadline(time.Now().Add(10 * time.Second))
-	bad.Write([]byte("boom\n"))
-	if rest, err := io.ReadAll(rb); err != nil || len(rest) != 0 {
+	defer bad.Conn.Close()
+	bad.Conn.Write([]byte("boom\n"))
+	if rest, err := io.ReadAll(bad.R); err != nil || len(rest) != 0 {
 		t.Errorf("panicking conn: read %q, %v; want EOF", rest, err)
 	}
 	if st := s.Stats(); st.HandlerPanics != 1 {
 		t.Errorf("HandlerPanics = %d, want 1", st.HandlerPanics)
 	}
-	other.Write([]byte("still here\n"))
-	if line, err := ro.ReadString('\n'); err != nil || line != "still here\n" {
+	other.Conn.Write([]byte("still here\n"))
+	if line, err := other.R.ReadString('\n'); err != nil || line != "still here\n" {
 		t.Errorf("the other conn read %q, %v after a panic", line, err)
 	}
-	waitFor(t, "OnClose for the panicking conn", func() bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.closes[1] == 1
-	})
+	if id := reactortest.Await(t, h.Closed, "OnClose for the panicking conn"); id != bad.ID {
+		t.Errorf("OnClose ran for conn %d, want the panicking conn %d", id, bad.ID)
+	}
+	if rec := log.String(); !strings.Contains(rec, "handler panic") || !strings.Contains(rec, "panic=boom") ||
+		!strings.Contains(rec, "panicky.OnData") {
+		t.Errorf("the panic's log record lacks the panic or the stack that raised it:\n%s", rec)
+	}
 }

@@ -1,12 +1,16 @@
 package reactor
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/handoffd/handoff/internal/kernel"
+)
 
 // item is one accepted connection on its way from an Acceptor to a Worker.
 type item struct {
 	fd   int
 	seq  uint64 // global accept sequence number: model.Event.Conn
-	peer peerAddr
+	peer kernel.Peer
 }
 
 // queue is a Worker's connection queue (memcached's CQ): a mutex-guarded FIFO

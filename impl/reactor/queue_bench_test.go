@@ -4,9 +4,10 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/handoffd/handoff/internal/kernel"
 )
 
 // Benchmarks of the hand-off's hot paths, each a figure benchstat can compare
@@ -74,53 +75,53 @@ func BenchmarkQueuePushPop(b *testing.B) {
 }
 
 // notifyPair is an Acceptor's and a Worker's ends of one hand-off: a queue,
-// a notify channel, the coalesced flag, and the Worker's epoll set over the
-// channel, as worker.dispatch and worker.onNotify use them.
+// a notify channel with its wake-up policy, and the Worker's poll set over
+// the channel, as worker.dispatch and worker.onNotify use them.
 type notifyPair struct {
-	q         queue
-	note      notifier
-	coalesced bool
-	flag      atomic.Uint32
-	epfd      int
-	events    []unix.EpollEvent
-	tok       [notifyBatch]byte
-	tokens    int64 // tokens read by the Worker side
-	wakes     int64 // wake-ups of the Worker side
+	k      kernel.Kernel
+	q      queue
+	note   *notifier
+	epfd   int
+	events []kernel.Event
+	tok    [notifyBatch]byte
+	tokens int64 // tokens read by the Worker side
+	wakes  int64 // wake-ups of the Worker side
 }
 
 func newNotifyPair(b *testing.B, kind Notify, w Wakeup) *notifyPair {
 	b.Helper()
-	note, err := newNotifier(kind)
+	k, err := kernel.New(kernel.Options{})
+	if err != nil {
+		b.Skip(err)
+	}
+	note, err := newNotifier(k, kind, w)
 	if err != nil {
 		b.Fatal(err)
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		note.close()
-		b.Fatal(err)
-	}
-	if err := epollAdd(epfd, note.rfd, unix.EPOLLIN, 0); err != nil {
-		note.close()
-		unix.Close(epfd)
-		b.Fatal(err)
-	}
-	p := &notifyPair{note: note, coalesced: w == WakeupCoalesced, epfd: epfd, events: make([]unix.EpollEvent, 4)}
+	p := &notifyPair{k: k, note: note, epfd: -1, events: make([]kernel.Event, 4)}
 	b.Cleanup(func() {
 		p.note.close()
-		unix.Close(p.epfd)
+		if p.epfd >= 0 {
+			k.Close(p.epfd)
+		}
 	})
+	if p.epfd, err = k.PollCreate(); err != nil {
+		b.Fatal(err)
+	}
+	if err := k.PollCtl(p.epfd, kernel.Add, note.rfd, kernel.In, 0); err != nil {
+		b.Fatal(err)
+	}
 	return p
 }
 
 func never() bool { return false }
 
-// dispatch is the Acceptor side: push, then notify (a token per item, or
-// only on the flag's 0->1 flip when coalesced).
+// dispatch is the Acceptor side: push, then notify if the policy asks.
 func (p *notifyPair) dispatch(b *testing.B, it item) {
 	p.q.mu.Lock()
 	p.q.pushLocked(it)
 	p.q.mu.Unlock()
-	if p.coalesced && !p.flag.CompareAndSwap(0, 1) {
+	if !p.note.arm() {
 		return
 	}
 	if err := p.note.signal(never); err != nil {
@@ -128,13 +129,13 @@ func (p *notifyPair) dispatch(b *testing.B, it item) {
 	}
 }
 
-// receive is the Worker side: wait in epoll_wait, read the tokens, pop one
-// item per token (per-conn) or clear the flag and pop until empty
+// receive is the Worker side: wait for the channel, read the tokens, pop
+// one item per token (per-conn) or clear the flag and pop until empty
 // (coalesced). It returns the items popped, in order, appended to got.
 func (p *notifyPair) receive(b *testing.B, got []item) []item {
 	for {
-		n, err := unix.EpollWait(p.epfd, p.events, -1)
-		if err == unix.EINTR {
+		n, err := p.k.PollWait(p.epfd, p.events, -1)
+		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
@@ -144,7 +145,7 @@ func (p *notifyPair) receive(b *testing.B, got []item) []item {
 			break
 		}
 	}
-	k, err := p.note.drain(&p.tok)
+	k, err := p.note.read(&p.tok)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,8 +154,8 @@ func (p *notifyPair) receive(b *testing.B, got []item) []item {
 	}
 	p.wakes++
 	p.tokens += int64(k)
-	if p.coalesced {
-		p.flag.Store(0)
+	if p.note.coalesced {
+		p.note.disarm()
 		k = 1 << 30
 	}
 	for range k {
@@ -162,7 +163,7 @@ func (p *notifyPair) receive(b *testing.B, got []item) []item {
 		it, ok := p.q.popLocked()
 		p.q.mu.Unlock()
 		if !ok {
-			if !p.coalesced {
+			if !p.note.coalesced {
 				b.Fatal("P4: a token without a queued item")
 			}
 			break

@@ -1,19 +1,20 @@
-package reactor
+package reactor_test
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"pgregory.net/rapid"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // TestRapidCloseBeforeReuse checks P6 close before reuse (spec/SPEC.md):
@@ -29,7 +30,7 @@ func TestRapidCloseBeforeReuse(t *testing.T) {
 		n := rapid.IntRange(1, 3).Draw(t, "workers")
 		byServer := rapid.SliceOfN(rapid.Bool(), 4, 24).Draw(t, "closed by the server")
 		h := &peerCheck{peers: map[uint64]string{}}
-		s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: n, Logger: p6Logger()}, h)
+		s, err := reactor.New(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: n, Logger: reactortest.Quiet}, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,8 +42,8 @@ func TestRapidCloseBeforeReuse(t *testing.T) {
 			if err := s.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := <-served; err != nil {
-				t.Fatal(err)
+			if err := <-served; !errors.Is(err, reactor.ErrServerClosed) {
+				t.Fatalf("P7: Serve returned %v", err)
 			}
 		}()
 		if err := closeRound(s, byServer); err != nil {
@@ -62,8 +63,8 @@ func TestRapidCloseBeforeReuse(t *testing.T) {
 // closeRound runs closeOnce for every entry of byServer at once, on s's
 // first listener, then waits until s has had that many connections and
 // holds none. It returns the first error.
-func closeRound(s *Server, byServer []bool) error {
-	addr := strings.TrimPrefix(s.Addrs()[0], "tcp://")
+func closeRound(s *reactor.Server, byServer []bool) error {
+	addr := s.Addrs()[0].String()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(byServer))
 	for i, server := range byServer {
@@ -120,8 +121,6 @@ type peerCheck struct {
 	bad    string // the first P6 violation seen
 }
 
-func p6Logger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func peerOf(fd int) string {
 	sa, err := unix.Getpeername(fd)
 	if err != nil {
@@ -133,24 +132,24 @@ func peerOf(fd int) string {
 	return fmt.Sprintf("%T", sa)
 }
 
-func (h *peerCheck) OnOpen(c *Conn) {
+func (h *peerCheck) OnOpen(c *reactor.Conn) {
 	h.mu.Lock()
-	h.peers[c.ID()] = peerOf(c.fd)
+	h.peers[c.ID()] = peerOf(reactor.ConnFD(c))
 	h.mu.Unlock()
 	_ = c.Write([]byte("hello\n"))
 }
 
-func (h *peerCheck) OnData(c *Conn, in []byte) int {
+func (h *peerCheck) OnData(c *reactor.Conn, in []byte) int {
 	_ = c.Close()
 	return len(in)
 }
 
-func (h *peerCheck) OnClose(c *Conn, _ error) {
-	now := peerOf(c.fd)
+func (h *peerCheck) OnClose(c *reactor.Conn, _ error) {
+	now := peerOf(reactor.ConnFD(c))
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closes++
 	if was := h.peers[c.ID()]; now != was && h.bad == "" {
-		h.bad = fmt.Sprintf("P6: in OnClose conn %d's fd %d has peer %q, in OnOpen it had %q", c.ID(), c.fd, now, was)
+		h.bad = fmt.Sprintf("P6: in OnClose conn %d's fd %d has peer %q, in OnOpen it had %q", c.ID(), reactor.ConnFD(c), now, was)
 	}
 }

@@ -63,7 +63,7 @@ func TestRapidBalancerRoundRobin(t *testing.T) {
 		n := rapid.IntRange(1, 8).Draw(t, "workers")
 		k := rapid.IntRange(1, 4).Draw(t, "acceptors")
 		per := rapid.IntRange(0, 200).Draw(t, "picks per acceptor")
-		b := balancer{kind: BalanceRoundRobin, workers: fakeWorkers(n)}
+		b := balancer{workers: fakeWorkers(n)}
 		got := make([][2]uint64, 0, k*per)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -97,7 +97,7 @@ func TestRapidBalancerLeastConns(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(1, 8).Draw(t, "workers")
 		ws := fakeWorkers(n)
-		b := balancer{kind: BalanceLeastConns, workers: ws}
+		b := balancer{leastConns: true, workers: ws}
 		loads := make([]int64, n)
 		t.Repeat(map[string]func(*rapid.T){
 			"pick": func(t *rapid.T) {
@@ -131,7 +131,7 @@ func TestRapidBalancerLeastConns(t *testing.T) {
 func fakeWorkers(n int) []*worker {
 	ws := make([]*worker, n)
 	for i := range ws {
-		ws[i] = &worker{id: i}
+		ws[i] = &worker{owner: owner{id: i}}
 	}
 	return ws
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,69 +13,9 @@ import (
 )
 
 // This file replays traces of the running reactor through the model
-// (DESIGN.md §4, trace replay): every event the reactor emits must be a step
-// the model of the same design can take, and the model's final per-worker
-// counts must equal the reactor's Stats. It uses only the package's exported
-// API and reactortest, so it does not depend on the internal test helpers.
-
-// replayDesign maps a notify × wake-up combination to the model design it
-// implements (the mapping of /tmp/handoff/contract.md, spec/SPEC.md).
-func replayDesign(n reactor.Notify, w reactor.Wakeup) string {
-	switch {
-	case w == reactor.WakeupCoalesced:
-		return "coalesced"
-	case n == reactor.NotifyEventfd:
-		return "eventfd"
-	default:
-		return "memcached"
-	}
-}
-
-// greeted is what one client learned from its greeting.
-type greeted struct {
-	worker int
-	id     int64
-}
-
-// replayClients opens total connections from clients goroutines over addrs;
-// each reads its greeting and closes. It returns the first error, after
-// every client goroutine stopped.
-func replayClients(addrs []string, total, clients int) ([]greeted, error) {
-	var next atomic.Int64
-	var mu sync.Mutex
-	var out []greeted
-	var firstErr error
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for {
-				k := next.Add(1) - 1
-				if k >= int64(total) {
-					return
-				}
-				g, err := greetOnce(addrs[int(k)%len(addrs)])
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				out = append(out, g)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return out, firstErr
-}
-
-// greetOnce connects to a "tcp://" address, reads the greeting and closes.
-func greetOnce(addr string) (greeted, error) {
-	g, err := reactortest.Dial(addr)
-	if err != nil {
-		return greeted{}, err
-	}
-	g.Conn.Close()
-	return greeted{worker: g.Worker, id: int64(g.ID)}, nil
-}
+// (spec/DESIGN.md §4, trace replay): every event the reactor emits must be a
+// step the model of the same design (model.DesignOf) can take, and the
+// model's final per-worker counts must equal the reactor's Stats.
 
 // awaitQuiet waits up to d until every one of conns connections was
 // registered and closed, so that the trace is complete.
@@ -99,12 +37,12 @@ func awaitQuiet(s *reactor.Server, conns int, d time.Duration) (reactor.Stats, e
 // replays the trace through design. A run that does not finish (a client
 // error, a connection never registered: a lost wake-up) is still replayed,
 // since the model's refusal says where the run went wrong.
-func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, clients int) ([]greeted, []model.Event, reactor.Stats) {
+func runAndReplay(t *testing.T, cfg reactor.Config, design model.Design, total, clients int) ([]model.Served, []model.Event, reactor.Stats) {
 	t.Helper()
 	log := model.NewTrace(8 * total)
 	cfg.Trace = log.Record
 	s := reactortest.Serve(t, cfg, reactortest.Greeter{})
-	got, runErr := replayClients(s.Addrs(), total, clients)
+	got, runErr := reactortest.OpenAndGreet(s.Addrs(), total, clients)
 	wait := 10 * time.Second
 	if runErr != nil {
 		wait = time.Second
@@ -121,15 +59,12 @@ func runAndReplay(t *testing.T, cfg reactor.Config, design string, total, client
 	return got, events, st
 }
 
-// replayAgrees replays events through design name and checks that the model
+// replayAgrees replays events through design d and checks that the model
 // accepted every event and ends where the reactor did: the same per-worker
 // dispatch and registration counts as st, every queue empty, and every
 // registered connection closed by its worker.
-func replayAgrees(name string, n, acceptors int, events []model.Event, st reactor.Stats) error {
-	d, ok := model.LookupDesign(name)
-	if !ok {
-		return fmt.Errorf("no model design %q", name)
-	}
+func replayAgrees(d model.Design, n, acceptors int, events []model.Event, st reactor.Stats) error {
+	name := d.Name
 	res, err := model.Replay(d, n, acceptors, events)
 	if err != nil {
 		return err
@@ -183,13 +118,16 @@ func TestTraceReplay(t *testing.T) {
 	}
 	for _, nt := range []reactor.Notify{reactor.NotifyPipe, reactor.NotifyEventfd} {
 		for _, wk := range []reactor.Wakeup{reactor.WakeupPerConn, reactor.WakeupCoalesced} {
-			design := replayDesign(nt, wk)
+			design, err := model.DesignOf(string(nt), string(wk))
+			if err != nil {
+				t.Fatal(err)
+			}
 			// Sequential, so that go test -failfast (make mutants) stops at
 			// the first run that fails. N = 1..4 behind one Acceptor, then
 			// N = 3 behind 2 and 3 Acceptors sharing the counter (SO_REUSEPORT),
 			// whose pushes may land out of number order.
 			for _, size := range []struct{ n, acceptors int }{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {3, 2}, {3, 3}} {
-				name := fmt.Sprintf("%s/%s=%s/N=%d", nt, wk, design, size.n)
+				name := fmt.Sprintf("%s/%s=%s/N=%d", nt, wk, design.Name, size.n)
 				if size.acceptors > 1 {
 					name += fmt.Sprintf("/acceptors=%d", size.acceptors)
 				}
@@ -205,8 +143,8 @@ func TestTraceReplay(t *testing.T) {
 						}
 					}
 					for _, g := range clients {
-						if w, ok := regBy[g.id]; !ok || w != g.worker {
-							t.Fatalf("client served by worker %d as conn %d; trace registered it on worker %d (%v)", g.worker, g.id, w, ok)
+						if w, ok := regBy[g.Conn]; !ok || w != g.Worker {
+							t.Fatalf("client served by worker %d as conn %d; trace registered it on worker %d (%v)", g.Worker, g.Conn, w, ok)
 						}
 					}
 				})
@@ -217,21 +155,24 @@ func TestTraceReplay(t *testing.T) {
 
 // TestTraceReplayRefusesCorruptTraces records one real trace and corrupts it
 // one way at a time: the replay must refuse each corrupted copy, or the
-// check that accepts the real traces above proves nothing (DESIGN.md §4).
+// check that accepts the real traces above proves nothing (spec/DESIGN.md §4).
 func TestTraceReplayRefusesCorruptTraces(t *testing.T) {
 	const n, conns = 3, 60
 	for _, c := range []struct {
 		notify reactor.Notify
 		wakeup reactor.Wakeup
 	}{{reactor.NotifyPipe, reactor.WakeupPerConn}, {reactor.NotifyEventfd, reactor.WakeupCoalesced}} {
-		design := replayDesign(c.notify, c.wakeup)
-		t.Run(design, func(t *testing.T) {
+		design, err := model.DesignOf(string(c.notify), string(c.wakeup))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(design.Name, func(t *testing.T) {
 			_, good, st := runAndReplay(t, reactor.Config{Workers: n, Notify: c.notify, Wakeup: c.wakeup}, design, conns, 8)
 			for _, m := range corruptions(good, n) {
 				if err := replayAgrees(design, n, 1, m.events, st); err == nil {
-					t.Errorf("%s: the replay accepted a trace with %s", design, m.what)
+					t.Errorf("%s: the replay accepted a trace with %s", design.Name, m.what)
 				} else {
-					t.Logf("%s: refused (%s): %s", m.what, design, firstLine(err.Error()))
+					t.Logf("%s: refused (%s): %s", m.what, design.Name, firstLine(err.Error()))
 				}
 			}
 		})

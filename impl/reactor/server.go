@@ -2,79 +2,45 @@ package reactor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/handoffd/handoff/model"
+	"github.com/handoffd/handoff/internal/kernel"
 )
 
-// Defaults applied by New to the zero fields of Config.
-const (
-	DefaultMaxConns   = 1024
-	DefaultRejectLine = "ERROR Too many open connections\r\n"
-	DefaultBacklog    = 1024
-	DefaultMaxOutput  = 4 << 20
-	DefaultMaxInput   = 4 << 20
-	DefaultReadBuffer = 64 << 10
-)
-
-// Sentinel errors, tested with errors.Is.
-var (
-	// ErrClosed is returned by Conn methods once the connection's OnClose has
-	// run, and by AsyncWrite on a handle whose connection is gone: a stale
-	// handle never reaches a newer connection on a reused fd (P6).
-	ErrClosed = errors.New("reactor: connection closed")
-	// ErrInputTooLarge is passed to OnClose when the handler left more than
-	// Config.MaxInput bytes unconsumed.
-	ErrInputTooLarge = errors.New("reactor: unconsumed input over MaxInput")
-	// ErrServerClosed is passed to OnClose for connections closed by Shutdown,
-	// and returned by Serve when the server was already shut down.
-	ErrServerClosed = errors.New("reactor: server closed")
-	// ErrIdleTimeout is passed to OnClose for connections closed by
-	// Config.IdleTimeout.
-	ErrIdleTimeout = errors.New("reactor: idle timeout")
-	// ErrOutputFull is returned by AsyncWrite when the connection already has
-	// Config.MaxOutput bytes of asynchronous writes in flight: the bound keeps a
-	// producer on another goroutine from growing memory without limit.
-	ErrOutputFull = errors.New("reactor: asynchronous output over MaxOutput")
-)
-
-// Server is a running or runnable reactor: its listeners are bound by New, its
-// Acceptors and Workers run from Serve until Shutdown.
+// Server is a running or runnable reactor: its listeners are bound by New,
+// its Acceptors and Workers run from Serve until Shutdown or Close.
 type Server struct {
+	// cfg is the Config in effect, defaults applied; immutable.
 	cfg Config
 	h   Handler
+	k   kernel.Kernel
 	log *slog.Logger
-	// tr is cfg.Trace, copied so that every emission is one nil check.
-	tr func(model.Event)
 
-	// listeners are bound by New and closed by closeAll; immutable in between.
+	// listeners, acceptors and workers are created by New and closed by
+	// closeAll; immutable in between.
 	listeners []*listener
-	// acceptors and workers are created by New and closed by closeAll;
-	// immutable in between.
 	acceptors []*acceptor
 	workers   []*worker
 	bal       balancer
-
-	// open counts admitted connections, queued or registered, not yet closed.
-	// Invariant: 0 <= open <= cfg.MaxConns, so queues hold at most MaxConns items.
-	open atomic.Int64
-	// disabled counts Acceptors whose listeners are out of their epoll set;
-	// a Worker that closes a connection wakes them when it is not zero.
-	disabled atomic.Int32
-	// stopping is set once, before the Acceptors are told to stop.
-	stopping atomic.Bool
-	stats    serverStats
+	adm       admission
+	stats     serverStats
 
 	mu sync.Mutex
 	// state is guarded by mu: stateIdle -> stateServing -> stateStopped, or
-	// stateIdle -> stateStopped by a Shutdown without Serve.
-	state    int
-	stopCh   chan struct{} // closed by Shutdown to make Serve stop
+	// stateIdle -> stateStopped by a Shutdown or Close without Serve.
+	state int
+	// discard is set by Close before stopCh closes: the Workers close their
+	// connections without a last attempt to flush their output.
+	discard  bool
+	stopCh   chan struct{} // closed by Shutdown or Close to make Serve stop
 	stopOnce sync.Once
 	done     chan struct{} // closed when Serve has joined everything
 }
@@ -85,22 +51,54 @@ const (
 	stateStopped
 )
 
+// Booter is a Handler that wants its Server before the first connection.
+// OnBoot runs once, in Serve, before any Acceptor or Worker starts, so it
+// can read s.Config() and keep s (for Stats, say); an error from it stops
+// Serve, which closes everything and returns that error. A handler that
+// wraps another passes OnBoot on, as it passes the callbacks it does not
+// change.
+type Booter interface {
+	OnBoot(s *Server) error
+}
+
+// Ticker is a Handler that wants to be called now and then. OnTick runs on a
+// goroutine of its own, first right after OnBoot, then again each time the
+// delay it returned has passed; a delay of 0 or less ends the ticks, as does
+// the server stopping. It never runs on a Worker, so it reaches connections
+// only through Conn.AsyncWrite and Conn.Wake.
+type Ticker interface {
+	OnTick() (delay time.Duration)
+}
+
+// Shutdowner is a Handler that wants to know the server has stopped:
+// OnShutdown runs once, in Serve, after every connection's OnClose and
+// before Serve returns.
+type Shutdowner interface {
+	OnShutdown(s *Server)
+}
+
 // New validates cfg, applies its defaults, binds every listener and creates
-// the Acceptors' and Workers' epoll sets and notify channels, so that every
+// the Acceptors' and Workers' poll sets and notify channels, so that every
 // configuration and resource error surfaces here and port 0 is resolved
-// (Addrs). Nothing runs until Serve.
+// (Addrs). Nothing runs until Serve. On a system with no reactor kernel it
+// returns an error wrapping errors.ErrUnsupported.
 func New(cfg Config, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, fmt.Errorf("reactor: nil Handler")
 	}
-	if err := applyDefaults(&cfg); err != nil {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
 		return nil, err
+	}
+	k, err := kernel.New(kernel.Options{RawWait: cfg.RaiseProcs || runtime.GOMAXPROCS(0) > cfg.Workers+cfg.Acceptors})
+	if err != nil {
+		return nil, fmt.Errorf("reactor: %w", err)
 	}
 	s := &Server{
 		cfg:    cfg,
 		h:      h,
+		k:      k,
 		log:    cfg.Logger,
-		tr:     cfg.Trace,
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -110,19 +108,20 @@ func New(cfg Config, h Handler) (*Server, error) {
 			s.closeAll()
 		}
 	}()
-	var err error
-	if s.listeners, err = bindAll(cfg.Listen, cfg.Acceptors, cfg.Backlog); err != nil {
+	if s.listeners, err = bindAll(k, &cfg); err != nil {
 		return nil, err
 	}
-	for i := 0; i < cfg.Workers; i++ {
+	s.adm.k, s.adm.max = k, int64(cfg.MaxConns)
+	s.adm.paused, s.adm.kicks = make([]atomic.Bool, cfg.Acceptors), make([]int, cfg.Acceptors)
+	for i := range cfg.Workers {
 		w, err := newWorker(s, i)
 		if err != nil {
 			return nil, err
 		}
 		s.workers = append(s.workers, w)
 	}
-	s.bal = balancer{kind: cfg.Balance, workers: s.workers}
-	for i := 0; i < cfg.Acceptors; i++ {
+	s.bal = balancer{leastConns: cfg.Balance == BalanceLeastConns, workers: s.workers}
+	for i := range cfg.Acceptors {
 		var mine []*listener
 		for _, ln := range s.listeners {
 			if ln.acceptor == i {
@@ -134,86 +133,45 @@ func New(cfg Config, h Handler) (*Server, error) {
 			return nil, err
 		}
 		s.acceptors = append(s.acceptors, a)
+		s.adm.kicks[i] = a.kickfd
 	}
 	ok = true
 	return s, nil
 }
 
-// applyDefaults fills the zero fields of cfg and rejects the values no
-// default can repair.
-func applyDefaults(cfg *Config) error {
-	if len(cfg.Listen) == 0 {
-		return fmt.Errorf("reactor: Config.Listen is empty")
-	}
-	def := func(v *int, d int, name string) error {
-		if *v < 0 {
-			return fmt.Errorf("reactor: Config.%s is negative: %d", name, *v)
-		}
-		if *v == 0 {
-			*v = d
-		}
-		return nil
-	}
-	for _, f := range []struct {
-		v    *int
-		d    int
-		name string
-	}{
-		{&cfg.Workers, runtime.NumCPU(), "Workers"},
-		{&cfg.Acceptors, 1, "Acceptors"},
-		{&cfg.MaxConns, DefaultMaxConns, "MaxConns"},
-		{&cfg.Backlog, DefaultBacklog, "Backlog"},
-		{&cfg.MaxOutput, DefaultMaxOutput, "MaxOutput"},
-		{&cfg.MaxInput, DefaultMaxInput, "MaxInput"},
-		{&cfg.ReadBuffer, DefaultReadBuffer, "ReadBuffer"},
-	} {
-		if err := def(f.v, f.d, f.name); err != nil {
-			return err
-		}
-	}
-	if cfg.IdleTimeout < 0 {
-		return fmt.Errorf("reactor: Config.IdleTimeout is negative: %v", cfg.IdleTimeout)
-	}
-	if err := choose(&cfg.Notify, "Notify", NotifyPipe, NotifyEventfd); err != nil {
-		return err
-	}
-	if err := choose(&cfg.Wakeup, "Wakeup", WakeupPerConn, WakeupCoalesced); err != nil {
-		return err
-	}
-	if err := choose(&cfg.Balance, "Balance", BalanceRoundRobin, BalanceLeastConns); err != nil {
-		return err
-	}
-	if cfg.RejectLine == "" {
-		cfg.RejectLine = DefaultRejectLine
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return nil
+// Config returns the configuration in effect, every default applied.
+func (s *Server) Config() Config {
+	c := s.cfg
+	c.Listen = slices.Clone(c.Listen)
+	c.Listeners = slices.Clone(c.Listeners)
+	return c
 }
 
-// Addrs returns the bound addresses, each once, in Config.Listen's order:
-// "tcp://127.0.0.1:40123", "tcp://[::1]:11211", "unix:///run/handoff.sock".
-func (s *Server) Addrs() []string {
-	var out []string
+// Addrs returns the bound addresses, each once, Config.Listen's first and
+// then Config.Listeners': a *net.TCPAddr (port 0 resolved) or a
+// *net.UnixAddr.
+func (s *Server) Addrs() []net.Addr {
+	var out []net.Addr
 	seen := make(map[string]bool)
 	for _, ln := range s.listeners {
-		if !seen[ln.addr] {
-			seen[ln.addr] = true
+		if key := ln.addr.Network() + " " + ln.addr.String(); !seen[key] {
+			seen[key] = true
 			out = append(out, ln.addr)
 		}
 	}
 	return out
 }
 
-// Serve starts the Workers and Acceptors and blocks until ctx is done or
-// Shutdown is called; then it stops them (P7 clean shutdown) and returns nil.
-// It returns ErrServerClosed if the server was already shut down or served.
+// Serve runs the server: OnBoot if the Handler is a Booter, then the Workers
+// and Acceptors (and OnTick for a Ticker), until ctx is done or Shutdown or
+// Close is called; then it stops them (P7 clean shutdown), runs OnShutdown
+// for a Shutdowner, and returns ErrServerClosed, as net/http's Serve does
+// after a clean stop. Any other error means it could not serve: the error
+// OnBoot returned, or ErrServerClosed at once if the server was already
+// shut down or served.
 //
-// Serve raises the process's GOMAXPROCS to Workers+Acceptors+1 when it is
-// lower, and never lowers it: every Worker and Acceptor is a goroutine locked
-// to its thread that keeps its P while it waits (see ensureProcs), and the
-// rest of the program needs one too.
+// With Config.RaiseProcs, Serve raises GOMAXPROCS to Workers+Acceptors+1
+// first.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state != stateIdle {
@@ -223,13 +181,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.state = stateServing
 	s.mu.Unlock()
 
-	ensureProcs(len(s.workers) + len(s.acceptors) + 1)
-	var workersWG, acceptorsWG sync.WaitGroup
+	if s.cfg.RaiseProcs {
+		ensureProcs(len(s.workers) + len(s.acceptors) + 1)
+	}
+	if b, ok := s.h.(Booter); ok {
+		if err := s.boot(b); err != nil {
+			s.finish()
+			return err
+		}
+	}
+	var workersWG, acceptorsWG, tickWG sync.WaitGroup
 	for _, w := range s.workers {
 		workersWG.Go(w.run)
 	}
 	for _, a := range s.acceptors {
 		acceptorsWG.Go(a.run)
+	}
+	stopTicks := make(chan struct{})
+	if t, ok := s.h.(Ticker); ok {
+		tickWG.Go(func() { s.tick(t, stopTicks) })
 	}
 	select {
 	case <-ctx.Done():
@@ -237,29 +207,95 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	// Acceptors first, so that nothing is pushed onto a queue once the
 	// Workers start closing what they hold.
-	s.stopping.Store(true)
+	s.adm.stop()
 	for _, a := range s.acceptors {
-		a.wake()
+		kernel.Kick(s.k, a.kickfd)
 	}
 	acceptorsWG.Wait()
+	s.mu.Lock()
+	discard := s.discard
+	s.mu.Unlock()
 	for _, w := range s.workers {
-		w.stop()
+		w.stop(discard)
 	}
 	workersWG.Wait()
+	close(stopTicks)
+	tickWG.Wait()
+	if sd, ok := s.h.(Shutdowner); ok {
+		s.callHook("OnShutdown", func() { sd.OnShutdown(s) })
+	}
+	s.finish()
+	return ErrServerClosed
+}
+
+// boot runs OnBoot; a panic in it is an error like any other.
+func (s *Server) boot(b Booter) (err error) {
+	s.callHook("OnBoot", func() { err = b.OnBoot(s) })
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("reactor: OnBoot: %w", err)
+}
+
+// tick calls OnTick until it asks for no more or stop is closed.
+func (s *Server) tick(t Ticker, stop <-chan struct{}) {
+	for {
+		var delay time.Duration
+		if !s.callHook("OnTick", func() { delay = t.OnTick() }) || delay <= 0 {
+			return
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-stop:
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// callHook runs a server-wide handler hook, recovering a panic: it is
+// counted and logged with its stack, and callHook reports false.
+func (s *Server) callHook(name string, f func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.handlerPanics.Add(1)
+			s.log.Error("reactor: handler panic", "callback", name, "panic", r, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+// finish closes every fd the server holds and marks it stopped.
+func (s *Server) finish() {
 	s.closeAll()
 	s.mu.Lock()
 	s.state = stateStopped
 	s.mu.Unlock()
 	close(s.done)
-	return nil
 }
 
-// Shutdown stops accepting, closes every fd still queued, runs OnClose for
-// every registered connection, closes every fd and joins every goroutine
-// (P5 no fd leak, P7 clean shutdown); Serve then returns. If ctx ends first,
-// Shutdown returns ctx.Err() and the stop goes on in the background. Called
-// without Serve, it closes the listeners and the Workers' channels.
+// Shutdown stops the server gracefully: it stops accepting, closes every fd
+// still queued, runs the tasks already handed over, makes one attempt to
+// flush each connection's output, runs OnClose for every connection, closes
+// every fd and joins every goroutine (P5 no fd leak, P7 clean shutdown);
+// Serve then returns ErrServerClosed. If ctx ends first, Shutdown returns
+// ctx.Err() and the stop goes on in the background. Called before Serve, it
+// closes the listeners and the Workers' channels, and Serve is refused.
 func (s *Server) Shutdown(ctx context.Context) error {
+	return s.stop(ctx, false)
+}
+
+// Close stops the server at once: as Shutdown, but the Workers close their
+// connections without a last attempt to flush their output. It returns once
+// the server has stopped.
+func (s *Server) Close() error {
+	return s.stop(context.Background(), true)
+}
+
+func (s *Server) stop(ctx context.Context, discard bool) error {
 	s.mu.Lock()
 	switch s.state {
 	case stateIdle:
@@ -273,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.done
 		return nil
 	}
+	s.discard = s.discard || discard
 	s.mu.Unlock()
 	s.stopOnce.Do(func() { close(s.stopCh) })
 	select {
@@ -287,7 +324,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // It runs once no goroutine of the server is left (or none ever ran).
 func (s *Server) closeAll() {
 	for _, ln := range s.listeners {
-		ln.close()
+		ln.close(s.k)
 	}
 	for _, a := range s.acceptors {
 		a.close()
@@ -297,19 +334,31 @@ func (s *Server) closeAll() {
 	}
 }
 
-// connClosed is called by a Worker after it closed a connection's fd: the
-// admission slot is free again and an Acceptor that stopped on EMFILE may
-// retry now rather than at its next 10 ms tick.
-func (s *Server) connClosed() {
-	s.open.Add(-1)
-	if s.disabled.Load() > 0 && !s.stopping.Load() {
-		for _, a := range s.acceptors {
-			if a.isDisabled.Load() {
-				a.wake()
-			}
-		}
+// Stats returns the counters now, without stopping any Worker.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Accepted:       s.stats.accepted.Load(),
+		Rejected:       s.stats.rejected.Load(),
+		ListenDisabled: s.stats.listenDisabled.Load(),
+		IdleClosed:     s.stats.idleClosed.Load(),
+		HandlerPanics:  s.stats.handlerPanics.Load(),
+		Admitted:       s.adm.open.Load(),
+		Workers:        make([]WorkerStats, len(s.workers)),
 	}
+	for i, w := range s.workers {
+		ws := w.stats.snapshot()
+		st.Workers[i] = ws
+		st.CurrConns += ws.CurrConns
+		st.TotalConns += ws.TotalConns
+		st.BytesIn += ws.BytesIn
+		st.BytesOut += ws.BytesOut
+	}
+	return st
 }
+
+// Server returns the server c belongs to. It is declared here rather than
+// beside Conn so that a connection need not know the Server's type.
+func (c *Conn) Server() *Server { return c.o.srv.(*Server) }
 
 // procsMu serializes ensureProcs, so that two servers starting at once
 // cannot lower what the other raised.
@@ -322,27 +371,11 @@ var procsMu sync.Mutex
 // fewer Ps than such threads, the other goroutines, and a loop that wakes
 // from the blocking part of its wait, find no P free until a raw wait ends
 // or sysmon retakes one, which takes from 20 µs to milliseconds. One P per
-// locked thread and one for everything else avoids that: on 2 cores with 2
-// Workers, GOMAXPROCS 4 instead of 2 cut server CPU per request by 10% and
-// per short connection by 9% (scripts/bench.sh, 7 rounds, measured before
-// the raw wait, which needs the spare P all the more).
+// locked thread and one for everything else avoids that.
 func ensureProcs(n int) {
 	procsMu.Lock()
 	defer procsMu.Unlock()
 	if runtime.GOMAXPROCS(0) < n {
 		runtime.GOMAXPROCS(n)
 	}
-}
-
-// choose sets an empty *v to def and accepts def or other; anything else is
-// an error naming Config's field and both choices.
-func choose[T ~string](v *T, field string, def, other T) error {
-	switch *v {
-	case "":
-		*v = def
-	case def, other:
-	default:
-		return fmt.Errorf("reactor: unknown Config.%s %q (want %q or %q)", field, *v, def, other)
-	}
-	return nil
 }

@@ -1,8 +1,8 @@
-package reactor
+package reactor_test
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"runtime"
@@ -10,24 +10,27 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // gatedOpen holds OnOpen, once gated is set, until gate is closed, so that
 // connections pile up in the queues and Shutdown finds some still queued.
 type gatedOpen struct {
-	*greetHandler
+	*reactortest.Counter
 	gated *atomic.Bool
 	gate  chan struct{}
 }
 
-func (h gatedOpen) OnOpen(c *Conn) {
+func (h gatedOpen) OnOpen(c *reactor.Conn) {
 	if h.gated.Load() {
 		select {
 		case <-h.gate:
-		case <-time.After(20 * time.Second):
+		case <-time.After(reactortest.WaitTimeout):
 		}
 	}
-	h.greetHandler.OnOpen(c)
+	h.Counter.OnOpen(c)
 }
 
 func countFDs(t testing.TB) int {
@@ -41,7 +44,7 @@ func countFDs(t testing.TB) int {
 
 // TestShutdownUnderLoad checks P5 no fd leak and P7 clean shutdown
 // (spec/SPEC.md): Shutdown in the middle of a connection storm returns, Serve
-// returns nil, every registered connection got OnClose exactly once, and once
+// returns ErrServerClosed, every registered connection got OnClose exactly once, and once
 // the clients are closed the process holds the fds and goroutines it held
 // before the server existed.
 func TestShutdownUnderLoad(t *testing.T) {
@@ -54,12 +57,9 @@ func TestShutdownUnderLoad(t *testing.T) {
 	warm.Close()
 	baseFDs, baseG := countFDs(t), runtime.NumGoroutine()
 
-	h := newGreet()
-	gh := gatedOpen{greetHandler: h, gated: new(atomic.Bool), gate: make(chan struct{})}
-	s, err := New(Config{Listen: []string{"tcp://127.0.0.1:0", "unix://" + shortSocketPath(t)}, Workers: 1, Logger: quietLogger}, gh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := reactortest.NewCounter(0)
+	gh := gatedOpen{Counter: h, gated: new(atomic.Bool), gate: make(chan struct{})}
+	s := reactortest.New(t, reactor.Config{Listen: []string{"tcp://127.0.0.1:0", "unix://" + reactortest.SocketPath(t)}, Workers: 1}, gh)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(context.Background()) }()
 
@@ -81,19 +81,14 @@ func TestShutdownUnderLoad(t *testing.T) {
 	for g := range 64 {
 		wg.Go(func() {
 			for i := 0; !stop.Load() && i < 40; i++ {
-				network, rest := splitScheme(addrs[(g+i)%len(addrs)])
-				c, err := net.DialTimeout(network, rest, 5*time.Second)
+				g, err := reactortest.Dial(addrs[(g+i)%len(addrs)])
 				if err != nil {
 					return
 				}
+				c := g.Conn
 				mu.Lock()
 				clients = append(clients, c)
 				mu.Unlock()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				r := bufio.NewReader(c)
-				if _, _, err := readGreeting(r); err != nil {
-					return
-				}
 				greeted.Add(1)
 				// Traffic without waiting for the echo: a client must block
 				// only on its greeting, so that held OnOpen calls make the
@@ -104,11 +99,11 @@ func TestShutdownUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "300 greeted clients", func() bool { return greeted.Load() >= 300 })
+	reactortest.WaitFor(t, "300 greeted clients", func() bool { return greeted.Load() >= 300 })
 	gh.gated.Store(true)
 	// The Worker is held in one OnOpen, inside a batch of at most 32 pipe
 	// tokens; with 40 queued, some are still queued when it sees the stop.
-	waitFor(t, "40 queued connections", func() bool { return s.Stats().Workers[0].QueueLen >= 40 })
+	reactortest.WaitFor(t, "40 queued connections", func() bool { return s.Stats().Workers[0].QueueLen >= 40 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -116,29 +111,22 @@ func TestShutdownUnderLoad(t *testing.T) {
 	go func() { shut <- s.Shutdown(ctx) }()
 	// Release the held OnOpen only once the Worker has been told to stop:
 	// it finishes its batch, then closes what is still queued.
-	waitFor(t, "the Worker's stop", s.workers[0].stopFlag.Load)
+	reactortest.WaitFor(t, "the Worker's stop", func() bool { return reactor.WorkerStopping(s, 0) })
 	close(gh.gate)
-	if err := <-shut; err != nil {
+	if err := reactortest.Await(t, shut, "Shutdown to return"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
+	if err := reactortest.Await(t, served, "Serve to return"); !errors.Is(err, reactor.ErrServerClosed) {
+		t.Errorf("P7: Serve returned %v, want ErrServerClosed", err)
 	}
 	stop.Store(true)
 	wg.Wait()
 
 	st := s.Stats()
-	h.mu.Lock()
-	for id, n := range h.opens {
-		if n != 1 || h.closes[id] != 1 {
-			t.Errorf("P7: conn %d: OnOpen %d times, OnClose %d times (want 1 each)", id, n, h.closes[id])
-		}
+	registered, err := h.OnceEach()
+	if err != nil {
+		t.Error(err)
 	}
-	if len(h.closes) != len(h.opens) {
-		t.Errorf("P7: OnClose for %d connections, OnOpen for %d", len(h.closes), len(h.opens))
-	}
-	registered := len(h.opens)
-	h.mu.Unlock()
 	if st.CurrConns != 0 || uint64(registered) != st.TotalConns {
 		t.Errorf("P7: after Shutdown CurrConns %d, TotalConns %d, registered %d", st.CurrConns, st.TotalConns, registered)
 	}
@@ -161,7 +149,6 @@ func TestShutdownUnderLoad(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if n := runtime.NumGoroutine(); n > baseG {
-		buf := make([]byte, 1<<16)
-		t.Errorf("P7: %d goroutines after Shutdown, %d before:\n%s", n, baseG, buf[:runtime.Stack(buf, true)])
+		t.Errorf("P7: %d goroutines after Shutdown, %d before:\n%s", n, baseG, reactortest.Stacks())
 	}
 }

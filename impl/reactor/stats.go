@@ -10,6 +10,7 @@ type Stats struct {
 	Rejected       uint64 // closed at MaxConns with RejectLine (memcached: rejected_connections)
 	ListenDisabled uint64 // EMFILE/ENFILE episodes (memcached: listen_disabled_num)
 	CurrConns      int64  // registered and not yet closed (memcached: curr_connections)
+	Admitted       int64  // holding one of MaxConns' slots: queued or registered, fd not yet closed
 	TotalConns     uint64 // ever registered (memcached: total_connections)
 	IdleClosed     uint64 // closed by IdleTimeout
 	HandlerPanics  uint64 // handler panics recovered (the conn is closed)
@@ -48,30 +49,14 @@ type workerStats struct {
 	queueLen   atomic.Int64
 }
 
-// Stats returns the counters now, without stopping any Worker.
-func (s *Server) Stats() Stats {
-	st := Stats{
-		Accepted:       s.stats.accepted.Load(),
-		Rejected:       s.stats.rejected.Load(),
-		ListenDisabled: s.stats.listenDisabled.Load(),
-		IdleClosed:     s.stats.idleClosed.Load(),
-		HandlerPanics:  s.stats.handlerPanics.Load(),
-		Workers:        make([]WorkerStats, len(s.workers)),
+// snapshot reads each counter once.
+func (s *workerStats) snapshot() WorkerStats {
+	return WorkerStats{
+		Dispatched: s.dispatched.Load(),
+		CurrConns:  s.currConns.Load(),
+		TotalConns: s.totalConns.Load(),
+		BytesIn:    s.bytesIn.Load(),
+		BytesOut:   s.bytesOut.Load(),
+		QueueLen:   int(s.queueLen.Load()),
 	}
-	for i, w := range s.workers {
-		ws := WorkerStats{
-			Dispatched: w.stats.dispatched.Load(),
-			CurrConns:  w.stats.currConns.Load(),
-			TotalConns: w.stats.totalConns.Load(),
-			BytesIn:    w.stats.bytesIn.Load(),
-			BytesOut:   w.stats.bytesOut.Load(),
-			QueueLen:   int(w.stats.queueLen.Load()),
-		}
-		st.Workers[i] = ws
-		st.CurrConns += ws.CurrConns
-		st.TotalConns += ws.TotalConns
-		st.BytesIn += ws.BytesIn
-		st.BytesOut += ws.BytesOut
-	}
-	return st
 }

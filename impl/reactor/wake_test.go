@@ -1,10 +1,12 @@
-package reactor
+package reactor_test
 
 import (
 	"bufio"
 	"errors"
 	"testing"
-	"time"
+
+	"github.com/handoffd/handoff/impl/reactor"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // deferHandler answers "job\n" from another goroutine: OnData hands the job
@@ -14,14 +16,15 @@ import (
 // Wake's OnData is ordered after the Wake (happens-before through the task
 // list).
 type deferHandler struct {
+	reactor.BuiltinHandler
 	result map[uint64]string // guarded by the hand-off: job writes, then Wake
-	conns  chan *Conn
+	conns  chan *reactor.Conn
 	errs   chan error
 }
 
-func (h *deferHandler) OnOpen(c *Conn) { h.conns <- c }
+func (h *deferHandler) OnOpen(c *reactor.Conn) { h.conns <- c }
 
-func (h *deferHandler) OnData(c *Conn, in []byte) int {
+func (h *deferHandler) OnData(c *reactor.Conn, in []byte) int {
 	if len(in) == 0 {
 		if r, ok := h.result[c.ID()]; ok {
 			delete(h.result, c.ID())
@@ -39,29 +42,27 @@ func (h *deferHandler) OnData(c *Conn, in []byte) int {
 	return len(in)
 }
 
-func (h *deferHandler) OnClose(*Conn, error) {}
-
 // TestWake checks that Wake from another goroutine brings OnData back on the
-// Worker with empty input, and that a stale handle's Wake returns ErrClosed
-// (P6 close before reuse: nothing reaches a connection after its OnClose).
+// Worker with empty input (P8 no lost task), and that a stale handle's Wake
+// returns ErrClosed (P6 close before reuse: nothing reaches a connection
+// after its OnClose).
 func TestWake(t *testing.T) {
-	h := &deferHandler{result: map[uint64]string{}, conns: make(chan *Conn, 1), errs: make(chan error, 1)}
-	s := startServer(t, Config{Workers: 1}, h)
-	nc := dial(t, s.Addrs()[0])
-	c := <-h.conns
+	h := &deferHandler{result: map[uint64]string{}, conns: make(chan *reactor.Conn, 1), errs: make(chan error, 1)}
+	s := reactortest.Serve(t, reactor.Config{Workers: 1}, h)
+	nc := reactortest.DialConn(t, s.Addrs()[0])
+	c := reactortest.Await(t, h.conns, "OnOpen")
 	if _, err := nc.Write([]byte("job\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-h.errs; err != nil {
+	if err := reactortest.Await(t, h.errs, "the job's Wake"); err != nil {
 		t.Fatalf("Wake on a live conn: %v", err)
 	}
-	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if line, err := bufio.NewReader(nc).ReadString('\n'); err != nil || line != "done\n" {
 		t.Fatalf("read %q, %v; want the woken OnData's reply", line, err)
 	}
 	nc.Close()
-	waitFor(t, "OnClose", func() bool { return c.gone.Load() })
-	if err := c.Wake(); !errors.Is(err, ErrClosed) {
+	reactortest.WaitFor(t, "OnClose", func() bool { return reactor.ConnGone(c) })
+	if err := c.Wake(); !errors.Is(err, reactor.ErrClosed) {
 		t.Errorf("Wake on a stale handle: %v, want ErrClosed", err)
 	}
 }

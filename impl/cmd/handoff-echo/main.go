@@ -33,8 +33,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	listen := fs.String("l", "127.0.0.1", "comma-separated `addresses` to listen on (memcached -l)")
 	port := fs.Int("p", 11211, "TCP `port` (memcached -p); 0 picks a free port, logged at start")
 	sock := fs.String("s", "", "unix socket `path` (memcached -s); alone, it replaces TCP")
-	workers := fs.Int("t", runtime.NumCPU(), "number of worker event loops (memcached -t)")
-	maxConns := fs.Int("c", reactor.DefaultMaxConns, "max simultaneous connections (memcached -c)")
+	workers := fs.Int("t", runtime.GOMAXPROCS(0), "number of worker event loops (memcached -t)")
+	maxConns := fs.Int("c", 1024, "max simultaneous connections (memcached -c)")
 	acceptors := fs.Int("acceptors", 1, "acceptor threads; more than 1 uses SO_REUSEPORT")
 	notify := fs.String("notify", string(reactor.NotifyPipe), "notify channel: pipe|eventfd")
 	wakeup := fs.String("wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced")
@@ -103,17 +103,22 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Wakeup:      reactor.Wakeup(*wakeup),
 		Balance:     reactor.Balance(*balance),
 		IdleTimeout: *idle,
+		RaiseProcs:  true,
 		Logger:      log,
 	}
-	srv, err := reactor.New(cfg, echo{maxOutput: reactor.DefaultMaxOutput})
+	srv, err := reactor.New(cfg, &echo{})
 	if err != nil {
 		fmt.Fprintf(stderr, "handoff-echo: %v\n", err)
 		return 1
 	}
-	log.Info("listening", "addrs", strings.Join(srv.Addrs(), ","), "workers", *workers,
+	var bound []string
+	for _, a := range srv.Addrs() {
+		bound = append(bound, reactor.ListenAddr(a))
+	}
+	log.Info("listening", "addrs", strings.Join(bound, ","), "workers", *workers,
 		"notify", *notify, "wakeup", *wakeup, "balance", *balance, "maxconns", *maxConns)
 	start := time.Now()
-	if err := srv.Serve(ctx); err != nil {
+	if err := srv.Serve(ctx); !errors.Is(err, reactor.ErrServerClosed) {
 		fmt.Fprintf(stderr, "handoff-echo: %v\n", err)
 		return 1
 	}
@@ -124,14 +129,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // echo writes back every byte it is offered. It consumes only what fits
-// under maxOutput bytes of buffered output, so a client that sends without
-// reading holds at most that much server memory: the reactor stops reading
-// it until the output drains, then offers the rest again.
-type echo struct{ maxOutput int }
+// under the server's MaxOutput, learned in OnBoot, so a client that sends
+// without reading holds at most that much server memory: the reactor stops
+// reading it until the output drains, then offers the rest again.
+type echo struct {
+	reactor.BuiltinHandler
+	maxOutput int
+}
 
-func (echo) OnOpen(*reactor.Conn) {}
+func (e *echo) OnBoot(s *reactor.Server) error {
+	e.maxOutput = s.Config().MaxOutput
+	return nil
+}
 
-func (e echo) OnData(c *reactor.Conn, in []byte) int {
+func (e *echo) OnData(c *reactor.Conn, in []byte) int {
 	n := min(len(in), e.maxOutput-c.OutputLen())
 	if n <= 0 {
 		return 0
@@ -139,5 +150,3 @@ func (e echo) OnData(c *reactor.Conn, in []byte) int {
 	_ = c.Write(in[:n])
 	return n
 }
-
-func (echo) OnClose(*reactor.Conn, error) {}

@@ -17,9 +17,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -71,16 +73,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	cache := memcache.NewCache(store, memcache.Settings{
 		ReqsPerEvent: o.reqsPerEvent,
-		MaxConns:     o.maxConns,
-		Threads:      o.threads,
-		Backlog:      o.backlog,
 		TCPPort:      o.port,
 		Inter:        o.inter,
 		DomainSocket: o.socket,
-		IdleTimeout:  o.idle,
 	}, nil)
-	const maxOutput = reactor.DefaultMaxOutput
-	rs, err := reactor.New(reactor.Config{
+	proto := memcache.NewProtocol(cache)
+	// RaiseProcs: handoffd is the program, and its loops serve best with a
+	// P each (reactor.Config.RaiseProcs).
+	cfg, err := proto.Config(reactor.Config{
 		Listen:      o.listen,
 		Workers:     o.threads,
 		Acceptors:   o.acceptors,
@@ -89,21 +89,24 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Balance:     reactor.Balance(o.balance),
 		MaxConns:    o.maxConns,
 		Backlog:     o.backlog,
-		MaxOutput:   maxOutput,
-		MaxInput:    max(reactor.DefaultMaxInput, cache.MaxInput(reactor.DefaultReadBuffer)),
 		IdleTimeout: o.idle,
+		RaiseProcs:  true,
 		Logger:      log,
-	}, memcache.NewProtocol(cache, o.threads, maxOutput))
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 1
 	}
-	cache.SetConnStats(memcache.ConnStatsOf(rs))
+	rs, err := reactor.New(cfg, proto)
+	if err != nil {
+		fmt.Fprintf(stderr, "handoffd: %v\n", err)
+		return 1
+	}
 
 	// The listening line is printed at every verbosity: with -p 0 it is the
 	// only way to learn the port.
 	fmt.Fprintf(stderr, "handoffd: listening on %s (threads %d, maxconns %d, memory %d MiB, item max %d, notify %s, wakeup %s, balance %s)\n",
-		strings.Join(rs.Addrs(), ","), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, o.notify, o.wakeup, o.balance)
+		joinAddrs(rs.Addrs()), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, o.notify, o.wakeup, o.balance)
 
 	reapCtx, stopReaper := context.WithCancel(context.Background())
 	var reaper sync.WaitGroup
@@ -112,7 +115,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	err = rs.Serve(ctx)
 	stopReaper()
 	reaper.Wait()
-	if err != nil {
+	if !errors.Is(err, reactor.ErrServerClosed) {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 1
 	}
@@ -124,6 +127,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		"curr_connections", st.CurrConns, "rejected_connections", st.Rejected, "bytes_read", st.BytesIn, "bytes_written", st.BytesOut)
 	fmt.Fprintln(stderr, "handoffd: stopped")
 	return 0
+}
+
+// joinAddrs lists addresses as handoffd's listening line prints them:
+// "tcp://127.0.0.1:11211,unix:///run/handoffd.sock", which the tests and
+// operators read back.
+func joinAddrs(addrs []net.Addr) string {
+	var b strings.Builder
+	for i, a := range addrs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(reactor.ListenAddr(a))
+	}
+	return b.String()
 }
 
 // reservedFDs is the descriptors the process holds besides connections:

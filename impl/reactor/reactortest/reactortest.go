@@ -1,15 +1,11 @@
 package reactortest
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
-	"strings"
+	"runtime"
 	"testing"
 	"time"
 
@@ -21,128 +17,95 @@ import (
 // longer is a stuck Worker or Acceptor, not a slow one.
 const ShutdownTimeout = 20 * time.Second
 
-// quietLogger keeps the records a test provokes on purpose (handler panics,
-// EMFILE) out of the test's output.
-var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+// WaitTimeout bounds WaitFor and Await: far longer than any event a test
+// waits for takes on a loaded machine, so that only a lost event reaches it.
+const WaitTimeout = 20 * time.Second
+
+// Quiet is a logger that discards every record, for the records a test
+// provokes on purpose (handler panics, EMFILE).
+var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // Serve creates a server for cfg and h, runs Serve in a goroutine and returns
-// the server; New failing fails the test at once. An empty cfg.Listen becomes
-// "tcp://127.0.0.1:0" and a nil cfg.Logger one that discards every record.
+// the server; New failing fails the test at once, and on a system with no
+// reactor kernel skips it. An empty cfg.Listen (with no cfg.Listeners)
+// becomes "tcp://127.0.0.1:0", and a nil cfg.Logger Quiet.
 //
 // When the test and its deferred calls are done, a cleanup checks P7 clean
 // shutdown (spec/SPEC.md): Shutdown must return nil within ShutdownTimeout,
-// then Serve must return nil. One exception: when the server never accepted
-// a connection, the cleanup's Shutdown may have come before the goroutine
-// entered Serve, which then returns ErrServerClosed as documented; that is
-// the test's race, not the server's, and is not reported.
+// then Serve must return reactor.ErrServerClosed.
 func Serve(t testing.TB, cfg reactor.Config, h reactor.Handler) *reactor.Server {
 	t.Helper()
-	if len(cfg.Listen) == 0 {
-		cfg.Listen = []string{"tcp://127.0.0.1:0"}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = quietLogger
-	}
-	s, err := reactor.New(cfg, h)
-	if err != nil {
-		t.Fatalf("reactor.New: %v", err)
-	}
+	s := New(t, cfg, h)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(context.Background()) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("P7 clean shutdown: Shutdown: %v", err)
+			t.Errorf("P7 clean shutdown: Shutdown: %v\n%s", err, Stacks())
 		}
-		err := <-served
-		if errors.Is(err, reactor.ErrServerClosed) && s.Stats().Accepted == 0 {
-			return
-		}
-		if err != nil {
-			t.Errorf("P7 clean shutdown: Serve: %v", err)
+		select {
+		case err := <-served:
+			if !errors.Is(err, reactor.ErrServerClosed) {
+				t.Errorf("P7 clean shutdown: Serve returned %v, want ErrServerClosed", err)
+			}
+		case <-time.After(ShutdownTimeout):
+			t.Errorf("P7 clean shutdown: Serve did not return after Shutdown\n%s", Stacks())
 		}
 	})
 	return s
 }
 
-// Greeter writes "w=W id=I\n" in OnOpen, W the Worker serving the connection
-// and I its accept sequence number, then echoes every byte it receives. It
-// keeps no state, so one value serves any number of servers.
-//
-// Its echo buffers all of every input, ignoring Config.MaxOutput: a client
-// that sends more than it reads makes the server's output grow, so the tests
-// that use it read each echo before sending more.
-type Greeter struct{}
-
-// OnOpen greets the client.
-func (Greeter) OnOpen(c *reactor.Conn) {
-	_ = c.Write(fmt.Appendf(nil, "w=%d id=%d\n", c.Worker(), c.ID()))
-}
-
-// OnData echoes in and consumes it all.
-func (Greeter) OnData(c *reactor.Conn, in []byte) int {
-	_ = c.Write(in)
-	return len(in)
-}
-
-// OnClose does nothing: Greeter keeps no state.
-func (Greeter) OnClose(*reactor.Conn, error) {}
-
-// ParseGreeting reads the Worker and the accept sequence number from a
-// greeting of Greeter, with or without its final newline. Anything else,
-// including trailing bytes, is an error: a greeting mixed with other output
-// means bytes reached the wrong connection or arrived out of order.
-func ParseGreeting(line string) (worker int, id uint64, err error) {
-	ws, is, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
-	ws, okW := strings.CutPrefix(ws, "w=")
-	is, okI := strings.CutPrefix(is, "id=")
-	if !ok || !okW || !okI {
-		return 0, 0, fmt.Errorf("reactortest: greeting %q is not \"w=W id=I\"", line)
+// New is reactor.New with Serve's defaults for cfg, for a test that runs
+// Serve itself or drives the server another way; the test owns its stop.
+func New(t testing.TB, cfg reactor.Config, h reactor.Handler) *reactor.Server {
+	t.Helper()
+	if len(cfg.Listen) == 0 && len(cfg.Listeners) == 0 {
+		cfg.Listen = []string{"tcp://127.0.0.1:0"}
 	}
-	if worker, err = strconv.Atoi(ws); err != nil || worker < 0 {
-		return 0, 0, fmt.Errorf("reactortest: greeting %q: bad worker", line)
+	if cfg.Logger == nil {
+		cfg.Logger = Quiet
 	}
-	if id, err = strconv.ParseUint(is, 10, 64); err != nil {
-		return 0, 0, fmt.Errorf("reactortest: greeting %q: bad id", line)
-	}
-	return worker, id, nil
-}
-
-// GreetingTimeout is the deadline Dial gives a new connection: generous, for
-// a loaded machine under the race detector.
-const GreetingTimeout = 10 * time.Second
-
-// Greeted is a client connection to a Greeter server, its greeting read.
-type Greeted struct {
-	Conn net.Conn
-	// R reads what follows the greeting; use it, not Conn, to read.
-	R      *bufio.Reader
-	Worker int
-	ID     uint64
-}
-
-// Dial connects to addr, an entry of Server.Addrs ("tcp://…" or
-// "unix://…"), sets the connection's deadline GreetingTimeout from now, and
-// reads and parses Greeter's greeting. On an error the connection is closed.
-func Dial(addr string) (Greeted, error) {
-	network, a := "tcp", strings.TrimPrefix(addr, "tcp://")
-	if rest, ok := strings.CutPrefix(addr, "unix://"); ok {
-		network, a = "unix", rest
-	}
-	c, err := net.DialTimeout(network, a, GreetingTimeout)
-	if err != nil {
-		return Greeted{}, err
-	}
-	_ = c.SetDeadline(time.Now().Add(GreetingTimeout))
-	g := Greeted{Conn: c, R: bufio.NewReader(c)}
-	line, err := g.R.ReadString('\n')
-	if err == nil {
-		g.Worker, g.ID, err = ParseGreeting(line)
+	s, err := reactor.New(cfg, h)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("reactor.New: %v", err)
 	}
 	if err != nil {
-		c.Close()
-		return Greeted{}, fmt.Errorf("greeting %q: %w", line, err)
+		t.Fatalf("reactor.New: %v", err)
 	}
-	return g, nil
+	return s
+}
+
+// WaitFor polls cond until it holds, failing the test with what it waited
+// for and every goroutine's stack after WaitTimeout. It is for state the
+// server exposes only as Stats; where an event exists, Await it.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s\n%s", WaitTimeout, what, Stacks())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Await receives one value from ch, failing the test with what it waited
+// for and every goroutine's stack after WaitTimeout.
+func Await[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(WaitTimeout):
+		t.Fatalf("timed out after %v waiting for %s\n%s", WaitTimeout, what, Stacks())
+		panic("unreachable")
+	}
+}
+
+// Stacks returns every goroutine's stack, for the message of a wait that
+// timed out.
+func Stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
