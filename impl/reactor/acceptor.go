@@ -1,7 +1,6 @@
 package reactor
 
 import (
-	"log/slog"
 	"os"
 	"runtime"
 	"syscall"
@@ -12,13 +11,9 @@ import (
 // acceptor is one Acceptor: a goroutine locked to its OS thread, with its own
 // poll set over its listeners and its kick eventfd.
 type acceptor struct {
-	id  int
-	k   kernel.Kernel
-	log *slog.Logger
-	tr  tracer
-	// adm, stats and bal are the server's, shared by every Acceptor.
-	adm        *admission
-	stats      *serverStats
+	*shared
+	id int
+	// bal is the server's, shared by every Acceptor.
 	bal        *balancer
 	rejectLine []byte
 	// epfd and kickfd are created by newAcceptor and closed by close, after
@@ -42,10 +37,9 @@ type acceptor struct {
 // as memcached's maxconns_handler does.
 const rearmMillis = 10
 
-func newAcceptor(s *Server, id int, lns []*listener) (*acceptor, error) {
+func newAcceptor(sh *shared, id int, lns []*listener, bal *balancer, rejectLine string) (*acceptor, error) {
 	a := &acceptor{
-		id: id, k: s.k, log: s.log, tr: s.cfg.Trace,
-		adm: &s.adm, stats: &s.stats, bal: &s.bal, rejectLine: []byte(s.cfg.RejectLine),
+		shared: sh, id: id, bal: bal, rejectLine: []byte(rejectLine),
 		epfd: -1, kickfd: -1, lns: lns, byFD: make(map[int]*listener),
 	}
 	var err error
@@ -152,9 +146,9 @@ func (a *acceptor) acceptAll(ln *listener) {
 
 // admit applies MaxConns, then numbers, balances and dispatches fd.
 func (a *acceptor) admit(fd int, peer kernel.Peer) {
-	a.stats.accepted.Add(1)
+	a.srvStats.accepted.Add(1)
 	if !a.adm.admit() {
-		a.stats.rejected.Add(1)
+		a.srvStats.rejected.Add(1)
 		// A fresh socket's send buffer is empty, so the line fits; a failed
 		// send loses nothing but the courtesy.
 		_, _ = a.k.Send(fd, a.rejectLine)
@@ -172,7 +166,7 @@ func (a *acceptor) exhausted(err error) {
 	}
 	if !a.episode {
 		a.episode = true
-		a.stats.listenDisabled.Add(1)
+		a.srvStats.listenDisabled.Add(1)
 		a.log.Warn("reactor: listeners disabled, retrying every 10ms", "acceptor", a.id, "err", os.NewSyscallError("accept4", err))
 	}
 }

@@ -14,9 +14,9 @@ import (
 // it and each of its Conns points to it, so that a connection needs nothing
 // of the Worker's loop.
 type owner struct {
-	// id, k, maxOutput, taskfd and srv are set by newWorker; immutable.
+	*shared
+	// id, maxOutput, taskfd and srv are set by newWorker; immutable.
 	id        int
-	k         kernel.Kernel
 	maxOutput int
 	// taskfd is the eventfd kicked when a task is added.
 	taskfd int
@@ -135,9 +135,10 @@ type Conn struct {
 // (the connection is then closed after the callback returns).
 //
 // Bytes Write accepted reach the peer complete and in order, those of
-// earlier calls first, unless the connection fails (a reset, a handler
-// panic, Server.Close); Close waits for them, as net.Conn's Close does not
-// discard what Write accepted.
+// earlier calls first, unless the connection fails first: a reset, a
+// handler panic, an idle timeout, Server.Close, or Server.Shutdown finding
+// the socket full at its one last attempt to flush. Close waits for them,
+// as net.Conn's Close does not discard what Write accepted.
 //
 // Write does not refuse bytes over MaxOutput: a callback's reply is never cut
 // in half. The bound holds because the Worker stops reading, so stops calling

@@ -26,12 +26,20 @@ type listener struct {
 	acceptor int
 }
 
-// bindAll binds every address of cfg.Listen, then takes every socket of
-// cfg.Listeners. With several Acceptors every TCP address is bound once per
+// bindOpts are Config's listening settings.
+type bindOpts struct {
+	listen             []string
+	listeners          []net.Listener
+	acceptors, backlog int
+	sock               kernel.SockOpts
+}
+
+// bindAll binds every address of o.listen, then takes every socket of
+// o.listeners. With several Acceptors every TCP address is bound once per
 // Acceptor with SO_REUSEPORT, so the kernel spreads connections over K
 // accept queues; a unix socket cannot be shared that way, nor can an
 // inherited one, and those belong to Acceptor 0.
-func bindAll(k kernel.Kernel, cfg *Config) ([]*listener, error) {
+func bindAll(k kernel.Kernel, o bindOpts) ([]*listener, error) {
 	var out []*listener
 	fail := func(err error) ([]*listener, error) {
 		for _, ln := range out {
@@ -39,18 +47,12 @@ func bindAll(k kernel.Kernel, cfg *Config) ([]*listener, error) {
 		}
 		return nil, err
 	}
-	opt := kernel.SockOpts{
-		Nagle:      cfg.Socket.Nagle,
-		KeepAlive:  cfg.Socket.KeepAlive,
-		Abort:      cfg.Socket.Linger < 0,
-		RecvBuffer: cfg.Socket.RecvBuffer,
-		SendBuffer: cfg.Socket.SendBuffer,
-	}
-	for _, a := range cfg.Listen {
+	opt := o.sock
+	for _, a := range o.listen {
 		network, rest := splitScheme(a)
 		switch network {
 		case "unix":
-			ln, err := listenUnix(k, rest, cfg.Backlog)
+			ln, err := listenUnix(k, rest, o.backlog)
 			if err != nil {
 				return fail(err)
 			}
@@ -60,8 +62,8 @@ func bindAll(k kernel.Kernel, cfg *Config) ([]*listener, error) {
 			if err != nil {
 				return fail(err)
 			}
-			for i := range cfg.Acceptors {
-				fd, bound, err := k.ListenTCP(ap, cfg.Backlog, cfg.Acceptors > 1, opt)
+			for i := range o.acceptors {
+				fd, bound, err := k.ListenTCP(ap, o.backlog, o.acceptors > 1, opt)
 				if err != nil {
 					return fail(fmt.Errorf("reactor: listen %s: %w", a, err))
 				}
@@ -74,7 +76,7 @@ func bindAll(k kernel.Kernel, cfg *Config) ([]*listener, error) {
 			return fail(fmt.Errorf("reactor: unsupported scheme in listen address %q (want tcp:// or unix://)", a))
 		}
 	}
-	for i, l := range cfg.Listeners {
+	for i, l := range o.listeners {
 		ln, err := inherit(k, l, opt)
 		if err != nil {
 			return fail(fmt.Errorf("reactor: Config.Listeners[%d]: %w", i, err))

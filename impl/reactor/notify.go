@@ -35,8 +35,8 @@ type notifier struct {
 // memcached's thread_libevent_process does.
 const notifyBatch = 32
 
-func newNotifier(k kernel.Kernel, kind Notify, wk Wakeup) (*notifier, error) {
-	n := &notifier{k: k, rfd: -1, wfd: -1, eventfd: kind == NotifyEventfd, coalesced: wk == WakeupCoalesced}
+func newNotifier(k kernel.Kernel, eventfd, coalesced bool) (*notifier, error) {
+	n := &notifier{k: k, rfd: -1, wfd: -1, eventfd: eventfd, coalesced: coalesced}
 	var err error
 	if n.eventfd {
 		n.rfd, err = k.Eventfd()

@@ -94,7 +94,7 @@ func newNotifyPair(b *testing.B, kind Notify, w Wakeup) *notifyPair {
 	if err != nil {
 		b.Skip(err)
 	}
-	note, err := newNotifier(k, kind, w)
+	note, err := newNotifier(k, kind == NotifyEventfd, w == WakeupCoalesced)
 	if err != nil {
 		b.Fatal(err)
 	}

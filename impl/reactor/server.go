@@ -3,7 +3,6 @@ package reactor
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"runtime"
 	"runtime/debug"
@@ -18,11 +17,10 @@ import (
 // Server is a running or runnable reactor: its listeners are bound by New,
 // its Acceptors and Workers run from Serve until Shutdown or Close.
 type Server struct {
+	shared
 	// cfg is the Config in effect, defaults applied; immutable.
 	cfg Config
 	h   Handler
-	k   kernel.Kernel
-	log *slog.Logger
 
 	// listeners, acceptors and workers are created by New and closed by
 	// closeAll; immutable in between.
@@ -30,8 +28,6 @@ type Server struct {
 	acceptors []*acceptor
 	workers   []*worker
 	bal       balancer
-	adm       admission
-	stats     serverStats
 
 	mu sync.Mutex
 	// state is guarded by mu: stateIdle -> stateServing -> stateStopped, or
@@ -97,24 +93,37 @@ func New(cfg Config, h Handler) (*Server, error) {
 	s := &Server{
 		cfg:    cfg,
 		h:      h,
-		k:      k,
-		log:    cfg.Logger,
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	s.k, s.log, s.tr = k, cfg.Logger, cfg.Trace
 	ok := false
 	defer func() {
 		if !ok {
 			s.closeAll()
 		}
 	}()
-	if s.listeners, err = bindAll(k, &cfg); err != nil {
+	s.listeners, err = bindAll(k, bindOpts{
+		listen: cfg.Listen, listeners: cfg.Listeners, acceptors: cfg.Acceptors, backlog: cfg.Backlog,
+		sock: kernel.SockOpts{
+			Nagle:      cfg.Socket.Nagle,
+			KeepAlive:  cfg.Socket.KeepAlive,
+			Abort:      cfg.Socket.Linger < 0,
+			RecvBuffer: cfg.Socket.RecvBuffer,
+			SendBuffer: cfg.Socket.SendBuffer,
+		},
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.adm.k, s.adm.max = k, int64(cfg.MaxConns)
 	s.adm.paused, s.adm.kicks = make([]atomic.Bool, cfg.Acceptors), make([]int, cfg.Acceptors)
+	wo := workerOpts{
+		maxOutput: cfg.MaxOutput, maxInput: cfg.MaxInput, readBuffer: cfg.ReadBuffer, idle: cfg.IdleTimeout,
+		eventfd: cfg.Notify == NotifyEventfd, coalesced: cfg.Wakeup == WakeupCoalesced,
+	}
 	for i := range cfg.Workers {
-		w, err := newWorker(s, i)
+		w, err := newWorker(&s.shared, s, h, i, wo)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +137,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 				mine = append(mine, ln)
 			}
 		}
-		a, err := newAcceptor(s, i, mine)
+		a, err := newAcceptor(&s.shared, i, mine, &s.bal, cfg.RejectLine)
 		if err != nil {
 			return nil, err
 		}
@@ -259,7 +268,7 @@ func (s *Server) tick(t Ticker, stop <-chan struct{}) {
 func (s *Server) callHook(name string, f func()) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.stats.handlerPanics.Add(1)
+			s.srvStats.handlerPanics.Add(1)
 			s.log.Error("reactor: handler panic", "callback", name, "panic", r, "stack", string(debug.Stack()))
 			ok = false
 		}
@@ -337,11 +346,11 @@ func (s *Server) closeAll() {
 // Stats returns the counters now, without stopping any Worker.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Accepted:       s.stats.accepted.Load(),
-		Rejected:       s.stats.rejected.Load(),
-		ListenDisabled: s.stats.listenDisabled.Load(),
-		IdleClosed:     s.stats.idleClosed.Load(),
-		HandlerPanics:  s.stats.handlerPanics.Load(),
+		Accepted:       s.srvStats.accepted.Load(),
+		Rejected:       s.srvStats.rejected.Load(),
+		ListenDisabled: s.srvStats.listenDisabled.Load(),
+		IdleClosed:     s.srvStats.idleClosed.Load(),
+		HandlerPanics:  s.srvStats.handlerPanics.Load(),
 		Admitted:       s.adm.open.Load(),
 		Workers:        make([]WorkerStats, len(s.workers)),
 	}

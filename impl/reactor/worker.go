@@ -2,7 +2,6 @@ package reactor
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -18,13 +17,8 @@ import (
 // connections. What its connections reach of it is in owner.
 type worker struct {
 	owner
-	h   Handler
-	log *slog.Logger
-	tr  tracer
-	// adm and srvStats are the server's, shared by every Worker.
-	adm      *admission
-	srvStats *serverStats
-	// maxInput and idle are Config.MaxInput and Config.IdleTimeout.
+	h Handler
+	// maxInput and idle are the server's input bound and idle timeout.
 	maxInput int
 	idle     time.Duration
 
@@ -64,25 +58,30 @@ type worker struct {
 // taskKeep is the largest task slice kept after a swap.
 const taskKeep = 1024
 
-func newWorker(s *Server, id int) (*worker, error) {
+// workerOpts are the server's settings a Worker runs by.
+type workerOpts struct {
+	maxOutput, maxInput, readBuffer int
+	idle                            time.Duration
+	// eventfd and coalesced choose the notify channel and wake-up policy.
+	eventfd, coalesced bool
+}
+
+// newWorker creates Worker id of the server srv (kept for Conn.Server).
+func newWorker(sh *shared, srv any, h Handler, id int, o workerOpts) (*worker, error) {
 	w := &worker{
-		owner:    owner{id: id, k: s.k, maxOutput: s.cfg.MaxOutput, taskfd: -1, srv: s},
-		h:        s.h,
-		log:      s.log,
-		tr:       s.cfg.Trace,
-		adm:      &s.adm,
-		srvStats: &s.stats,
-		maxInput: s.cfg.MaxInput,
-		idle:     s.cfg.IdleTimeout,
+		owner:    owner{shared: sh, id: id, maxOutput: o.maxOutput, taskfd: -1, srv: srv},
+		h:        h,
+		maxInput: o.maxInput,
+		idle:     o.idle,
 		epfd:     -1,
 		conns:    make(map[int]*Conn),
-		rbuf:     make([]byte, s.cfg.ReadBuffer),
+		rbuf:     make([]byte, o.readBuffer),
 	}
 	var err error
 	if w.epfd, err = w.k.PollCreate(); err != nil {
 		return nil, err
 	}
-	if w.note, err = newNotifier(w.k, s.cfg.Notify, s.cfg.Wakeup); err != nil {
+	if w.note, err = newNotifier(w.k, o.eventfd, o.coalesced); err != nil {
 		w.close()
 		return nil, err
 	}
