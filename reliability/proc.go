@@ -1,9 +1,6 @@
 package reliability
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/handoffd/handoff/internal/procstat"
 )
 
@@ -26,20 +23,11 @@ func ReadProc(pid int) (Proc, error) {
 		return p, err
 	}
 	p.RSS, p.Threads = st.RSS, st.Threads
-	if p.FDs, err = CountFDs(pid); err != nil {
+	fds, err := procstat.FDs(pid)
+	if err != nil {
 		return p, err
 	}
+	p.FDs = len(fds)
 	p.CPUTicks, err = procstat.CPUTicks(pid)
 	return p, err
-}
-
-// CountFDs counts pid's open file descriptors.
-func CountFDs(pid int) (int, error) {
-	d, err := os.Open(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	return len(names), err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
+	"github.com/handoffd/handoff/internal/procstat"
 )
 
 // gatedOpen holds OnOpen, once gated is set, until gate is closed, so that
@@ -35,11 +35,11 @@ func (h gatedOpen) OnOpen(c *reactor.Conn) {
 
 func countFDs(t testing.TB) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
+	fds, err := procstat.FDs(0)
 	if err != nil {
-		t.Fatal(err)
+		t.Skip(err) // no /proc to count fds in
 	}
-	return len(ents)
+	return len(fds)
 }
 
 // TestShutdownUnderLoad checks P5 no fd leak and P7 clean shutdown

@@ -61,3 +61,28 @@ func ReadStatus(pid int) (Status, error) {
 	}
 	return st, nil
 }
+
+// FDs lists pid's open file descriptors by number (0 for the calling
+// process: /proc/self).
+func FDs(pid int) ([]int, error) {
+	dir := "/proc/self/fd"
+	if pid != 0 {
+		dir = fmt.Sprintf("/proc/%d/fd", pid)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	fds := make([]int, 0, len(names))
+	for _, n := range names {
+		if fd, err := strconv.Atoi(n); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds, nil
+}

@@ -7,8 +7,8 @@ import (
 )
 
 // The figures come from /proc: the test's own process must read as using
-// some CPU, some memory and a thread or more, and a pid that does not exist
-// must fail.
+// some CPU, some memory, a thread or more and its open files, one more with
+// one more open, and a pid that does not exist must fail.
 func TestOwnFigures(t *testing.T) {
 	pid := os.Getpid()
 	deadline := time.Now().Add(50 * time.Millisecond)
@@ -25,6 +25,22 @@ func TestOwnFigures(t *testing.T) {
 	st, err := ReadStatus(pid)
 	if err != nil || st.RSS < 1<<20 || st.Threads < 1 {
 		t.Fatalf("ReadStatus(self) = %+v, %v; want at least 1 MiB and a thread", st, err)
+	}
+	fds, err := FDs(0)
+	if err != nil || len(fds) < 3 {
+		t.Fatalf("FDs(self) = %v, %v; want stdin, stdout and stderr at least", fds, err)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := FDs(pid)
+	f.Close()
+	if err != nil || len(more) != len(fds)+1 {
+		t.Errorf("FDs(pid) with one more file open = %v, %v; before it %v", more, err, fds)
+	}
+	if _, err := FDs(1 << 30); err == nil {
+		t.Error("FDs of a missing pid did not fail")
 	}
 	if _, err := CPUTicks(1 << 30); err == nil {
 		t.Error("CPUTicks of a missing pid did not fail")

@@ -19,3 +19,9 @@ func CPUTicks(pid int) (int64, error) {
 func ReadStatus(pid int) (Status, error) {
 	return Status{}, fmt.Errorf("procstat: status of pid %d on %s: %w", pid, runtime.GOOS, errors.ErrUnsupported)
 }
+
+// FDs fails on this system, which has no /proc/PID/fd to list; the error
+// wraps errors.ErrUnsupported.
+func FDs(pid int) ([]int, error) {
+	return nil, fmt.Errorf("procstat: fds of pid %d on %s: %w", pid, runtime.GOOS, errors.ErrUnsupported)
+}

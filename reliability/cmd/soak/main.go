@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/handoffd/handoff/internal/procstat"
 	"github.com/handoffd/handoff/reliability"
 )
 
@@ -298,7 +299,8 @@ func settledFDs(s *sampler) (int, error) {
 	}
 	last, same := -1, 0
 	for deadline := time.Now().Add(10 * time.Second); same < 10; time.Sleep(20 * time.Millisecond) {
-		n, err := reliability.CountFDs(s.pid)
+		fds, err := procstat.FDs(s.pid)
+		n := len(fds)
 		if err != nil {
 			return 0, err
 		}
