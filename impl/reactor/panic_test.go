@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/handoffd/handoff/impl/reactor"
@@ -22,30 +21,12 @@ func (h panicky) OnData(c *reactor.Conn, in []byte) int {
 	return h.Counter.OnData(c, in)
 }
 
-// lockedLog is a log destination safe for the Workers' goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestHandlerPanic checks that a handler panic closes only its connection,
 // runs OnClose, is counted and logged with the stack that panicked, and
 // leaves the Worker serving the others.
 func TestHandlerPanic(t *testing.T) {
 	h := reactortest.NewCounter(4)
-	log := &lockedLog{}
+	log := &reactortest.LogBuffer{}
 	s := reactortest.Serve(t, reactor.Config{Workers: 1, Logger: slog.New(slog.NewTextHandler(log, nil))}, panicky{h})
 	other, err := reactortest.Dial(s.Addrs()[0])
 	if err != nil {

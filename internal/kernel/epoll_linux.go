@@ -95,37 +95,23 @@ func (*epoll) Accept(lfd int) (int, Peer, error) {
 	return int(r), parsePeer(&rsa, l), nil
 }
 
-func (*epoll) Read(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func (*epoll) Read(fd int, p []byte) (int, error) { return rawIO(unix.SYS_READ, fd, p, 0) }
 
-func (*epoll) Write(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func (*epoll) Write(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p, 0) }
 
 // Send is send(2) with MSG_NOSIGNAL.
 func (*epoll) Send(fd int, p []byte) (int, error) {
+	return rawIO(unix.SYS_SENDTO, fd, p, unix.MSG_NOSIGNAL)
+}
+
+// rawIO is read(2), write(2) or sendto(2) of p on fd: the three take the
+// same first arguments, and sendto's flags and (zero) address follow.
+func rawIO(trap uintptr, fd int, p []byte, flags uintptr) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	n, _, e := unix.RawSyscall6(trap, uintptr(fd), uintptr(ptr), uintptr(len(p)), flags, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

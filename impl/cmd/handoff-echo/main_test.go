@@ -9,28 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
-
-// syncBuffer is an io.Writer the server logs to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestFlags(t *testing.T) {
 	for _, tc := range []struct {
@@ -48,7 +31,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-l", "256.0.0.1", "-p", "0"}, 1, "handoff-echo: reactor:"},
 	} {
-		var out syncBuffer
+		var out reactortest.LogBuffer
 		if code := run(context.Background(), tc.args, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
 			t.Errorf("run(%q) = %d, output:\n%s\nwant %d and %q", tc.args, code, out.String(), tc.code, tc.want)
 		}
@@ -67,7 +50,7 @@ func TestEchoAndGracefulStop(t *testing.T) {
 	sock := filepath.Join(dir, "echo.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs reactortest.LogBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"-l", "127.0.0.1", "-p", "0", "-s", sock, "-t", "2", "-notify", "eventfd", "-wakeup", "coalesced"}, &logs)
