@@ -19,7 +19,7 @@ func ExampleKV() {
 	history := func(lateGet linearizability.KVOutput) []porcupine.Operation {
 		return []porcupine.Operation{
 			{ClientId: 0, Input: set, Call: 0, Output: stored, Return: 10},
-			{ClientId: 1, Input: get, Call: 5, Output: miss, Return: 6},     // overlaps the set
+			{ClientId: 1, Input: get, Call: 5, Output: miss, Return: 6},      // overlaps the set
 			{ClientId: 1, Input: get, Call: 20, Output: lateGet, Return: 30}, // after it
 		}
 	}
