@@ -46,6 +46,9 @@ type result struct {
 	RSSPerConn          float64
 	// FirstErr is the first error seen, for the report.
 	FirstErr string
+	// Other is the CPU the rest of the machine used during the run, as a
+	// share of all its cores (otherWork).
+	Other float64
 }
 
 func (r result) String() string {

@@ -21,6 +21,9 @@ type report struct {
 	Req     load
 	Idle    load
 	Servers []serverFigures
+	// Disturbed counts the runs kept although other work passed the quiet
+	// bound at every try.
+	Disturbed int
 }
 
 // serverFigures are one server's medians; NaN (null in JSON: absent) where

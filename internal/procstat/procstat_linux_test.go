@@ -42,6 +42,10 @@ func TestOwnFigures(t *testing.T) {
 	if _, err := FDs(1 << 30); err == nil {
 		t.Error("FDs of a missing pid did not fail")
 	}
+	mt, err := MachineTicks()
+	if err != nil || mt < ticks {
+		t.Errorf("MachineTicks() = %d, %v; want at least this process's %d", mt, err, ticks)
+	}
 	if _, err := CPUTicks(1 << 30); err == nil {
 		t.Error("CPUTicks of a missing pid did not fail")
 	}

@@ -25,3 +25,9 @@ func ReadStatus(pid int) (Status, error) {
 func FDs(pid int) ([]int, error) {
 	return nil, fmt.Errorf("procstat: fds of pid %d on %s: %w", pid, runtime.GOOS, errors.ErrUnsupported)
 }
+
+// MachineTicks fails on this system, which has no /proc/stat; the error
+// wraps errors.ErrUnsupported.
+func MachineTicks() (int64, error) {
+	return 0, fmt.Errorf("procstat: machine CPU time on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}
