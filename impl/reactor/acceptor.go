@@ -69,49 +69,56 @@ func (a *acceptor) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	events := make([]kernel.Event, 64)
-	for {
-		timeout := -1
-		if a.paused {
-			timeout = rearmMillis
+	for a.turn(events) {
+	}
+}
+
+// turn is one pass of the loop: wait for a listener (or the retry timer
+// while paused) and accept what is there. It reports false once the server
+// is stopping. A simulated kernel's tests call it one pass at a time.
+func (a *acceptor) turn(events []kernel.Event) bool {
+	timeout := -1
+	if a.paused {
+		timeout = rearmMillis
+	}
+	n, err := a.k.PollWait(a.epfd, events, timeout)
+	if a.adm.stopped() {
+		return false
+	}
+	if err != nil {
+		if err == syscall.EINTR {
+			return true
 		}
-		n, err := a.k.PollWait(a.epfd, events, timeout)
-		if a.adm.stopped() {
-			return
+		// Only EBADF and EINVAL are possible, and only on a bug; returning
+		// beats spinning.
+		a.log.Error("reactor: acceptor stopped", "acceptor", a.id, "err", os.NewSyscallError("epoll_wait", err))
+		return false
+	}
+	if a.paused {
+		// The 10 ms timer fired or a Worker closed a connection: put the
+		// listeners back and try each at once.
+		if err := a.setListening(true); err != nil {
+			a.log.Error("reactor: re-arm listeners", "acceptor", a.id, "err", err)
+			return true
 		}
-		if err != nil {
-			if err == syscall.EINTR {
-				continue
+		for _, ln := range a.lns {
+			if a.paused {
+				break
 			}
-			// Only EBADF and EINVAL are possible, and only on a bug;
-			// returning beats spinning.
-			a.log.Error("reactor: acceptor stopped", "acceptor", a.id, "err", os.NewSyscallError("epoll_wait", err))
-			return
-		}
-		if a.paused {
-			// The 10 ms timer fired or a Worker closed a connection: put
-			// the listeners back and try each at once.
-			if err := a.setListening(true); err != nil {
-				a.log.Error("reactor: re-arm listeners", "acceptor", a.id, "err", err)
-				continue
-			}
-			for _, ln := range a.lns {
-				if a.paused {
-					break
-				}
-				a.acceptAll(ln)
-			}
-		}
-		for i := range n {
-			fd := int(events[i].Fd)
-			if fd == a.kickfd {
-				kernel.Reset(a.k, a.kickfd)
-				continue
-			}
-			if ln := a.byFD[fd]; ln != nil && !a.paused {
-				a.acceptAll(ln)
-			}
+			a.acceptAll(ln)
 		}
 	}
+	for i := range n {
+		fd := int(events[i].Fd)
+		if fd == a.kickfd {
+			kernel.Reset(a.k, a.kickfd)
+			continue
+		}
+		if ln := a.byFD[fd]; ln != nil && !a.paused {
+			a.acceptAll(ln)
+		}
+	}
+	return true
 }
 
 // acceptAll accepts from ln until EAGAIN, admitting each new fd.

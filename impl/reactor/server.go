@@ -90,6 +90,14 @@ func New(cfg Config, h Handler) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reactor: %w", err)
 	}
+	return newServer(cfg, h, k)
+}
+
+// newServer builds the server for cfg, its defaults applied, on kernel k:
+// New's work once the kernel is chosen. A simulated kernel's tests call it
+// with theirs.
+func newServer(cfg Config, h Handler, k kernel.Kernel) (*Server, error) {
+	var err error
 	s := &Server{
 		cfg:    cfg,
 		h:      h,
@@ -216,17 +224,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	// Acceptors first, so that nothing is pushed onto a queue once the
 	// Workers start closing what they hold.
-	s.adm.stop()
-	for _, a := range s.acceptors {
-		kernel.Kick(s.k, a.kickfd)
-	}
+	s.stopAcceptors()
 	acceptorsWG.Wait()
-	s.mu.Lock()
-	discard := s.discard
-	s.mu.Unlock()
-	for _, w := range s.workers {
-		w.stop(discard)
-	}
+	s.stopWorkers()
 	workersWG.Wait()
 	close(stopTicks)
 	tickWG.Wait()
@@ -235,6 +235,26 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.finish()
 	return ErrServerClosed
+}
+
+// stopAcceptors closes the admission gate and kicks every Acceptor, which
+// returns from its loop at its next pass.
+func (s *Server) stopAcceptors() {
+	s.adm.stop()
+	for _, a := range s.acceptors {
+		kernel.Kick(s.k, a.kickfd)
+	}
+}
+
+// stopWorkers tells every Worker to close what it holds and return, once no
+// Acceptor runs.
+func (s *Server) stopWorkers() {
+	s.mu.Lock()
+	discard := s.discard
+	s.mu.Unlock()
+	for _, w := range s.workers {
+		w.stop(discard)
+	}
 }
 
 // boot runs OnBoot; a panic in it is an error like any other.

@@ -38,8 +38,11 @@ type worker struct {
 
 	// The fields below are owned by the Worker's goroutine.
 
-	// conns maps a registered fd to its connection.
-	conns map[int]*Conn
+	// conns[fd] is the connection registered on fd, nil if none: memcached's
+	// conns array. Indexed by fd, it is looked up without hashing on every
+	// event, and walked in fd order, so that what closeIdle and shutdown do
+	// depends on nothing but the connections.
+	conns []*Conn
 	// rbuf is the read buffer shared by every connection of this Worker.
 	rbuf []byte
 	tok  [notifyBatch]byte
@@ -74,7 +77,6 @@ func newWorker(sh *shared, srv any, h Handler, id int, o workerOpts) (*worker, e
 		maxInput: o.maxInput,
 		idle:     o.idle,
 		epfd:     -1,
-		conns:    make(map[int]*Conn),
 		rbuf:     make([]byte, o.readBuffer),
 	}
 	var err error
@@ -124,40 +126,52 @@ func (w *worker) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	events := make([]kernel.Event, 256)
-	idle := int64(w.idle)
+	for w.turn(events) {
+	}
+}
+
+// turn is one pass of the loop: wait for events (at most until the next
+// idle check), act on them, settle what they touched, and close idle
+// connections when it is time. It reports false once the Worker has shut
+// down. A simulated kernel's tests call it one pass at a time.
+func (w *worker) turn(events []kernel.Event) bool {
 	timeout := -1
-	if idle > 0 {
-		tick := min(max(w.idle/4, 10*time.Millisecond), time.Second)
-		timeout = int(tick / time.Millisecond)
+	if w.idle > 0 {
+		timeout = int(w.idleTick() / time.Millisecond)
 	}
-	for {
-		n, err := w.k.PollWait(w.epfd, events, timeout)
-		if err != nil && err != syscall.EINTR {
-			// EBADF or EINVAL: only on a bug. Stop serving rather than spin;
-			// Shutdown still closes what this Worker holds.
-			w.log.Error("reactor: worker loop", "worker", w.id, "err", os.NewSyscallError("epoll_wait", err))
-			for !w.stopFlag.Load() {
-				time.Sleep(10 * time.Millisecond)
-			}
-			w.shutdown()
-			return
+	n, err := w.k.PollWait(w.epfd, events, timeout)
+	if err != nil && err != syscall.EINTR {
+		// EBADF or EINVAL: only on a bug. Stop serving rather than spin;
+		// Shutdown still closes what this Worker holds.
+		w.log.Error("reactor: worker loop", "worker", w.id, "err", os.NewSyscallError("epoll_wait", err))
+		for !w.stopFlag.Load() {
+			time.Sleep(10 * time.Millisecond)
 		}
-		if idle > 0 {
-			w.now = w.k.Now()
-		}
-		for i := range n {
-			w.onEvent(&events[i])
-		}
-		w.settleDirty()
-		if w.stopFlag.Load() {
-			w.shutdown()
-			return
-		}
-		if idle > 0 && w.now >= w.nextIdle {
-			w.closeIdle(idle)
-			w.nextIdle = w.now + int64(timeout)*int64(time.Millisecond)
-		}
+		w.shutdown()
+		return false
 	}
+	if w.idle > 0 {
+		w.now = w.k.Now()
+	}
+	for i := range n {
+		w.onEvent(&events[i])
+	}
+	w.settleDirty()
+	if w.stopFlag.Load() {
+		w.shutdown()
+		return false
+	}
+	if w.idle > 0 && w.now >= w.nextIdle {
+		w.closeIdle(int64(w.idle))
+		w.nextIdle = w.now + int64(w.idleTick())
+	}
+	return true
+}
+
+// idleTick is how often the Worker looks for idle connections: a quarter of
+// IdleTimeout, between 10 ms and a second.
+func (w *worker) idleTick() time.Duration {
+	return min(max(w.idle/4, 10*time.Millisecond), time.Second)
 }
 
 // onEvent acts on one event of the Worker's poll set. A connection's event
@@ -172,7 +186,7 @@ func (w *worker) onEvent(ev *kernel.Event) {
 	case w.taskfd:
 		w.onTasks()
 	default:
-		if c := w.conns[fd]; c != nil && c.gen == uint32(ev.Pad) {
+		if c := w.conn(fd); c != nil && c.gen == uint32(ev.Pad) {
 			w.onConnEvent(c, ev.Events)
 		}
 	}
@@ -212,6 +226,14 @@ func (w *worker) onNotify() {
 	}
 }
 
+// conn returns the connection registered on fd, nil if none.
+func (w *worker) conn(fd int) *Conn {
+	if fd < 0 || fd >= len(w.conns) {
+		return nil
+	}
+	return w.conns[fd]
+}
+
 func (w *worker) pop() (item, bool) {
 	w.q.mu.Lock()
 	it, ok := w.q.popLocked()
@@ -235,6 +257,9 @@ func (w *worker) register(it item) {
 		return
 	}
 	w.tr.register(w.id, it.seq)
+	if it.fd >= len(w.conns) {
+		w.conns = append(w.conns, make([]*Conn, it.fd+1-len(w.conns))...)
+	}
 	w.conns[it.fd] = c
 	w.stats.currConns.Add(1)
 	w.stats.totalConns.Add(1)
@@ -260,7 +285,7 @@ func (w *worker) runTasks(list []task) {
 	for i, t := range list {
 		c := t.c
 		c.asyncBytes.Add(-int64(len(t.p)))
-		if !c.closed && w.conns[c.fd] == c {
+		if !c.closed && w.conn(c.fd) == c {
 			if t.wake {
 				w.runWake(c)
 			} else {
@@ -292,7 +317,7 @@ func (w *worker) runWake(c *Conn) {
 // (memcached's idle_timeout, which also counts only what clients send).
 func (w *worker) closeIdle(idle int64) {
 	for _, c := range w.conns {
-		if w.now-c.lastActive >= idle {
+		if c != nil && w.now-c.lastActive >= idle {
 			w.srvStats.idleClosed.Add(1)
 			w.finalize(c, ErrIdleTimeout)
 		}
@@ -336,6 +361,9 @@ func (w *worker) shutdown() {
 	w.runTasks(list)
 	discard := w.discard.Load()
 	for _, c := range w.conns {
+		if c == nil {
+			continue
+		}
 		if c.err == nil && !discard {
 			_ = c.flush()
 		}
@@ -513,7 +541,7 @@ func (w *worker) finalize(c *Conn, err error) {
 	c.closed = true
 	c.gone.Store(true)
 	w.callClose(c, err)
-	delete(w.conns, c.fd)
+	w.conns[c.fd] = nil
 	w.tr.close(w.id, c.id)
 	// CurrConns drops before close(2), so that whoever sees the fd gone (a
 	// test counting /proc/self/fd) sees the count down too.
