@@ -27,7 +27,7 @@
 # strands a connection (P4) makes the layer wait for it until its own
 # deadline or this one, and either counts as caught. MUTANTS_LOGS=<dir>
 # keeps each layer run's output there, as <fault>.<layer> (the runs with no
-# patch as baseline.<layer>).
+# patch as baseline.<layer>), and porcupine's visualizations.
 #
 # The scratch copy. A patch is never applied to the tree itself. At start the
 # tree is packed once into a tar of the files git sees in the work tree (git
@@ -35,12 +35,14 @@
 # disk, uncommitted edits included, and new files that are not ignored; the
 # whole directory but .git when it is not a git work tree). Before each fault
 # one scratch directory is emptied, the tar unpacked into it and the patch
-# applied there, so every fault starts from the same tree, edits made while
-# the script runs do not reach it half way, and nothing is left behind: the
-# scratch directory is removed on exit, however the script ends. The go
-# commands run with -trimpath, which keeps the scratch directory's name out of
-# the build cache's keys, so each run reuses the packages a patch does not
-# touch, from earlier faults and earlier runs of this script alike.
+# applied there, so every fault starts from the same tree and edits made
+# while the script runs do not reach it half way. The layers' temporary
+# files go to a directory beside it (TMPDIR): the sockets of a test a fault
+# cut short, and porcupine's visualizations of the histories it refused, a
+# few megabytes each. Both are removed on exit, however the script ends. The
+# go commands run with -trimpath, which keeps the scratch directory's name
+# out of the build cache's keys, so each run reuses the packages a patch does
+# not touch, from earlier faults and earlier runs of this script alike.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -100,6 +102,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/handoff-mutants.XXXXXX") || exit 1
 cleanup() {
 	if [ -n "$LOGS" ] && [ -n "$(ls -A "$work/log" 2>/dev/null)" ]; then
 		mkdir -p "$LOGS" && cp -p "$work/log"/* "$LOGS"/
+		find "$work/tmp" -maxdepth 1 -name 'lincheck-*.html' -exec cp -p {} "$LOGS"/ \;
 	fi
 	rm -rf "$work"
 }
@@ -107,7 +110,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 src=$work/src
-mkdir "$work/log"
+mkdir "$work/log" "$work/tmp"
 
 # The scratch copy is not a git repository; none above it is looked for.
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE
@@ -239,7 +242,7 @@ run_layer() {
 	# A seeded fault makes rapid fail on purpose: RAPID_NOFAILFILE keeps
 	# those failures out of testdata/rapid, which is for real ones.
 	# shellcheck disable=SC2086
-	(cd "$src" && RAPID_NOFAILFILE=true $GO test -trimpath -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args) \
+	(cd "$src" && TMPDIR=$work/tmp RAPID_NOFAILFILE=true $GO test -trimpath -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args) \
 		>"$work/log/$fault.$name" 2>&1
 	rc=$?
 	d=$(($(date +%s) - t0))
