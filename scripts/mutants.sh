@@ -112,10 +112,6 @@ trap 'exit 143' TERM
 src=$work/src
 mkdir "$work/log" "$work/tmp"
 
-# The scratch copy is not a git repository; none above it is looked for.
-unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE
-export GIT_CEILING_DIRECTORIES=$work
-
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git ls-files -z --cached --others --exclude-standard |
 		while IFS= read -r -d '' f; do
@@ -129,6 +125,16 @@ fi || {
 	exit 1
 }
 
+# apply ARGS...: git apply in the scratch copy, which is no git repository:
+# none above it is looked for, and none the caller's environment names.
+apply() {
+	(
+		cd "$src" || exit 1
+		unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE
+		GIT_CEILING_DIRECTORIES=$work git apply "$@"
+	)
+}
+
 # scratch [FAULT]: a fresh copy of the tree in $src, with FAULT's patch
 # applied; fails, saying so, if the patch does not apply. With undo set (by
 # -check, which only runs go vet there, so nothing but the patch changes the
@@ -138,12 +144,12 @@ undo=false
 applied=
 scratch() {
 	if ! $undo || [ -z "$applied" ] ||
-		! (cd "$src" && git apply -R "$PATCHES/$applied.patch") >/dev/null 2>&1; then
+		! apply -R "$PATCHES/$applied.patch" >/dev/null 2>&1; then
 		rm -rf "$src" && mkdir "$src" && tar -C "$src" -xf "$work/tree.tar" || return 1
 	fi
 	applied=
 	[ -n "${1:-}" ] || return 0
-	if ! (cd "$src" && git apply "$PATCHES/$1.patch") >"$work/log/$1.apply" 2>&1; then
+	if ! apply "$PATCHES/$1.patch" >"$work/log/$1.apply" 2>&1; then
 		echo "mutants: $PATCHES/$1.patch does not apply to the tree:"
 		sed 's/^/  /' "$work/log/$1.apply"
 		return 1
