@@ -94,7 +94,7 @@ lincheck:
 
 # Each seeded reactor fault (a patch in scripts/faults, applied to a scratch
 # copy of the tree) against every verification layer; fails if any fault is
-# caught by none. About 12 minutes on 2 cores; `bash scripts/mutants.sh
+# caught by none. About 11 minutes on 2 cores; `bash scripts/mutants.sh
 # <fault> ...` runs a few.
 mutants:
 	bash scripts/mutants.sh
