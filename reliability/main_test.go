@@ -3,21 +3,20 @@ package reliability
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/handoffd/handoff/internal/race"
 )
 
-// handoffd is the binary TestMain built for the subprocess tests, with the
-// tests' -race and -tags (buildFlags); plainHandoffd is built with the tags
-// alone, as it ships, for the tests that hold it to a memory or CPU bound
-// (the race detector multiplies both).
+// handoffd is the binary TestMain built for the subprocess tests, with -race
+// when the tests run with it (buildFlags); plainHandoffd is built without,
+// as it ships, for the tests that hold it to a memory or CPU bound (the race
+// detector multiplies both).
 var handoffd, plainHandoffd string
 
-// TestMain builds handoffd once for every test (with the -race and -tags of
-// the tests, buildFlags), and doubles as the RLIMIT_NOFILE launcher
+// TestMain builds handoffd once for every test (with the tests' -race,
+// buildFlags), and doubles as the RLIMIT_NOFILE launcher
 // (ExecWithNoFile) when the fd-exhaustion test re-executes this binary.
 func TestMain(m *testing.M) {
 	ExecWithNoFile()
@@ -43,25 +42,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildFlags are the go build flags this test binary was built with that
-// handoffd is built with too: -race when race is set, so a data race the
-// fault scenarios provoke in handoffd fails the test that stops it (the race
-// detector makes it exit 66 instead of 0); and -tags, so that under -tags
-// faults a seeded fault (HANDOFF_FAULT, impl/reactor/faults_on.go,
-// scripts/mutants.sh) is switched on in handoffd as in the in-process tests.
+// buildFlags are the go build flags handoffd is built with: -race when race
+// is set, so that a data race the fault scenarios provoke in handoffd fails
+// the test that stops it (the race detector makes it exit 66 instead of 0).
+// Nothing else of this test binary's build is passed on: no build tag
+// changes what handoffd does, so it is built from the tree as it is, and a
+// seeded fault (scripts/faults) reaches it only if its patch was applied to
+// that tree.
 func buildFlags(race bool) []string {
-	var flags []string
 	if race {
-		flags = append(flags, "-race")
+		return []string{"-race"}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-tags" && s.Value != "" {
-				flags = append(flags, "-tags", s.Value)
-			}
-		}
-	}
-	return flags
+	return nil
 }
 
 // startDaemon starts handoffd with o and makes sure it is gone when the test
