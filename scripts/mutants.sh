@@ -18,8 +18,10 @@
 #
 #   notify-before-push: caught by trace-replay, porcupine, load
 #
-# and a table of them all at the end, with the time the whole run took. It
-# fails if any fault is caught by no layer, or if a patch no longer applies.
+# and a table of them all at the end, with the time the whole run took, and
+# the score: how many faults a failing check caught, how many only a hang
+# (a layer that ran out of go test's time), how many none. It fails unless
+# a failing check caught every fault, or if a patch no longer applies.
 # Before each layer run it prints "[k/N] fault / layer", the time elapsed and
 # an estimate of the time left.
 #
@@ -53,7 +55,9 @@ LOGS=${MUTANTS_LOGS:-}
 PATCHES=scripts/faults
 FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	unlocked-pop eventfd-pop-one fd-closed-before-onclose balancer-skips-worker registered-twice
-	newest-first-pop fd-leaked queued-left-open stale-task-runs stale-event-delivered)
+	newest-first-pop fd-leaked queued-left-open stale-task-runs stale-event-delivered
+	close-drops-output read-not-paused halfclose-drops-held task-kick-lost held-input-aliased
+	flush-offset-reset write-jumps-queue slot-kept-on-error)
 
 # layer name, then the go test arguments that run it.
 LAYERS=(
@@ -64,6 +68,7 @@ LAYERS=(
 	"fuzz-seeds|-run ^Fuzz ./fuzz/ ./impl/reactor/"
 	"shutdown|-run ^TestShutdownUnderLoad$ ./impl/reactor/"
 	"p6-guards|-run ^TestP6 ./impl/reactor/"
+	"sim|-run ^TestSimulation$ ./impl/reactor/"
 )
 
 check=false
@@ -260,6 +265,13 @@ run_layer() {
 	return $rc
 }
 
+# hung LOG: 0 if the layer failed by hanging, not by a check: go test's own
+# timeout fired (or this script's), so no wait of the test's own said what
+# it was waiting for.
+hung() {
+	grep -q -E '^panic: test timed out|^\*\*\* Test killed' "$1"
+}
+
 # why prints the first line of a failed layer's output that says what broke.
 why() {
 	{
@@ -281,16 +293,25 @@ for spec in "${LAYERS[@]}"; do
 	fi
 done
 
-uncaught=0
+# A fault is caught by a check when a layer's own check failed on it (a
+# wait of the test's own that ends with what it waited for is a check); by
+# a hang when the only layers that failed did so by running out of go test's
+# time. The score counts the faults of each kind, and the missed ones.
+uncaught=0 byHang=0
 declare -A caughtBy
 for fault in "${FAULTS[@]}"; do
 	scratch "$fault" || exit 1
-	caught=()
+	caught=() checked=0
 	for spec in "${LAYERS[@]}"; do
 		k=$((k + 1))
 		name=${spec%%|*}
 		if ! run_layer $k "$fault" "$spec"; then
-			caught+=("$name")
+			if hung "$work/log/$fault.$name"; then
+				caught+=("$name (hang)")
+			else
+				caught+=("$name")
+				checked=1
+			fi
 			echo "  $fault / $name: $(why "$work/log/$fault.$name")"
 		fi
 	done
@@ -299,6 +320,7 @@ for fault in "${FAULTS[@]}"; do
 		uncaught=$((uncaught + 1))
 	else
 		caughtBy[$fault]=$(IFS=,; echo "${caught[*]}" | sed 's/,/, /g')
+		[ $checked -eq 1 ] || byHang=$((byHang + 1))
 	fi
 	echo "$fault: caught by ${caughtBy[$fault]}"
 done
@@ -308,8 +330,10 @@ echo "mutants: $total runs in $(mmss $(($(date +%s) - start)))"
 for fault in "${FAULTS[@]}"; do
 	printf '  %-28s caught by %s\n' "$fault" "${caughtBy[$fault]}"
 done
-if [ $uncaught -gt 0 ]; then
-	echo "mutants: $uncaught fault(s) caught by no layer"
+nf=${#FAULTS[@]}
+echo "mutants: score $((nf - uncaught - byHang))/$nf caught by a failing check, $byHang only by a hang, $uncaught missed"
+if [ $uncaught -gt 0 ] || [ $byHang -gt 0 ]; then
+	echo "mutants: $((uncaught + byHang)) fault(s) not caught by a failing check"
 	exit 1
 fi
-echo "mutants: every fault caught"
+echo "mutants: every fault caught by a failing check"
