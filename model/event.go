@@ -62,8 +62,10 @@ const (
 	// Emitted when OnData returns (worker.deliver; worker.runWake for a
 	// Wake with no input held, N = 0).
 	Data
-	// Write: Conn.Write accepted Event.N bytes for the connection (it
-	// returned nil). Emitted in Conn.Write before its first send.
+	// Write: Conn.Write took Event.N bytes for the connection: it was open
+	// and not closing, so the bytes are the connection's to deliver (if its
+	// first send fails, the connection fails: Close with why=reset).
+	// Emitted in Conn.Write after its checks, before its first send.
 	Write
 	// Send: send(2) took Event.N bytes of the connection's output, the oldest
 	// first. Emitted in Conn.writeSome after each send that took bytes.

@@ -69,13 +69,17 @@ func (r *LifeResult) Steps() []Step {
 	return out
 }
 
-// Events returns the counterexample as the reactor would trace it: its
-// visible steps' events.
+// Events returns the counterexample as the reactor would trace it: what
+// each of its steps traces, in order (LifeTransition.Trace).
 func (r *LifeResult) Events() []Event {
 	var out []Event
-	for _, st := range r.Steps() {
-		if !st.Hidden() {
-			out = append(out, st.Event)
+	for i := 1; i < len(r.Trace); i++ {
+		want := r.Trace[i].State.Key(r.Bounds)
+		for _, t := range r.m.Steps(r.Trace[i-1].State) {
+			if t.Step == r.Trace[i].Step && t.Next.Key(r.Bounds) == want {
+				out = append(out, t.Trace()...)
+				break
+			}
 		}
 	}
 	return out

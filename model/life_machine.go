@@ -130,6 +130,9 @@ type lifeEmit func(t LifeTransition, local bool)
 func (m *LifeMachine) successors(s *LifeState, out func(LifeTransition)) {
 	emit := func(t LifeTransition) {
 		t.Step.Note = strings.TrimPrefix(t.Step.Note, "; ") // a note that starts with what advance did
+		if w := &t.Next.Worker; w.Ctx != CtxEvent || w.PC < WReady || w.PC > WClose {
+			w.Ev = LifeEvent{} // done with: what the state holds is what is still to be used
+		}
 		out(t)
 	}
 	var worker []LifeTransition
