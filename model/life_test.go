@@ -348,3 +348,44 @@ func TestLifeCorrectAtEveryBugsBounds(t *testing.T) {
 		}
 	}
 }
+
+// Every run of the correct design ends, at every bounds of its table: its
+// state graph has no cycle, so no interleaving keeps the Worker (or any
+// thread) busy for ever without progress, and P8's LTL form agrees with
+// its form at quiescence (spec/SPEC.md, P8).
+func TestLifeRunsEnd(t *testing.T) {
+	if race.Enabled || testing.Short() {
+		t.Skip("walks a million states")
+	}
+	d, _ := LookupLifeDesign("life")
+	for _, b := range d.TableBounds() {
+		m, _ := NewLifeMachine(d, b)
+		const onStack, done = 1, 2
+		color := map[string]uint8{}
+		type frame struct {
+			key string
+			ts  []LifeTransition
+		}
+		init := m.Initial()
+		stack := []frame{{init.Key(b), m.Steps(init)}}
+		color[stack[0].key] = onStack
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if len(top.ts) == 0 {
+				color[top.key] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			tr := top.ts[0]
+			top.ts = top.ts[1:]
+			k := tr.Next.Key(b)
+			switch color[k] {
+			case onStack:
+				t.Fatalf("at %s a run can go round for ever; the step back is %s", b, tr.Step)
+			case 0:
+				color[k] = onStack
+				stack = append(stack, frame{k, m.Steps(tr.Next)})
+			}
+		}
+	}
+}

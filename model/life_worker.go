@@ -51,6 +51,7 @@ func (m *LifeMachine) workerSteps(s *LifeState, emit lifeEmit) {
 			n := *s
 			nw := &n.Worker
 			nw.Ev = w.Batch[i]
+			nw.Ctx = CtxEvent
 			copy(nw.Batch[i:], w.Batch[i+1:w.NBatch])
 			nw.NBatch--
 			nw.Batch[nw.NBatch] = LifeEvent{}
