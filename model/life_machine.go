@@ -16,13 +16,12 @@ const (
 	PartFin     = "fin"
 	PartReset   = "reset"
 	PartRecv    = "recv"
-	// Acceptor steps: epoll_wait returns, accept4 finds the backlog empty
-	// or no fd free, the listeners go back in, the loop returns.
-	PartAcceptPoll = "poll"
-	PartEagain     = "eagain"
-	PartEmfile     = "emfile"
-	PartRearm      = "rearm"
-	PartExit       = "exit"
+	// Acceptor steps: accept4 finds no fd free (EMFILE), the listeners go
+	// back in, the loop returns; and a send or read that finds EAGAIN.
+	PartEagain = "eagain"
+	PartEmfile = "emfile"
+	PartRearm  = "rearm"
+	PartExit   = "exit"
 	// Worker steps: epoll_wait returns a batch; an event is taken from it;
 	// one is dropped (stale generation, or no connection on its fd any
 	// more); the task eventfd is reset; a task is dropped; epoll_ctl MOD;

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -28,22 +29,9 @@ func lifeReplayOK(t *testing.T, b LifeBounds, evs []Event, what string) {
 func eventLines(evs []Event) string {
 	var l []string
 	for i, e := range evs {
-		l = append(l, strings.Repeat(" ", 3)+e.String()+"  #"+itoa(i))
+		l = append(l, fmt.Sprintf("   %s  #%d", e, i))
 	}
 	return strings.Join(l, "\n")
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	s := ""
-	for ; i > 0; i /= 10 {
-		s = string(rune('0'+i%10)) + s
-	}
-	return s
 }
 
 // Every run of the correct lifecycle design is a trace that Replay (of the
@@ -63,7 +51,7 @@ func TestReplayLifeWalks(t *testing.T) {
 			for _, e := range evs {
 				kinds[e.Kind] = true
 			}
-			lifeReplayOK(t, b, evs, "seed "+fmtInt(int(seed)))
+			lifeReplayOK(t, b, evs, fmt.Sprintf("seed %d", seed))
 		}
 	}
 	for k := Accept; k <= Done; k++ {
