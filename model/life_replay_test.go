@@ -80,9 +80,9 @@ func TestReplayLifeRefusesBugTraces(t *testing.T) {
 			continue
 		}
 		b := d.DefaultBounds()
-		r, err := ExploreLife(d, b, Options{})
-		if err != nil || r.Violation == nil {
-			t.Fatalf("%s: %v %v", d.Name, err, r.Violation)
+		r := exploreLife(t, d, b)
+		if r.Violation == nil {
+			t.Fatalf("%s: no violation", d.Name)
 		}
 		evs := append(r.Events(), lifeAfter(r)...)
 		res, err := ReplayWith(hd, ReplayConfig{Workers: 1, Acceptors: 1, MaxOutput: b.MaxOutput}, evs)

@@ -4,10 +4,31 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/handoffd/handoff/internal/race"
 )
+
+// lifeResults keeps each exploration the tests make, by design and bounds,
+// so that the tests that need the same one (the verdict, the shortest
+// counterexample, its replay, the scripts) search it once.
+var lifeResults sync.Map
+
+// exploreLife is ExploreLife, once per design and bounds in a test run.
+func exploreLife(t *testing.T, d LifeDesign, b LifeBounds) *LifeResult {
+	t.Helper()
+	key := d.Name + " " + b.String()
+	if r, ok := lifeResults.Load(key); ok {
+		return r.(*LifeResult)
+	}
+	r, err := ExploreLife(d, b, Options{})
+	if err != nil {
+		t.Fatalf("%s at %s: %v", d.Name, b, err)
+	}
+	lifeResults.Store(key, r)
+	return r
+}
 
 // P5 no fd leak, P6 close before reuse, P7 clean shutdown, P8 no lost task,
 // P9 output integrity, P10 input integrity (spec/SPEC.md): the correct
@@ -22,10 +43,7 @@ func TestLifeDesignsAtTheirBounds(t *testing.T) {
 			continue
 		}
 		for _, b := range d.TableBounds() {
-			r, err := ExploreLife(d, b, Options{})
-			if err != nil {
-				t.Fatalf("%s: %v", d.Name, err)
-			}
+			r := exploreLife(t, d, b)
 			switch {
 			case d.Correct() && r.Violation != nil:
 				t.Errorf("%s at %s: %v\n%s", d.Name, b, r.Violation, r.TraceText())
@@ -97,9 +115,9 @@ func TestLifeShortestCounterexample(t *testing.T) {
 			t.Errorf("%s: no known minimum", d.Name)
 			continue
 		}
-		r, err := ExploreLife(d, d.DefaultBounds(), Options{})
-		if err != nil || r.Violation == nil {
-			t.Fatalf("%s: %v, %v", d.Name, err, r.Violation)
+		r := exploreLife(t, d, d.DefaultBounds())
+		if r.Violation == nil {
+			t.Fatalf("%s: no violation", d.Name)
 		}
 		if got := len(r.Trace) - 1; got != want {
 			t.Errorf("%s: counterexample of %d steps, want %d\n%s", d.Name, got, want, r.TraceText())
@@ -339,10 +357,7 @@ func TestLifeCorrectAtEveryBugsBounds(t *testing.T) {
 		if d.Correct() || race.Enabled && d.DefaultBounds().Conns > 2 {
 			continue
 		}
-		r, err := ExploreLife(life, d.DefaultBounds(), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := exploreLife(t, life, d.DefaultBounds())
 		if r.Violation != nil {
 			t.Errorf("life at %s's bounds %s: %v\n%s", d.Name, d.DefaultBounds(), r.Violation, r.TraceText())
 		}

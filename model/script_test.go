@@ -441,9 +441,13 @@ func (sc *scriptRun) lifeExec(cmd, rest string) ([]string, error) {
 		return []string{"quiescent: P4, P5, P8, P9 and P10 hold"}, nil
 	case "explore":
 		r, err := ExploreLife(sc.lm.d, sc.lm.b, Options{})
+		if cached, ok := lifeResults.Load(sc.lm.d.Name + " " + sc.lm.b.String()); ok {
+			r, err = cached.(*LifeResult), nil
+		}
 		if err != nil {
 			return nil, err
 		}
+		lifeResults.Store(sc.lm.d.Name+" "+sc.lm.b.String(), r)
 		out := []string{fmt.Sprintf("states %d, transitions %d", r.States, r.Transitions)}
 		if r.Violation == nil {
 			return append(out, "all properties hold"), nil
