@@ -6,9 +6,12 @@
 // run is a function of its steps alone: inputs are steps, results are values.
 //
 // It checks the properties P1 exactly-once, P2 round-robin, P3 per-worker
-// FIFO and P4 no lost wake-up on every interleaving, within bounds;
-// spec/SPEC.md states them and argues why they hold, and spec/dispatch.pml
-// is the same system for spin.
+// FIFO and P4 no lost wake-up on every interleaving, within bounds; and,
+// in a second machine composed with the hand-off (LifeMachine), what a
+// Worker does with a connection after Register, with P5 no fd leak, P6
+// close before reuse, P7 clean shutdown, P8 no lost task, P9 output
+// integrity and P10 input integrity. spec/SPEC.md states them and argues
+// why they hold, and spec/dispatch.pml is the same two systems for spin.
 //
 // # Steps
 //
@@ -37,6 +40,21 @@
 // which the explorer must refute: bug-notify-before-push,
 // bug-coalesced-clear-after-drain, bug-drop-on-full-pipe, bug-racy-rr,
 // bug-unlocked-pop, bug-eventfd-pop-one. Designs lists them.
+//
+// # A connection's life
+//
+// LifeDesigns lists the lifecycle's designs: "life", the reactor's, and
+// eleven seeded bugs. A LifeState is the kernel's fd table (the lowest free
+// number given first), peers that connect, send, quit, half-close, reset
+// and read slowly, the Acceptor (MaxConns, EMFILE), the Worker (epoll_wait's
+// level-triggered batch, the notify channel, the task list with its pending
+// flag and kick, a connection's flush, read, OnData, settle, MOD, OnClose
+// and close(2), the idle timeout, shutdown), the other goroutine that calls
+// AsyncWrite and Wake through handles that may be stale, and Shutdown.
+// Bytes are units, counted in order; the handler is memcached's (a request
+// at a time, stopping while output is pending). ExploreLife searches it as
+// Explore does the hand-off; Replay holds a reactor's lifecycle events to
+// the same rules (ReplayWith).
 //
 // # Explorer
 //

@@ -49,101 +49,156 @@ func Explore(d Design, b Bounds, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	f, err := search[State](handoffSpace{m}, opt)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Design: d, Bounds: b, m: m, States: f.states, Transitions: f.transitions, Depth: f.depth, Violation: f.v}
+	for _, p := range f.path {
+		r.Trace = append(r.Trace, TraceStep{p.step, p.state})
+	}
+	return r, nil
+}
+
+// space is what the breadth-first search needs of a machine: its initial
+// state, its steps, its check of a state where no step is enabled, and the
+// encoding its visited set is keyed by.
+type space[S any] interface {
+	initial() S
+	next(s *S, emit func(st Step, n S, v *Violation))
+	stuck(s *S) *Violation
+	encode(s *S, b []byte) []byte
+	decode(k []byte) (S, error)
+}
+
+// handoffSpace is the hand-off Machine as a space.
+type handoffSpace struct{ m *Machine }
+
+func (h handoffSpace) initial() State { return h.m.Initial() }
+func (h handoffSpace) next(s *State, emit func(Step, State, *Violation)) {
+	h.m.successors(s, nil, func(t Transition) { emit(t.Step, t.Next, t.Violation) })
+}
+func (h handoffSpace) stuck(s *State) *Violation        { return checkQuiescent(s) }
+func (h handoffSpace) encode(s *State, b []byte) []byte { return s.appendKey(b) }
+func (h handoffSpace) decode(k []byte) (State, error) {
+	return decodeKey(k, h.m.b.Acceptors, h.m.b.Workers)
+}
+
+// found is what search found; path is the counterexample, path[0] the
+// initial state with a zero step.
+type found[S any] struct {
+	states, transitions, depth int
+	v                          *Violation
+	path                       []pathStep[S]
+}
+
+type pathStep[S any] struct {
+	step  Step
+	state S
+}
+
+// search is the breadth-first search of Explore and ExploreLife.
+func search[S any](sp space[S], opt Options) (found[S], error) {
 	every := opt.ProgressEvery
 	if every <= 0 {
 		every = 1 << 16
 	}
-	r := &Result{Design: d, Bounds: b, m: m}
-	init := m.Initial()
+	var r found[S]
+	init := sp.initial()
 	seen := newVisited()
-	seen.add(init.appendKey(nil))
+	seen.add(sp.encode(&init, nil))
 	parent := []int32{-1}
 	level := []int32{0}
 	var scratch []byte // the key being looked up
 	type safety struct {
 		from int32
-		t    Transition
+		step Step
+		next S
+		v    *Violation
 	}
 	for depth := 0; len(level) > 0; depth++ {
-		r.Depth = depth
+		r.depth = depth
 		var next []int32
 		var bad *safety
 		for _, idx := range level {
-			s, err := decodeKey(seen.key(idx), b.Acceptors, b.Workers)
+			s, err := sp.decode(seen.key(idx))
 			if err != nil {
-				return nil, err
+				return r, err
 			}
 			enabled := 0
-			m.successors(&s, nil, func(t Transition) {
+			sp.next(&s, func(st Step, n S, v *Violation) {
 				enabled++
-				r.Transitions++
-				if t.Violation != nil {
+				r.transitions++
+				if v != nil {
 					if bad == nil {
-						bad = &safety{idx, t}
+						bad = &safety{idx, st, n, v}
 					}
 					return
 				}
 				if bad != nil {
 					return
 				}
-				scratch = t.Next.appendKey(scratch[:0])
-				n, added := seen.add(scratch)
+				scratch = sp.encode(&n, scratch[:0])
+				k, added := seen.add(scratch)
 				if !added {
 					return
 				}
 				parent = append(parent, idx)
-				next = append(next, n)
+				next = append(next, k)
 				if opt.Progress != nil && seen.len()%every == 0 {
-					opt.Progress(seen.len(), r.Transitions, depth+1)
+					opt.Progress(seen.len(), r.transitions, depth+1)
 				}
 			})
 			if enabled == 0 {
-				if v := checkQuiescent(&s); v != nil {
-					r.States = seen.len()
-					r.Violation = v
-					r.Trace = r.path(seen, parent, idx)
+				if v := sp.stuck(&s); v != nil {
+					r.states = seen.len()
+					r.v = v
+					r.path = pathTo(sp, seen, parent, idx)
 					return r, nil
 				}
 			}
 		}
 		if bad != nil {
-			r.States = seen.len()
-			r.Violation = bad.t.Violation
-			r.Trace = append(r.path(seen, parent, bad.from), TraceStep{bad.t.Step, bad.t.Next})
-			r.Depth = depth + 1
+			r.states = seen.len()
+			r.v = bad.v
+			r.path = append(pathTo(sp, seen, parent, bad.from), pathStep[S]{bad.step, bad.next})
+			r.depth = depth + 1
 			return r, nil
 		}
 		level = next
 	}
-	r.States = seen.len()
+	r.states = seen.len()
 	return r, nil
 }
 
-// path rebuilds the steps from the initial state to state idx: for each
-// state on the way it takes the first step (in Steps order) that leads to
-// the next one.
-func (r *Result) path(seen *visited, parent []int32, idx int32) []TraceStep {
+// pathTo rebuilds the steps from the initial state to state idx: for each
+// state on the way it takes the first step (in the order the machine lists
+// them) that leads to the next one.
+func pathTo[S any](sp space[S], seen *visited, parent []int32, idx int32) []pathStep[S] {
 	var chain []int32
 	for i := idx; i >= 0; i = parent[i] {
 		chain = append(chain, i)
 	}
-	b := r.Bounds
-	s, _ := decodeKey(seen.key(chain[len(chain)-1]), b.Acceptors, b.Workers)
-	out := []TraceStep{{State: s}}
+	s, _ := sp.decode(seen.key(chain[len(chain)-1]))
+	out := []pathStep[S]{{state: s}}
+	var scratch []byte
 	for i := len(chain) - 2; i >= 0; i-- {
 		want := string(seen.key(chain[i]))
-		var found *Transition
-		for _, t := range r.m.Steps(s) {
-			if t.Violation == nil && t.Next.Key() == want {
-				found = &t
-				break
+		var found *pathStep[S]
+		sp.next(&s, func(st Step, n S, v *Violation) {
+			if found != nil || v != nil {
+				return
 			}
-		}
+			scratch = sp.encode(&n, scratch[:0])
+			if string(scratch) == want {
+				found = &pathStep[S]{st, n}
+			}
+		})
 		if found == nil {
 			panic(fmt.Sprintf("model: no step from state %d to state %d", chain[i+1], chain[i]))
 		}
-		out = append(out, TraceStep{found.Step, found.Next})
-		s = found.Next
+		out = append(out, *found)
+		s = found.state
 	}
 	return out
 }

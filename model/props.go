@@ -21,6 +21,37 @@ const (
 	// registered: no Worker sleeps beside a non-empty queue with no token
 	// pending, no Acceptor is stuck holding an fd.
 	P4 Property = "P4 no lost wake-up"
+
+	// P5: every fd the kernel gave is closed exactly once, by its owner.
+	// Checked at every close(2) (the number must still be the closer's) and
+	// in every state where no step is enabled (an open fd must belong to a
+	// connection that is not closed).
+	P5 Property = "P5 no fd leak"
+	// P6: OnClose runs once, before close(2), and nothing of a connection's
+	// (a callback, an event armed for its generation, a task submitted for
+	// it) reaches it after OnClose or reaches a newer connection on the
+	// same fd. Checked at OnClose, at every event delivered and task run,
+	// and at every OnData.
+	P6 Property = "P6 close before reuse"
+	// P7: when Shutdown returns, every registered connection had its
+	// OnClose, every fd accepted is closed (those accepted while it ran
+	// too), and the Acceptors and Workers have returned. Checked at Done.
+	P7 Property = "P7 clean shutdown"
+	// P8: an AsyncWrite or Wake that returned nil runs on its connection,
+	// or that connection's OnClose runs first: no task is stranded by a lost
+	// kick. Checked where a task is dropped and in every state where no step
+	// is enabled.
+	P8 Property = "P8 no lost task"
+	// P9: what the handler wrote reaches the peer complete and in order
+	// unless the connection fails, what was written before Close included;
+	// and pending output is bounded: no read while it is at MaxOutput.
+	// Checked at every read, at OnClose, and where no step is enabled.
+	P9 Property = "P9 output integrity"
+	// P10: OnData is offered exactly the bytes received and not consumed,
+	// in order, none skipped or offered again once consumed, across read
+	// pauses and half-close; a close at EOF finds all consumed. Checked at
+	// every OnData, at OnClose, and where no step is enabled.
+	P10 Property = "P10 input integrity"
 )
 
 // Violation is a property that a state or step breaks, with the reason in

@@ -70,9 +70,11 @@ func (r *ReplayResult) Describe(s State) []string { return r.m.Describe(s) }
 // Replay feeds a recorded trace through the step function of the design
 // named d.Name (see the package doc for the reactor's mapping), event by
 // event, and returns the first event the model refuses. The trace is what
-// the reactor emits (contract: Accept, Dispatch, Notify, Wake, Pop,
-// Register, Close, each at its linearization point); it is not limited by
-// the explorer's bounds, only the system's size is given.
+// the reactor emits (contract: the Kinds of event.go, each at its
+// linearization point); it is not limited by the explorer's bounds, only
+// the system's size is given. A trace of the hand-off alone (Accept,
+// Dispatch, Notify, Wake, Pop, Register, Close) is checked as it always
+// was; the lifecycle's events are checked as ReplayWith says.
 //
 // The model's hidden steps (those that emit no event) are taken whenever the
 // next event needs them: Replay tracks the set of model states consistent
@@ -84,10 +86,32 @@ func (r *ReplayResult) Describe(s State) []string { return r.m.Describe(s) }
 // checked on the side: the connection must be registered by that Worker and
 // closed once.
 func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, error) {
+	return ReplayWith(d, ReplayConfig{Workers: workers, Acceptors: acceptors}, trace)
+}
+
+// ReplayConfig is the size of the system a trace was recorded from, and
+// what of its configuration the lifecycle's checks need.
+type ReplayConfig struct {
+	Workers, Acceptors int
+	// MaxOutput is the server's Config.MaxOutput in bytes, for P9's bound
+	// (no read while that much output is pending); 0 leaves it unchecked.
+	MaxOutput int
+}
+
+// ReplayWith is Replay with the whole configuration. Besides the hand-off,
+// which goes through the design's step function, the lifecycle's events
+// (Ready, Read, Data, Write, Send, Submit, Kick, Tasks, Run, Drop, Stop,
+// Done, and the fd, generation and cause of Accept, Register and Close) go
+// through the lifecycle's rules for the Worker's side (lifeCheck, the
+// server side of LifeMachine): a refusal there names the property, P5–P10,
+// the event breaks. A Drop for an fd whose epoll_ctl ADD failed ends that
+// connection's hand-off as its Register would have.
+func ReplayWith(d Design, cfg ReplayConfig, trace []Event) (*ReplayResult, error) {
 	d, ok := LookupDesign(d.Name)
 	if !ok {
 		return nil, fmt.Errorf("model: unknown design %q", d.Name)
 	}
+	workers, acceptors := cfg.Workers, cfg.Acceptors
 	b := Bounds{Workers: workers, Acceptors: acceptors, PipeCap: 1}
 	if err := b.validate(false); err != nil {
 		return nil, err
@@ -98,6 +122,7 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 	seen := map[int64]bool{}
 	regBy := map[int64]int{}
 	closed := map[int64]bool{}
+	life := newLifeCheck(cfg.MaxOutput)
 	for i, ev := range trace {
 		refuse := func(reason string) (*ReplayResult, error) {
 			res.Accepted = i
@@ -107,6 +132,23 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 		}
 		if reason := m.badIndex(ev); reason != "" {
 			return refuse(reason)
+		}
+		handoff := ev
+		switch ev.Kind {
+		case Ready, Read, Data, Write, Send, Submit, Kick, Tasks, Run, Stop, Done:
+			if err := life.step(ev); err != nil {
+				return refuse(err.Error())
+			}
+			continue
+		case Drop:
+			if err := life.step(ev); err != nil {
+				return refuse(err.Error())
+			}
+			if ev.Worker < 0 || ev.Why != CauseEpoll {
+				continue
+			}
+			// the attempt to register ends the hand-off
+			handoff = Event{Kind: Register, Acceptor: -1, Worker: ev.Worker, Conn: ev.Conn}
 		}
 		switch ev.Kind {
 		case Accept:
@@ -126,12 +168,17 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 				return refuse(fmt.Sprintf("c%d was closed before", ev.Conn))
 			}
 			closed[ev.Conn] = true
+			if err := life.step(ev); err != nil {
+				return refuse(err.Error())
+			}
 			continue
 		}
+		hev := handoff
+		hev.Fd, hev.Gen, hev.Why = 0, 0, CauseNone // the hand-off's machine steps by the fields it knows
 		var next []State
 		for k := range set {
-			m.eventSteps(&set[k], ev, func(t Transition) {
-				if !t.Step.Hidden() && t.Step.Event == ev {
+			m.eventSteps(&set[k], hev, func(t Transition) {
+				if !t.Step.Hidden() && t.Step.Event == hev {
 					next = append(next, t.Next)
 				}
 			})
@@ -150,6 +197,11 @@ func Replay(d Design, workers, acceptors int, trace []Event) (*ReplayResult, err
 		case Register:
 			regBy[ev.Conn] = ev.Worker
 		}
+		if ev.Kind != Drop {
+			if err := life.step(ev); err != nil {
+				return refuse(err.Error())
+			}
+		}
 	}
 	res.Accepted = len(trace)
 	res.Final = set[0]
@@ -163,7 +215,16 @@ func (m *Machine) badIndex(ev Event) string {
 		if ev.Acceptor < 0 || ev.Acceptor >= m.b.Acceptors {
 			return fmt.Sprintf("no acceptor %d (the system has %d)", ev.Acceptor, m.b.Acceptors)
 		}
-	case Wake, Pop, Register, Close:
+	case Drop:
+		if ev.Worker < 0 {
+			if ev.Acceptor < 0 || ev.Acceptor >= m.b.Acceptors {
+				return fmt.Sprintf("no acceptor %d (the system has %d)", ev.Acceptor, m.b.Acceptors)
+			}
+			return ""
+		}
+	case Stop, Done:
+		return ""
+	case Wake, Pop, Register, Close, Ready, Read, Data, Write, Send, Submit, Kick, Tasks, Run:
 	default:
 		return fmt.Sprintf("unknown kind %s", ev.Kind)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,7 +30,21 @@ import (
 //	enabled                           every enabled step
 //	check                             at quiescence, P4 and P1's "never none"
 //	explore                           Explore at the design command's bounds
-//	replay [workers=W] [acceptors=A]  replay the input lines, one event each
+//	replay [workers=W] [acceptors=A] [maxoutput=B] [finished]
+//	                                  replay the input lines, one event each;
+//	                                  with maxoutput or finished, CheckTrace too
+//	life NAME [bounds=I] [conns=C] [fds=F] [sends=S] [tasks=T] [sendbuf=K]
+//	     [maxoutput=B] [echo=E] [reqlen=R] [maxconns=M] [+wake] [+reset]
+//	     [+quit] [+idle] [+ctl] [+shut]
+//	                                  start over with a lifecycle design, at
+//	                                  its I-th table bounds (default 0) and
+//	                                  the changes given (-reset and so on
+//	                                  turn a switch off)
+//	do TEXT                           lifecycle: take the one enabled step
+//	                                  whose rendering starts with TEXT
+//
+// state, enabled, check and explore act on the lifecycle machine after a
+// life command (check: P4–P10 at quiescence; explore: ExploreLife).
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata/*.txt")
 
 type scriptBlock struct {
@@ -120,6 +135,10 @@ func TestScript(t *testing.T) {
 type scriptRun struct {
 	m *Machine
 	s State
+	// lm and ls are the lifecycle machine and its state, after a life
+	// command (m is then nil).
+	lm *LifeMachine
+	ls LifeState
 }
 
 // args splits "k=v" words into a map; a word without "=" is an error.
@@ -157,15 +176,29 @@ var stepCommands = map[string]Kind{"accept": Accept, "dispatch": Dispatch, "noti
 
 func (sc *scriptRun) exec(cmd string, input []string) ([]string, error) {
 	f := strings.Fields(cmd)
-	if f[0] == "design" {
+	switch f[0] {
+	case "design":
+		sc.lm = nil
 		return sc.design(f[1:])
+	case "life":
+		sc.m = nil
+		return sc.life(f[1:])
+	}
+	if sc.lm != nil {
+		return sc.lifeExec(f[0], strings.TrimSpace(strings.TrimPrefix(cmd, f[0])))
 	}
 	if sc.m == nil {
 		return nil, fmt.Errorf("no design yet")
 	}
-	kv, err := args(f[1:])
+	words := f[1:]
+	finished := f[0] == "replay" && slices.Contains(words, "finished")
+	words = slices.DeleteFunc(slices.Clone(words), func(w string) bool { return finished && w == "finished" })
+	kv, err := args(words)
 	if err != nil {
 		return nil, err
+	}
+	if finished {
+		kv["finished"] = ""
 	}
 	switch f[0] {
 	case "state":
@@ -291,8 +324,14 @@ func (sc *scriptRun) explore() ([]string, error) {
 func (sc *scriptRun) replay(kv map[string]string, input []string) ([]string, error) {
 	w, err1 := intArg(kv, "workers", sc.m.b.Workers)
 	a, err2 := intArg(kv, "acceptors", sc.m.b.Acceptors)
-	if err := firstErr(err1, err2); err != nil {
+	mo, err3 := intArg(kv, "maxoutput", 0)
+	_, finished := kv["finished"]
+	delete(kv, "finished")
+	if err := firstErr(err1, err2, err3); err != nil {
 		return nil, err
+	}
+	if len(kv) > 0 {
+		return nil, fmt.Errorf("unknown arguments %v", kv)
 	}
 	var trace []Event
 	for _, l := range input {
@@ -302,14 +341,157 @@ func (sc *scriptRun) replay(kv map[string]string, input []string) ([]string, err
 		}
 		trace = append(trace, e)
 	}
-	r, err := Replay(sc.m.d, w, a, trace)
+	r, err := ReplayWith(sc.m.d, ReplayConfig{Workers: w, Acceptors: a, MaxOutput: mo}, trace)
 	if err != nil {
 		return nil, err
 	}
+	var out []string
 	if r.Refused != nil {
-		return append([]string{r.Refused.Error(), "state before it:"}, indent(r.Describe(r.Refused.State))...), nil
+		out = append([]string{r.Refused.Error(), "state before it:"}, indent(r.Describe(r.Refused.State))...)
+	} else {
+		out = append([]string{fmt.Sprintf("accepted all %d events; final state:", r.Accepted)}, indent(r.Describe(r.Final))...)
 	}
-	return append([]string{fmt.Sprintf("accepted all %d events; final state:", r.Accepted)}, indent(r.Describe(r.Final))...), nil
+	if mo > 0 || finished {
+		verdict := "CheckTrace: no violation"
+		if err := CheckTrace(trace, TraceCheck{Workers: w, MaxOutput: mo, Finished: finished}); err != nil {
+			verdict = "CheckTrace: " + err.Error()
+		}
+		out = append(out, verdict)
+	}
+	return out, nil
+}
+
+// life starts over with a lifecycle design.
+func (sc *scriptRun) life(words []string) ([]string, error) {
+	if len(words) == 0 {
+		return nil, fmt.Errorf("life needs a design name")
+	}
+	d, ok := LookupLifeDesign(words[0])
+	if !ok {
+		return nil, fmt.Errorf("unknown lifecycle design %q", words[0])
+	}
+	kv := map[string]string{}
+	switches := map[string]bool{}
+	for _, w := range words[1:] {
+		if w[0] == '+' || w[0] == '-' {
+			switches[w[1:]] = w[0] == '+'
+			continue
+		}
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			return nil, fmt.Errorf("argument %q is not key=value, +switch or -switch", w)
+		}
+		kv[k] = v
+	}
+	i, err := intArg(kv, "bounds", 0)
+	if err != nil {
+		return nil, err
+	}
+	tb := d.TableBounds()
+	if i < 0 || i >= len(tb) {
+		return nil, fmt.Errorf("bounds=%d: %s has %d", i, d.Name, len(tb))
+	}
+	b := tb[i]
+	for key, dst := range map[string]*int{"conns": &b.Conns, "fds": &b.Fds, "sends": &b.Sends, "tasks": &b.Tasks,
+		"sendbuf": &b.SendBuf, "maxoutput": &b.MaxOutput, "echo": &b.Echo, "reqlen": &b.ReqLen, "maxconns": &b.MaxConns} {
+		if *dst, err = intArg(kv, key, *dst); err != nil {
+			return nil, err
+		}
+	}
+	if len(kv) > 0 {
+		return nil, fmt.Errorf("unknown arguments %v", kv)
+	}
+	flags := map[string]*bool{"wake": &b.Wake, "reset": &b.Reset, "quit": &b.Quit, "idle": &b.Idle, "ctl": &b.CtlFail, "shut": &b.Shutdown}
+	for name, on := range switches {
+		p, ok := flags[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown switch %q", name)
+		}
+		*p = on
+	}
+	m, err := NewLifeMachine(d, b)
+	if err != nil {
+		return nil, err
+	}
+	sc.lm, sc.ls = m, m.Initial()
+	return append([]string{"bounds " + b.String()}, m.Describe(sc.ls)...), nil
+}
+
+// lifeExec runs a command on the lifecycle machine.
+func (sc *scriptRun) lifeExec(cmd, rest string) ([]string, error) {
+	switch cmd {
+	case "state":
+		return sc.lm.Describe(sc.ls), nil
+	case "enabled":
+		var out []string
+		for _, t := range sc.lm.Steps(sc.ls) {
+			out = append(out, t.Step.String())
+		}
+		if out == nil {
+			out = []string{"none: quiescent"}
+		}
+		return out, nil
+	case "check":
+		if n := len(sc.lm.Steps(sc.ls)); n > 0 {
+			return []string{fmt.Sprintf("not quiescent: %d step(s) enabled", n)}, nil
+		}
+		if v := sc.lm.quiescent(&sc.ls); v != nil {
+			return []string{"quiescent: " + v.Error()}, nil
+		}
+		return []string{"quiescent: P4, P5, P8, P9 and P10 hold"}, nil
+	case "explore":
+		r, err := ExploreLife(sc.lm.d, sc.lm.b, Options{})
+		if cached, ok := lifeResults.Load(sc.lm.d.Name + " " + sc.lm.b.String()); ok {
+			r, err = cached.(*LifeResult), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		lifeResults.Store(sc.lm.d.Name+" "+sc.lm.b.String(), r)
+		out := []string{fmt.Sprintf("states %d, transitions %d", r.States, r.Transitions)}
+		if r.Violation == nil {
+			return append(out, "all properties hold"), nil
+		}
+		out = append(out, r.Violation.Error(), fmt.Sprintf("counterexample, %d steps:", len(r.Trace)-1))
+		for i, st := range r.Steps() {
+			out = append(out, fmt.Sprintf("%3d. %s", i+1, st))
+		}
+		return out, nil
+	case "do":
+		var match []LifeTransition
+		var enabled []string
+		for _, t := range sc.lm.Steps(sc.ls) {
+			enabled = append(enabled, t.Step.String())
+			if strings.HasPrefix(t.Step.String(), rest) {
+				match = append(match, t)
+			}
+		}
+		switch len(match) {
+		case 0:
+			return append([]string{"refused; enabled:"}, indent(enabled)...), nil
+		case 1:
+		default:
+			out := []string{"ambiguous; matching:"}
+			for _, t := range match {
+				out = append(out, "  "+t.Step.String())
+			}
+			return out, nil
+		}
+		t := match[0]
+		sc.ls = t.Next
+		out := []string{t.Step.String()}
+		for _, e := range t.Events {
+			if e != t.Step.Event {
+				out = append(out, "  traces "+e.String())
+			}
+		}
+		out = append(out, sc.lm.Describe(sc.ls)...)
+		if t.Violation != nil {
+			out = append(out, t.Violation.Error())
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown lifecycle command %q", cmd)
 }
 
 func indent(l []string) []string {

@@ -49,6 +49,9 @@ func (s Step) Hidden() bool { return s.Part != "" }
 // String renders s as counterexamples print it: the event, the hidden part
 // in brackets, the note after a colon.
 func (s Step) String() string {
+	if s.Event.Kind == 0 {
+		return "[" + s.Part + "] " + s.Note // a peer's, the kernel's or the clock's: no event
+	}
 	str := s.Event.String()
 	if s.Event.Kind == Wake && s.Part != "" {
 		str = strings.Replace(str, fmt.Sprintf(" n=%d", s.Event.N), "", 1) // a hidden part reads nothing

@@ -11,7 +11,9 @@
 #   liveness: spin -a -D<DESIGN> -DLTL_P4 <bounds> dispatch.pml
 #             cc -O0 -DNFAIR=3 -o pan pan.c; ./pan -a -f -A -m100000 -w20
 #             (P4 as an LTL formula under weak fairness; -A leaves the
-#             assertions to the safety run)
+#             assertions to the safety run); for the lifecycle's correct
+#             design and its two P8 bugs, -DLTL_P8 (every task accepted is
+#             run or dropped), and for its other bugs no liveness run
 # pan exits 0 whether or not it found an error, so its output is read.
 #
 # Usage: bash spec/check.sh [-v] [-large]
@@ -42,47 +44,101 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/handoff-spec.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # name | macro | bounds | expected safety (holds or the property violated) |
-# expected liveness (holds or violated) | cc optimisation. The first ten rows
-# are the model's default bounds (model.Design.DefaultBounds), where pan runs
-# in milliseconds and -O0 compiles fastest; the next four add a second
+# expected liveness (holds, violated, or - for none) | cc optimisation | the
+# LTL formula (P4 or P8). The first ten rows are the hand-off model's
+# default bounds (model.Design.DefaultBounds), where pan runs in
+# milliseconds and -O0 compiles fastest; the next four add a second
 # Acceptor and a fourth connection (two Acceptors racing, a full pipe with a
-# second token behind it); the last reads one token at a time; -large adds
-# four more.
+# second token behind it); the next reads one token at a time; -large adds
+# four more. Then the lifecycle: the correct design at the five bounds of
+# model's lifecycle table (model.LifeDesign.TableBounds), and each seeded
+# bug at its own.
 small="-DNW=2 -DNC=3 -DPIPECAP=1"
 medium="-DNA=2 -DNW=2 -DNC=4 -DPIPECAP=1"
 # A read shorter than the tokens pending (memcached reads 32 of a pipe's
 # 65536 bytes): the rest stay pending and wake the Worker again.
 short="-DNA=1 -DNW=2 -DNC=4 -DPIPECAP=2 -DREADMAX=1"
 large="-DNA=2 -DNW=2 -DNC=5 -DPIPECAP=2"
+# The lifecycle's bounds: peers, fd numbers, units sent, calls of the other
+# goroutine, send buffer, MaxOutput, echo, units per request, MaxConns,
+# then the switches (model.LifeBounds).
+life() { echo "-DNC=$1 -DNF=$2 -DNS=$3 -DNT=$4 -DSNDBUF=$5 -DMAXOUT=$6 -DECHO=$7 -DREQLEN=$8 -DMAXCONNS=$9 ${*:10}"; }
+reuse=$(life 2 1 1 1 1 1 1 1 0 -DRESET -DSHUTDOWN)
+stale=$(life 3 2 0 1 1 1 1 1 0 -DRESET)
+flow=$(life 1 1 2 2 1 1 2 1 0 -DWAKE -DQUIT -DSHUTDOWN)
+partial=$(life 1 1 3 1 1 2 2 2 0 -DWAKE -DQUIT -DSHUTDOWN)
+closes=$(life 2 2 1 0 1 1 2 1 1 -DIDLE -DCTLFAIL -DSHUTDOWN)
 rows=(
-	"memcached|DESIGN_MEMCACHED|$small -DNA=1|holds|holds|-O0"
-	"eventfd|DESIGN_EVENTFD|$small -DNA=1|holds|holds|-O0"
-	"drain|DESIGN_DRAIN|$small -DNA=1|holds|holds|-O0"
-	"coalesced|DESIGN_COALESCED|$small -DNA=1|holds|holds|-O0"
-	"bug-notify-before-push|BUG_NOTIFY_BEFORE_PUSH|$small -DNA=1|P4|violated|-O0"
-	"bug-coalesced-clear-after-drain|BUG_COALESCED_CLEAR_AFTER_DRAIN|$small -DNA=1|P4|violated|-O0"
-	"bug-drop-on-full-pipe|BUG_DROP_ON_FULL_PIPE|$small -DNA=1|P4|violated|-O0"
-	"bug-racy-rr|BUG_RACY_RR|$small -DNA=2|P2|holds|-O0"
-	"bug-unlocked-pop|BUG_UNLOCKED_POP|$small -DNA=1|P1|violated|-O0"
-	"bug-eventfd-pop-one|BUG_EVENTFD_POP_ONE|$small -DNA=1|P4|violated|-O0"
-	"memcached|DESIGN_MEMCACHED|$medium|holds|holds|-O0"
-	"eventfd|DESIGN_EVENTFD|$medium|holds|holds|-O0"
-	"drain|DESIGN_DRAIN|$medium|holds|holds|-O0"
-	"coalesced|DESIGN_COALESCED|$medium|holds|holds|-O1"
-	"memcached|DESIGN_MEMCACHED|$short|holds|holds|-O0"
+	"memcached|DESIGN_MEMCACHED|$small -DNA=1|holds|holds|-O0|P4"
+	"eventfd|DESIGN_EVENTFD|$small -DNA=1|holds|holds|-O0|P4"
+	"drain|DESIGN_DRAIN|$small -DNA=1|holds|holds|-O0|P4"
+	"coalesced|DESIGN_COALESCED|$small -DNA=1|holds|holds|-O0|P4"
+	"bug-notify-before-push|BUG_NOTIFY_BEFORE_PUSH|$small -DNA=1|P4|violated|-O0|P4"
+	"bug-coalesced-clear-after-drain|BUG_COALESCED_CLEAR_AFTER_DRAIN|$small -DNA=1|P4|violated|-O0|P4"
+	"bug-drop-on-full-pipe|BUG_DROP_ON_FULL_PIPE|$small -DNA=1|P4|violated|-O0|P4"
+	"bug-racy-rr|BUG_RACY_RR|$small -DNA=2|P2|holds|-O0|P4"
+	"bug-unlocked-pop|BUG_UNLOCKED_POP|$small -DNA=1|P1|violated|-O0|P4"
+	"bug-eventfd-pop-one|BUG_EVENTFD_POP_ONE|$small -DNA=1|P4|violated|-O0|P4"
+	"memcached|DESIGN_MEMCACHED|$medium|holds|holds|-O0|P4"
+	"eventfd|DESIGN_EVENTFD|$medium|holds|holds|-O0|P4"
+	"drain|DESIGN_DRAIN|$medium|holds|holds|-O0|P4"
+	"coalesced|DESIGN_COALESCED|$medium|holds|holds|-O1|P4"
+	"memcached|DESIGN_MEMCACHED|$short|holds|holds|-O0|P4"
+	"life|DESIGN_LIFE|$reuse|holds|holds|-O1|P8"
+	"life|DESIGN_LIFE|$stale|holds|holds|-O1|P8"
+	"life|DESIGN_LIFE|$flow|holds|holds|-O0|P8"
+	"life|DESIGN_LIFE|$partial|holds|holds|-O0|P8"
+	"life|DESIGN_LIFE|$closes|holds|holds|-O0|P8"
+	"bug-task-clear-after-run|BUG_TASK_CLEAR_AFTER_RUN|$(life 1 1 0 2 1 1 1 1 0)|P8|violated|-O0|P8"
+	"bug-task-reset-after-swap|BUG_TASK_RESET_AFTER_SWAP|$(life 1 1 0 2 1 1 1 1 0)|P8|violated|-O0|P8"
+	"bug-close-before-onclose|BUG_CLOSE_BEFORE_ONCLOSE|$(life 1 1 0 0 1 1 1 1 0)|P6|-|-O0|-"
+	"bug-stale-event|BUG_STALE_EVENT|$(life 3 2 0 1 1 1 1 1 0 -DRESET)|P6|-|-O0|-"
+	"bug-stale-task|BUG_STALE_TASK|$(life 2 1 0 1 1 1 1 1 0)|P6|-|-O0|-"
+	"bug-shutdown-early|BUG_SHUTDOWN_EARLY|$(life 1 1 0 0 1 1 1 1 0 -DSHUTDOWN)|P7|-|-O0|-"
+	"bug-shutdown-forgets-queued|BUG_SHUTDOWN_FORGETS_QUEUED|$(life 2 2 0 0 1 1 1 1 0 -DSHUTDOWN)|P7|-|-O0|-"
+	"bug-add-fail-leaks|BUG_ADD_FAIL_LEAKS|$(life 1 1 0 0 1 1 1 1 0 -DCTLFAIL)|P5|-|-O0|-"
+	"bug-close-drops-output|BUG_CLOSE_DROPS_OUTPUT|$(life 1 1 2 0 1 2 2 1 0 -DQUIT)|P9|-|-O0|-"
+	"bug-read-over-bound|BUG_READ_OVER_BOUND|$(life 1 1 2 0 1 1 2 1 0)|P9|-|-O0|-"
+	"bug-halfclose-drops-input|BUG_HALFCLOSE_DROPS_INPUT|$(life 1 1 2 0 1 2 2 1 0)|P10|-|-O0|-"
 )
 if [ "$want_large" = 1 ]; then
 	rows+=(
-		"memcached|DESIGN_MEMCACHED|$large|holds|holds|-O1"
-		"eventfd|DESIGN_EVENTFD|$large|holds|holds|-O1"
-		"drain|DESIGN_DRAIN|$large|holds|holds|-O1"
-		"coalesced|DESIGN_COALESCED|$large|holds|holds|-O1"
+		"memcached|DESIGN_MEMCACHED|$large|holds|holds|-O1|P4"
+		"eventfd|DESIGN_EVENTFD|$large|holds|holds|-O1|P4"
+		"drain|DESIGN_DRAIN|$large|holds|holds|-O1|P4"
+		"coalesced|DESIGN_COALESCED|$large|holds|holds|-O1|P4"
 	)
 fi
 
-# bounds_text "-DNW=2 -DNC=3 ..." prints "W=2 C=3 ...".
+# bounds_text "-DNW=2 -DNC=3 ..." prints "W=2 C=3 ..."; a lifecycle's
+# "-DNC=2 -DNF=1 ... -DRESET" prints as model's LifeBounds do,
+# "C2 F1 S1 T1 K1 B1 E1 +reset".
 bounds_text() {
-	local out="" kv
+	local out="" on="" kv
+	case " $1 " in
+	*" -DNF="*)
+		for kv in $1; do
+			kv=${kv#-D}
+			case $kv in
+			NC=*) out+="C${kv#NC=} " ;;
+			NF=*) out+="F${kv#NF=} " ;;
+			NS=*) out+="S${kv#NS=} " ;;
+			NT=*) out+="T${kv#NT=} " ;;
+			SNDBUF=*) out+="K${kv#SNDBUF=} " ;;
+			MAXOUT=*) out+="B${kv#MAXOUT=} " ;;
+			ECHO=*) out+="E${kv#ECHO=} " ;;
+			REQLEN=2) out+="R2 " ;;
+			MAXCONNS=0 | REQLEN=*) ;;
+			MAXCONNS=*) out+="M${kv#MAXCONNS=} " ;;
+			WAKE | RESET | QUIT | IDLE | SHUTDOWN) on+="+$(echo "$kv" | tr 'A-Z' 'a-z')" ;;
+			CTLFAIL) on+="+ctl" ;;
+			esac
+		done
+		on=${on//+shutdown/+shut}
+		printf '%s' "${out}${on}"
+		return
+		;;
+	esac
 	for kv in $1; do
 		kv=${kv#-D}
 		case $kv in
@@ -99,7 +155,7 @@ bounds_text() {
 now_ms() { date +%s%3N; }
 
 # verdict OUT prints "holds" or the violated property as pan reported it
-# (P1..P4, "lemma", "acceptance" for the LTL formula, "end-state"), or
+# (P1..P10, "lemma", "acceptance" for the LTL formula, "end-state"), or
 # "incomplete" when pan could not finish.
 verdict() {
 	local out=$1 errors
@@ -112,8 +168,8 @@ verdict() {
 		echo incomplete
 	elif [ "$errors" = 0 ]; then
 		echo holds
-	elif grep -q "assertion violated P[1-4]" "$out"; then
-		grep -oE "assertion violated P[1-4]" "$out" | head -1 | awk '{print $3}'
+	elif grep -q "assertion violated P[0-9]" "$out"; then
+		grep -oE "assertion violated P[0-9]+" "$out" | head -1 | awk '{print $3}'
 	elif grep -q "assertion violated lemma" "$out"; then
 		echo lemma
 	elif grep -q "acceptance cycle" "$out"; then
@@ -127,13 +183,13 @@ verdict() {
 
 stored() { grep -oE '[0-9.e+]+ states, stored' "$1" | head -1 | awk '{print $1}'; }
 
-# run_row I NAME MACRO BOUNDS WANT_SAFETY WANT_LIVENESS OPT writes row I's table
-# line to $tmp/row.I and its counterexample to $tmp/cex.I.
+# run_row I NAME MACRO BOUNDS WANT_SAFETY WANT_LIVENESS OPT LTL writes row
+# I's table line to $tmp/row.I and its counterexample to $tmp/cex.I.
 run_row() {
 	# A failing grep or tool must not end the row early: results are read
 	# from the files, and a missing one is reported as the row's failure.
 	set +e
-	local i=$1 name=$2 macro=$3 bounds=$4 want_s=$5 want_l=$6 opt=$7
+	local i=$1 name=$2 macro=$3 bounds=$4 want_s=$5 want_l=$6 opt=$7 ltl=$8
 	local dir="$tmp/$i" t0 t1 lemmas="" got_s got_l states_s states_l trail="-" ok=ok
 	mkdir -p "$dir/safety" "$dir/ltl"
 	cp "$here/dispatch.pml" "$dir/safety/"
@@ -165,7 +221,7 @@ run_row() {
 	# Bugs again without the Monitor: refuted by the quiescence check alone,
 	# the form model/ checks, so the trail lengths compare with modelcheck's.
 	local quiet="-"
-	if [ "$want_s" != holds ]; then
+	if [ "$want_s" != holds ] && [ "$ltl" = P4 ]; then
 		mkdir -p "$dir/quiet"
 		cp "$here/dispatch.pml" "$dir/quiet/"
 		# shellcheck disable=SC2086
@@ -181,26 +237,31 @@ run_row() {
 		quiet="$got_q/$(grep -cE '^ +[A-Z][A-Za-z.]* ' "$dir/quiet/replay.out" 2>/dev/null)"
 		[ "$got_q" = "$want_s" ] || ok=UNEXPECTED
 	fi
-	# shellcheck disable=SC2086
-	(
-		cd "$dir/ltl"
-		spin -a "-D$macro" -DLTL_P4 $bounds dispatch.pml >spin.out 2>&1 &&
-			$cc -w $opt -DNFAIR=3 -o pan pan.c >cc.out 2>&1 &&
-			./pan -a -f -A -m100000 -w20 >pan.out 2>&1
-	) || echo "tool failure" >>"$dir/ltl/pan.out"
-	got_l=$(verdict "$dir/ltl/pan.out")
-	states_l=$(stored "$dir/ltl/pan.out")
-	local depth
-	depth=$(grep -oE 'acceptance cycle \(at depth [0-9]+\)' "$dir/ltl/pan.out" | grep -oE '[0-9]+')
-	[ -n "$depth" ] && got_l="violated@$depth"
+	got_l="-" states_l="-"
+	if [ "$ltl" != - ]; then
+		# shellcheck disable=SC2086
+		(
+			cd "$dir/ltl"
+			spin -a "-D$macro" "-DLTL_$ltl" $bounds dispatch.pml >spin.out 2>&1 &&
+				$cc -w $opt -DNFAIR=3 -o pan pan.c >cc.out 2>&1 &&
+				./pan -a -f -A -m100000 -w20 >pan.out 2>&1
+		) || echo "tool failure" >>"$dir/ltl/pan.out"
+		got_l=$(verdict "$dir/ltl/pan.out")
+		states_l=$(stored "$dir/ltl/pan.out")
+		local depth
+		depth=$(grep -oE 'acceptance cycle \(at depth [0-9]+\)' "$dir/ltl/pan.out" | grep -oE '[0-9]+')
+		[ -n "$depth" ] && got_l="violated@$depth"
+		got_l="$ltl:$got_l"
+		want_l="$ltl:$want_l"
+	fi
 	t1=$(now_ms)
 	[ "$got_s" = "$want_s" ] || ok=UNEXPECTED
 	[ "${got_l%@*}" = "$want_l" ] || ok=UNEXPECTED
 	local want_text=$want_s
 	[ "$want_s" != holds ] && want_text="$want_s violated"
 	local got_text=$got_s
-	case $got_s in P[1-4]) got_text="$got_s violated" ;; esac
-	printf '%-32s %-20s %-13s %-13s %8s %8s %8s %-13s %9s %6.1fs  %s\n' \
+	case $got_s in P[0-9]*) got_text="$got_s violated" ;; esac
+	printf '%-32s %-40s %-13s %-13s %8s %8s %8s %-16s %9s %6.1fs  %s\n' \
 		"$name" "$(bounds_text "$bounds")" "$want_text" "$got_text" "${states_s:-?}" "$trail" "$quiet" \
 		"$got_l" "${states_l:-?}" "$(awk "BEGIN{print ($t1-$t0)/1000}")" "$ok" >"$tmp/row.$i"
 	if [ "$ok" != ok ]; then
@@ -218,17 +279,17 @@ run_row() {
 start=$(now_ms)
 i=0
 for row in "${rows[@]}"; do
-	IFS='|' read -r name macro bounds want_s want_l opt <<<"$row"
+	IFS='|' read -r name macro bounds want_s want_l opt ltl <<<"$row"
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
 		wait -n || true
 	done
-	run_row "$i" "$name" "$macro" "$bounds" "$want_s" "$want_l" "$opt" &
+	run_row "$i" "$name" "$macro" "$bounds" "$want_s" "$want_l" "$opt" "$ltl" &
 	i=$((i + 1))
 done
 wait
 
-printf '%-32s %-20s %-13s %-13s %8s %8s %8s %-13s %9s %7s  %s\n' \
-	design bounds expected safety states trail quiesc. "P4 LTL" states time verdict
+printf '%-32s %-40s %-13s %-13s %8s %8s %8s %-16s %9s %7s  %s\n' \
+	design bounds expected safety states trail quiesc. "LTL" states time verdict
 status=0
 for ((j = 0; j < i; j++)); do
 	if [ ! -s "$tmp/row.$j" ]; then
@@ -242,12 +303,15 @@ for ((j = 0; j < i; j++)); do
 	fi
 done
 echo
-echo "bounds: W workers, C connections, A acceptors, K pipe capacity, R tokens per pipe read (32 if absent)."
+echo "bounds: W workers, C connections, A acceptors, K pipe capacity, R tokens per pipe read (32 if absent);"
+echo "  lifecycle: C peers, F fd numbers, S units sent, T calls, K send buffer, B MaxOutput,"
+echo "  E echo, R units per request, M MaxConns, then the switches (model.LifeBounds)."
 echo "safety: breadth-first, assertions + Monitor + quiescence (+ LEMMAS on correct designs);"
 echo "  trail = steps of the shortest counterexample / spin's transitions in it."
 echo "quiesc.: the bug refuted again without the Monitor, by the quiescence check"
-echo "  (model/'s form of P4): property / steps, each Wait a step model/ folds."
-echo "P4 LTL: <> (every connection registered), pan -a -f (weak fairness);"
+echo "  (model/'s form of P4): property / steps, each Wait a step model/ folds; hand-off bugs only."
+echo "LTL: P4, <> (every connection registered); P8, [] (a task listed -> <> run or dropped);"
+echo "  pan -a -f (weak fairness); - when the row has none;"
 echo "  violated@N = acceptance cycle found at depth N."
 if [ "$verbose" = 1 ]; then
 	echo

@@ -1,14 +1,18 @@
 // Command modelcheck explores every interleaving of one design of handoff's
-// hand-off model within bounds and checks P1–P4 (spec/SPEC.md). It is a
-// command line and nothing more: the designs, the search and the checks
-// belong in package model, where the tests and the fuzz targets run the same
-// code.
+// models within bounds: a design of the hand-off, checked for P1–P4, or of a
+// connection's life after Register, checked for P5–P10 (spec/SPEC.md). It
+// is a command line and nothing more: the designs, the search and the
+// checks belong in package model, where the tests and the fuzz targets run
+// the same code.
 //
 //	modelcheck -variant NAME [-workers W] [-conns C] [-acceptors A] [-pipecap K] [-dot FILE]
+//	modelcheck -variant NAME [-conns C] [-fds F] [-sends S] [-tasks T] [-bounds I] [-dot FILE]
 //	modelcheck -list
 //	modelcheck -table
 //
-// A bound left at 0 takes the design's default. Exit status: 0 when every
+// The first form is for a hand-off design, the second for a lifecycle one
+// (-bounds picks the I-th of its table's bounds, from 0). A bound left at 0
+// takes the design's default. Exit status: 0 when every
 // property holds, 1 when one is violated (the output names it and prints the
 // shortest counterexample) or, with -table, when any design's result differs
 // from its expectation, 2 on bad usage. The output ends with the number of
@@ -46,6 +50,10 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	conns := fs.Int("conns", 0, "connections accepted in all (0: design default)")
 	acceptors := fs.Int("acceptors", 0, "number of acceptors (0: design default)")
 	pipecap := fs.Int("pipecap", 0, "tokens a pipe holds (0: design default)")
+	fds := fs.Int("fds", 0, "lifecycle: fd numbers for connections (0: design default)")
+	sends := fs.Int("sends", -1, "lifecycle: units each peer sends (-1: design default)")
+	tasks := fs.Int("tasks", -1, "lifecycle: AsyncWrite or Wake calls (-1: design default)")
+	which := fs.Int("bounds", 0, "lifecycle: which of the design's table bounds, from 0")
 	dot := fs.String("dot", "", "write the counterexample as Graphviz DOT to this file")
 	list := fs.Bool("list", false, "list every design with its expected outcome")
 	table := fs.Bool("table", false, "check every design at its default bounds and tabulate")
@@ -62,9 +70,45 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		for _, d := range model.Designs() {
 			fmt.Fprintf(stdout, "%-32s %-28s %s\n", d.Name, d.ExpectText(), d.Summary)
 		}
+		for _, d := range model.LifeDesigns() {
+			fmt.Fprintf(stdout, "%-32s %-28s %s\n", d.Name, d.ExpectText(), d.Summary)
+		}
 		return 0, nil
 	case *table:
 		return runTable(stdout)
+	}
+	if ld, ok := model.LookupLifeDesign(*variant); ok {
+		tb := ld.TableBounds()
+		if *which < 0 || *which >= len(tb) {
+			fmt.Fprintf(stderr, "modelcheck: -bounds %d: %s has %d\n", *which, ld.Name, len(tb))
+			return 2, errUsage
+		}
+		b := tb[*which]
+		for _, o := range []struct {
+			v, unset int
+			dst      *int
+		}{{*conns, 0, &b.Conns}, {*fds, 0, &b.Fds}, {*sends, -1, &b.Sends}, {*tasks, -1, &b.Tasks}} {
+			if o.v != o.unset {
+				*o.dst = o.v
+			}
+		}
+		start := time.Now()
+		r, err := model.ExploreLife(ld, b, model.Options{Progress: progress(stderr, start, !*quiet)})
+		if err != nil {
+			fmt.Fprintln(stderr, "modelcheck:", err)
+			return 2, errUsage
+		}
+		if *dot != "" && r.Violation != nil {
+			if err := os.WriteFile(*dot, []byte(r.DOT()), 0o644); err != nil {
+				return 2, err
+			}
+		}
+		fmt.Fprintf(stdout, "time: %s\n", time.Since(start).Round(time.Millisecond))
+		fmt.Fprint(stdout, r.String())
+		if r.Violation != nil {
+			return 1, nil
+		}
+		return 0, nil
 	}
 	d, ok := model.LookupDesign(*variant)
 	if !ok {
@@ -115,36 +159,55 @@ func progress(stderr io.Writer, start time.Time, on bool) func(states, transitio
 	}
 }
 
-// runTable checks every design at its default bounds and prints one row per
-// design as it finishes (no progress lines: each row is one); it returns 1
-// if any result differs from the design's expectation.
+// runTable checks every design at its default bounds, and each lifecycle
+// design at each of its table's bounds, and prints one row per check as it
+// finishes (no progress lines: each row is one); it returns 1 if any result
+// differs from the design's expectation.
 func runTable(stdout io.Writer) (int, error) {
-	fmt.Fprintf(stdout, "%-32s %-12s %-28s %-28s %8s %11s %4s %8s\n", "design", "bounds", "expected", "result", "states", "transitions", "cex", "time")
+	fmt.Fprintf(stdout, "%-32s %-12s %-30s %-30s %8s %11s %4s %8s\n", "design", "bounds", "expected", "result", "states", "transitions", "cex", "time")
 	code := 0
 	total := 0
+	row := func(name, bounds, expect string, states, transitions int, v *model.Violation, cexLen int, took time.Duration, width int) {
+		result, cex := "holds", "-"
+		if v != nil {
+			result = string(v.Property) + " violated"
+			cex = fmt.Sprint(cexLen)
+		}
+		mark := ""
+		if result != expect {
+			mark = "  UNEXPECTED"
+			code = 1
+		}
+		total += states
+		fmt.Fprintf(stdout, "%-32s %-*s %-30s %-30s %8d %11d %4s %8s%s\n", name, width, bounds, expect, result,
+			states, transitions, cex, seconds(took), mark)
+	}
 	for _, d := range model.Designs() {
 		start := time.Now()
 		r, err := model.Explore(d, d.DefaultBounds(), model.Options{})
 		if err != nil {
 			return 2, err
 		}
-		result, cex := "holds", "-"
-		if r.Violation != nil {
-			result = string(r.Violation.Property) + " violated"
-			cex = fmt.Sprint(len(r.Trace) - 1)
-		}
-		mark := ""
-		if result != d.ExpectText() {
-			mark = "  UNEXPECTED"
-			code = 1
-		}
-		total += r.States
 		b := r.Bounds
-		fmt.Fprintf(stdout, "%-32s %-12s %-28s %-28s %8d %11d %4s %8s%s\n", d.Name,
-			fmt.Sprintf("%d/%d/%d/%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap), d.ExpectText(), result,
-			r.States, r.Transitions, cex, seconds(time.Since(start)), mark)
+		row(d.Name, fmt.Sprintf("%d/%d/%d/%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap), d.ExpectText(),
+			r.States, r.Transitions, r.Violation, len(r.Trace)-1, time.Since(start), 12)
 	}
 	fmt.Fprintln(stdout, "bounds: workers/conns/acceptors/pipecap; cex: counterexample steps")
+	fmt.Fprintf(stdout, "\n%-32s %-44s %-30s %-30s %8s %11s %4s %8s\n", "lifecycle design", "bounds", "expected", "result", "states", "transitions", "cex", "time")
+	for _, d := range model.LifeDesigns() {
+		for _, b := range d.TableBounds() {
+			start := time.Now()
+			r, err := model.ExploreLife(d, b, model.Options{})
+			if err != nil {
+				return 2, err
+			}
+			row(d.Name, b.String(), d.ExpectText(), r.States, r.Transitions, r.Violation, len(r.Trace)-1, time.Since(start), 44)
+		}
+	}
+	fmt.Fprintln(stdout, "bounds: C peers, F fd numbers, S units sent per peer, T AsyncWrite/Wake calls, K send buffer,")
+	fmt.Fprintln(stdout, "  B MaxOutput, E units written per request, R units per request, M MaxConns (units: abstract bytes);")
+	fmt.Fprintln(stdout, "  +wake: the first call a Wake; +reset, +quit: peers may reset, or end with a quit;")
+	fmt.Fprintln(stdout, "  +idle: idle timeout; +ctl: epoll_ctl may fail; +shut: Shutdown at any moment")
 	if code != 0 {
 		fmt.Fprintln(stdout, "FAIL: a design's result differs from its expectation")
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+
+	"github.com/handoffd/handoff/model"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,12 +77,29 @@ func TestList(t *testing.T) {
 			t.Errorf("-list lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 10 {
-		t.Errorf("-list printed %d lines, want 10", n)
+	if n, want := strings.Count(out, "\n"), 10+len(model.LifeDesigns()); n != want {
+		t.Errorf("-list printed %d lines, want %d", n, want)
 	}
 }
 
 func lastLine(s string) string {
 	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return l[len(l)-1]
+}
+
+// P6 close before reuse (spec/SPEC.md): a lifecycle bug exits 1, names the
+// property and prints its counterexample; the correct design exits 0; a
+// -bounds out of range is bad usage.
+func TestLifeVariant(t *testing.T) {
+	code, out, _ := runArgs(t, "-variant", "bug-stale-task", "-q")
+	if code != 1 || !strings.Contains(out, "P6 close before reuse violated") || !strings.Contains(out, " 31. ") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = runArgs(t, "-variant", "life", "-bounds", "3", "-q")
+	if code != 0 || !strings.Contains(out, "all properties hold") || !strings.HasPrefix(lastLine(out), "states explored: ") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if code, _, _ := runArgs(t, "-variant", "life", "-bounds", "9"); code != 2 {
+		t.Errorf("-bounds 9: exit %d, want 2", code)
+	}
 }
