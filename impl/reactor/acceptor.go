@@ -121,9 +121,11 @@ func (a *acceptor) turn(events []kernel.Event) bool {
 	return true
 }
 
-// acceptAll accepts from ln until EAGAIN, admitting each new fd.
+// acceptAll accepts from ln until EAGAIN, admitting each new fd, or until
+// the server stops: a storm of connections faster than the Acceptor takes
+// them must not hold Shutdown back.
 func (a *acceptor) acceptAll(ln *listener) {
-	for {
+	for !a.adm.stopped() {
 		fd, peer, err := a.k.Accept(ln.fd)
 		switch err {
 		case nil:

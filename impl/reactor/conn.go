@@ -138,7 +138,11 @@ type Conn struct {
 // earlier calls first, unless the connection fails first: a reset, a
 // handler panic, an idle timeout, Server.Close, or Server.Shutdown finding
 // the socket full at its one last attempt to flush. Close waits for them,
-// as net.Conn's Close does not discard what Write accepted.
+// as net.Conn's Close does not discard what Write accepted. One loss is the
+// kernel's: a close(2) with input the peer sent and the handler never read
+// resets the connection, and a reply still in the socket may be lost with
+// it, as with any TCP server that closes before reading all of a request
+// (memcached's quit followed by more commands, say).
 //
 // Write does not refuse bytes over MaxOutput: a callback's reply is never cut
 // in half. The bound holds because the Worker stops reading, so stops calling
@@ -154,7 +158,11 @@ func (c *Conn) Write(p []byte) error {
 	if c.OutputLen() == 0 {
 		n, err := c.writeSome(p)
 		if err != nil {
+			// Settled after the current event like any other change, so
+			// that a connection a callback of another one wrote to, and
+			// found failed, is closed now, not at an event of its own.
 			c.err = err
+			c.o.markDirty(c)
 			return err
 		}
 		p = p[n:]

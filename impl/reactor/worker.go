@@ -131,8 +131,8 @@ func (w *worker) run() {
 }
 
 // turn is one pass of the loop: wait for events (at most until the next
-// idle check), act on them, settle what they touched, and close idle
-// connections when it is time. It reports false once the Worker has shut
+// idle check), act on them, close idle connections when it is time, and
+// settle what all that touched. It reports false once the Worker has shut
 // down. A simulated kernel's tests call it one pass at a time.
 func (w *worker) turn(events []kernel.Event) bool {
 	timeout := -1
@@ -156,14 +156,16 @@ func (w *worker) turn(events []kernel.Event) bool {
 	for i := range n {
 		w.onEvent(&events[i])
 	}
+	if w.idle > 0 && w.now >= w.nextIdle {
+		w.closeIdle(int64(w.idle))
+		w.nextIdle = w.now + int64(w.idleTick())
+	}
+	// Last, so that what the events' and the idle closes' callbacks did to
+	// other connections is settled too.
 	w.settleDirty()
 	if w.stopFlag.Load() {
 		w.shutdown()
 		return false
-	}
-	if w.idle > 0 && w.now >= w.nextIdle {
-		w.closeIdle(int64(w.idle))
-		w.nextIdle = w.now + int64(w.idleTick())
 	}
 	return true
 }
@@ -302,8 +304,13 @@ func (w *worker) runTasks(list []task) {
 	}
 }
 
-// runWake runs a Wake task: OnData with the held input, or with none.
+// runWake runs a Wake task: OnData with the held input, or with none. A
+// connection the handler has closed is offered nothing more, by a Wake as
+// by a read.
 func (w *worker) runWake(c *Conn) {
+	if c.closing {
+		return
+	}
 	if len(c.in) > 0 {
 		w.deliver(c, nil)
 		return
@@ -367,7 +374,12 @@ func (w *worker) shutdown() {
 		if c.err == nil && !discard {
 			_ = c.flush()
 		}
-		w.finalize(c, ErrServerClosed)
+		// A connection that had already failed is closed for its failure.
+		err := ErrServerClosed
+		if c.err != nil {
+			err = c.err
+		}
+		w.finalize(c, err)
 	}
 }
 
@@ -471,9 +483,13 @@ func (w *worker) deliver(c *Conn, data []byte) {
 	}
 }
 
-// settleDirty settles every connection on the dirty list.
+// settleDirty settles every connection on the dirty list, those a settle
+// puts on it included: settling one connection can run a callback (the
+// half-close's OnData, OnClose) that writes to or closes another, which
+// must be settled too, or its output would wait for an event of its own.
 func (w *worker) settleDirty() {
-	for i, c := range w.dirty {
+	for i := 0; i < len(w.dirty); i++ {
+		c := w.dirty[i]
 		c.dirty = false
 		w.settle(c)
 		w.dirty[i] = nil
