@@ -38,6 +38,8 @@ type simConn struct {
 	lastIn                []byte
 	lastN                 int
 	holding, panicked, qd bool
+	// closeAsked: another connection's callback closed this one.
+	closeAsked bool
 }
 
 func newSimHandler(sm *sim, r *rand.Rand) *simHandler {
@@ -78,6 +80,9 @@ func (h *simHandler) OnOpen(c *Conn) {
 func (h *simHandler) OnData(c *Conn, in []byte) int {
 	sc := h.live(c, "OnData")
 	sc.datas++
+	if (sc.qd || sc.closeAsked) && len(in) > 0 {
+		h.sm.problem("conn %d offered %q after it was closed with Conn.Close", c.ID(), in)
+	}
 	n := h.consume(c, sc, in)
 	sc.lastIn, sc.lastN = append(sc.lastIn[:0], in...), n
 	return n
@@ -103,6 +108,10 @@ func (h *simHandler) consume(c *Conn, sc *simConn, in []byte) int {
 		case 'q':
 			sc.qd = true
 			n = i + 1
+		case 'x':
+			h.crossWrite(c, sc)
+		case 'z':
+			h.crossClose(c, sc)
 		}
 		if sc.holding || sc.qd {
 			break
@@ -139,6 +148,50 @@ func (h *simHandler) OnClose(c *Conn, err error) {
 	// connection's socket, while OnClose runs.
 	if got := h.sm.k.SocketID(c.fd); got != sc.socket {
 		h.sm.problem("P6: in OnClose, conn %d's fd %d holds socket %d, not its own %d", c.ID(), c.fd, got, sc.socket)
+	}
+	// A farewell to another connection, as a chat server tells the others
+	// one has left, now and then: a write from OnClose.
+	if h.r.IntN(3) == 0 {
+		h.crossWrite(c, sc)
+	}
+}
+
+// other draws another open connection of c's Worker, or nil.
+func (h *simHandler) other(c *Conn, sc *simConn) *simConn {
+	var them []*simConn
+	for _, id := range h.order {
+		o := h.conns[id]
+		if o != sc && o.closes == 0 && o.worker == sc.worker && !o.qd && !o.closeAsked {
+			them = append(them, o)
+		}
+	}
+	if len(them) == 0 {
+		return nil
+	}
+	return them[h.r.IntN(len(them))]
+}
+
+// crossWrite writes, from c's callback, a message to another connection of
+// the same Worker: its output, which no event of its own will flush, must
+// reach its peer all the same (P9).
+func (h *simHandler) crossWrite(c *Conn, sc *simConn) {
+	o := h.other(c, sc)
+	if o == nil {
+		return
+	}
+	msg := fmt.Sprintf("<%d.%d:x%d>", o.c.ID(), len(o.writes), c.ID())
+	if err := o.c.Write([]byte(msg)); err == nil {
+		o.writes = append(o.writes, msg)
+	} else if o.failedWrite == "" {
+		o.failedWrite = msg
+	}
+}
+
+// crossClose closes, from c's callback, another connection of the same
+// Worker, which must close once its output is flushed.
+func (h *simHandler) crossClose(c *Conn, sc *simConn) {
+	if o := h.other(c, sc); o != nil && o.c.Close() == nil {
+		o.closeAsked = true
 	}
 }
 

@@ -41,7 +41,12 @@ func (sm *sim) checkQuiet() {
 			sm.problem("P8: open conn %d: peer %d received asynchronous writes %q, want the %d accepted %q", id, i, async, len(sm.asyncs[id]), sm.asyncs[id])
 		}
 		if rest != "" {
-			sm.problem("P9: open conn %d: peer %d received %q that no one wrote", id, i, rest)
+			c := sc.c
+			sm.problem("P9: open conn %d: peer %d received %q that no one wrote (it holds %d bytes of output, interest %#x, dirty %v)",
+				id, i, rest, c.OutputLen(), c.events, c.dirty)
+		}
+		if sc.closeAsked {
+			sm.problem("conn %d, closed by another connection's callback, is still open once the loops are quiet", id)
 		}
 		for _, at := range sm.wakes[id] {
 			if sc.datas <= at {
@@ -106,7 +111,7 @@ func (sm *sim) checkEnd() {
 		// A peer that half-closed and waited: its input is offered until
 		// the handler takes it all or takes nothing more of what is left.
 		if rest := sm.sent[i][min(len(sc.consumed), len(sm.sent[i])):]; sc.closeErr == nil && sm.halfClosed[i] && !sm.gone[i] &&
-			!sc.qd && !sc.panicked && len(rest) > 0 && (sc.lastN != 0 || !bytes.Equal(sc.lastIn, rest)) {
+			!sc.qd && !sc.closeAsked && !sc.panicked && len(rest) > 0 && (sc.lastN != 0 || !bytes.Equal(sc.lastIn, rest)) {
 			sm.problem("P10: conn %d closed after peer %d's half-close with %q never offered whole (last offered %q, consumed %d)", id, i, rest, sc.lastIn, sc.lastN)
 		}
 	}

@@ -64,6 +64,9 @@ func (c simConfig) String() string {
 		c.workers, c.acceptors, c.notify, c.wakeup, c.maxConns, c.maxFDs, c.sockBuf, c.maxOutput, c.idle, c.faults, c.steps, c.quiesce)
 }
 
+// simData is what peers send, none of it a letter the handler acts on.
+const simData = "abcdefgijklmnorstuvw"
+
 // simIdle is the idle timeout of the runs that have one.
 const simIdle int64 = 1e9
 
@@ -272,8 +275,9 @@ func (sm *sim) pickPeer() int {
 }
 
 // send offers the next bytes of peer i's stream: letters, which the handler
-// echoes, and now and then 'q' (the handler closes), 'p' (it panics) or
-// 'h' (it holds everything back).
+// echoes, and now and then 'q' (the handler closes), 'p' (it panics), 'h'
+// (it holds everything back), 'x' (it writes to another connection of its
+// Worker) or 'z' (it closes another).
 func (sm *sim) send() {
 	i := sm.pickPeer()
 	if i < 0 {
@@ -281,7 +285,7 @@ func (sm *sim) send() {
 	}
 	b := make([]byte, 1+sm.rng.IntN(12))
 	for j := range b {
-		b[j] = byte('a' + (len(sm.sent[i])+j)%20)
+		b[j] = simData[(len(sm.sent[i])+j)%len(simData)]
 		switch sm.rng.IntN(60) {
 		case 0:
 			b[j] = 'q'
@@ -289,6 +293,10 @@ func (sm *sim) send() {
 			b[j] = 'p'
 		case 2, 3:
 			b[j] = 'h'
+		case 4, 5:
+			b[j] = 'x'
+		case 6:
+			b[j] = 'z'
 		}
 	}
 	n := sm.peers[i].Send(b)
