@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/handoffd/handoff/internal/kernel"
+	"github.com/handoffd/handoff/model"
 )
 
 // acceptor is one Acceptor: a goroutine locked to its OS thread, with its own
@@ -161,11 +162,12 @@ func (a *acceptor) admit(fd int, peer kernel.Peer) {
 		// A fresh socket's send buffer is empty, so the line fits; a failed
 		// send loses nothing but the courtesy.
 		_, _ = a.k.Send(fd, a.rejectLine)
+		a.tr.drop(a.id, -1, -1, fd, model.CauseMaxConns)
 		_ = a.k.Close(fd)
 		return
 	}
 	seq, w := a.bal.pick()
-	a.tr.accept(a.id, seq)
+	a.tr.accept(a.id, seq, fd)
 	w.dispatch(a.id, item{fd: fd, seq: seq, peer: peer})
 }
 

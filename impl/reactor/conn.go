@@ -50,8 +50,10 @@ func (o *owner) addTask(t task) error {
 		return ErrClosed
 	}
 	l.list = append(l.list, t)
+	o.tr.submit(o.id, t.c.id, t.c.gen, len(t.p))
 	if !l.pending {
 		l.pending = true
+		o.tr.kick(o.id)
 		kernel.Kick(o.k, o.taskfd)
 	}
 	return nil
@@ -155,6 +157,7 @@ func (c *Conn) Write(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
+	c.o.tr.write(c.o.id, c.id, len(p))
 	if c.OutputLen() == 0 {
 		n, err := c.writeSome(p)
 		if err != nil {
@@ -276,6 +279,7 @@ func (c *Conn) writeSome(p []byte) (int, error) {
 		if err != nil {
 			return total, os.NewSyscallError("sendmsg", err)
 		}
+		c.o.tr.send(c.o.id, c.id, n)
 		total += n
 	}
 	if total > 0 {

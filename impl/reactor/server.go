@@ -240,6 +240,7 @@ func (s *Server) Serve(ctx context.Context) error {
 // stopAcceptors closes the admission gate and kicks every Acceptor, which
 // returns from its loop at its next pass.
 func (s *Server) stopAcceptors() {
+	s.tr.stop()
 	s.adm.stop()
 	for _, a := range s.acceptors {
 		kernel.Kick(s.k, a.kickfd)
@@ -361,6 +362,7 @@ func (s *Server) closeAll() {
 	for _, w := range s.workers {
 		w.close()
 	}
+	s.tr.done()
 }
 
 // Stats returns the counters now, without stopping any Worker.

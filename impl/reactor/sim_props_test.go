@@ -132,16 +132,13 @@ func (sm *sim) checkEnd() {
 // notify and wake-up (every event must be a step the model can take), and,
 // for a run that quiesced before Shutdown, checks P1–P3 on it whole.
 func (sm *sim) checkTrace() {
-	if f, ok := sm.k.Faults.(*simFaults); ok && f.addFailed {
-		return // a failed registration: no step of the model's vocabulary yet
-	}
 	events := sm.trace.Events()
 	d, err := model.DesignOf(string(sm.cfg.notify), string(sm.cfg.wakeup))
 	if err != nil {
 		sm.problem("%v", err)
 		return
 	}
-	res, err := model.Replay(d, sm.cfg.workers, sm.cfg.acceptors, events)
+	res, err := model.ReplayWith(d, model.ReplayConfig{Workers: sm.cfg.workers, Acceptors: sm.cfg.acceptors, MaxOutput: sm.cfg.maxOutput}, events)
 	if err != nil {
 		sm.problem("replay: %v", err)
 	} else if res.Refused != nil {
@@ -154,7 +151,7 @@ func (sm *sim) checkTrace() {
 	for _, id := range sm.h.order {
 		clients = append(clients, model.Served{Conn: int64(id), Worker: sm.h.conns[id].worker})
 	}
-	if err := model.CheckTrace(events, model.TraceCheck{Workers: sm.cfg.workers, RoundRobin: true, Closed: true, Clients: clients}); err != nil {
+	if err := model.CheckTrace(events, model.TraceCheck{Workers: sm.cfg.workers, RoundRobin: true, Closed: true, Clients: clients, MaxOutput: sm.cfg.maxOutput}); err != nil {
 		sm.problem("%v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/internal/kernel"
+	"github.com/handoffd/handoff/model"
 )
 
 // worker is one Worker: a goroutine locked to its OS thread, with its own
@@ -189,6 +191,7 @@ func (w *worker) onEvent(ev *kernel.Event) {
 		w.onTasks()
 	default:
 		if c := w.conn(fd); c != nil && c.gen == uint32(ev.Pad) {
+			w.tr.ready(w.id, c.id, fd, c.gen)
 			w.onConnEvent(c, ev.Events)
 		}
 	}
@@ -253,12 +256,13 @@ func (w *worker) register(it item) {
 	c := &Conn{o: &w.owner, fd: it.fd, id: it.seq, gen: w.gen, peer: it.peer, lastActive: w.now, events: kernel.In}
 	if err := w.k.PollCtl(w.epfd, kernel.Add, it.fd, kernel.In, w.gen); err != nil {
 		w.log.Error("reactor: register connection", "worker", w.id, "conn", it.seq, "err", os.NewSyscallError("epoll_ctl add", err))
+		w.tr.drop(-1, w.id, int64(it.seq), it.fd, model.CauseEpoll)
 		_ = w.k.Close(it.fd)
 		w.load.Add(-1)
 		w.adm.release()
 		return
 	}
-	w.tr.register(w.id, it.seq)
+	w.tr.register(w.id, it.seq, it.fd, w.gen)
 	if it.fd >= len(w.conns) {
 		w.conns = append(w.conns, make([]*Conn, it.fd+1-len(w.conns))...)
 	}
@@ -276,6 +280,7 @@ func (w *worker) onTasks() {
 	list := w.tasks.list
 	w.tasks.list = w.spare
 	w.tasks.pending = false
+	w.tr.tasks(w.id, len(list))
 	w.tasks.mu.Unlock()
 	w.runTasks(list)
 }
@@ -288,6 +293,7 @@ func (w *worker) runTasks(list []task) {
 		c := t.c
 		c.asyncBytes.Add(-int64(len(t.p)))
 		if !c.closed && w.conn(c.fd) == c {
+			w.tr.run(w.id, c.id, c.gen)
 			if t.wake {
 				w.runWake(c)
 			} else {
@@ -339,6 +345,7 @@ func (w *worker) stop(discard bool) {
 	w.stopFlag.Store(true)
 	w.tasks.mu.Lock()
 	if !w.tasks.closed {
+		w.tr.kick(w.id)
 		kernel.Kick(w.k, w.taskfd)
 	}
 	w.tasks.mu.Unlock()
@@ -356,6 +363,7 @@ func (w *worker) shutdown() {
 		if !ok {
 			break
 		}
+		w.tr.drop(-1, w.id, int64(it.seq), it.fd, model.CauseShutdown)
 		_ = w.k.Close(it.fd)
 		w.load.Add(-1)
 		w.adm.release()
@@ -364,6 +372,7 @@ func (w *worker) shutdown() {
 	w.tasks.closed = true
 	list := w.tasks.list
 	w.tasks.list = nil
+	w.tr.tasks(w.id, len(list))
 	w.tasks.mu.Unlock()
 	w.runTasks(list)
 	discard := w.discard.Load()
@@ -441,11 +450,13 @@ func (w *worker) readConn(c *Conn) {
 			return
 		case n == 0:
 			c.rdClosed = true
+			w.tr.read(w.id, c.id, 0)
 			return
 		}
 		break
 	}
 	w.stats.bytesIn.Add(uint64(n))
+	w.tr.read(w.id, c.id, n)
 	c.lastActive = w.now
 	w.deliver(c, w.rbuf[:n])
 }
@@ -558,7 +569,7 @@ func (w *worker) finalize(c *Conn, err error) {
 	c.gone.Store(true)
 	w.callClose(c, err)
 	w.conns[c.fd] = nil
-	w.tr.close(w.id, c.id)
+	w.tr.close(w.id, c.id, c.fd, c.gen, causeOf(c, err))
 	// CurrConns drops before close(2), so that whoever sees the fd gone (a
 	// test counting /proc/self/fd) sees the count down too.
 	w.stats.currConns.Add(-1)
@@ -576,7 +587,9 @@ func (w *worker) callOpen(c *Conn) {
 
 func (w *worker) callData(c *Conn, in []byte) (n int) {
 	defer w.recoverHandler(c, "OnData")
-	return w.h.OnData(c, in)
+	n = w.h.OnData(c, in)
+	w.tr.data(w.id, c.id, len(in), n)
+	return n
 }
 
 func (w *worker) callClose(c *Conn, err error) {
@@ -597,4 +610,27 @@ func (w *worker) recoverHandler(c *Conn, where string) {
 	if c.err == nil {
 		c.err = fmt.Errorf("reactor: handler panic in %s: %v", where, r)
 	}
+}
+
+// causeOf names why a connection closed with err, in the trace's words: a
+// clean close by the handler or at the peer's end of file, the idle timeout,
+// the stop, a failed epoll_ctl, a failed read or send, or another error (a
+// handler's panic, input over MaxInput).
+func causeOf(c *Conn, err error) model.Cause {
+	var se *os.SyscallError
+	switch {
+	case err == nil && c.closing:
+		return model.CauseHandler
+	case err == nil:
+		return model.CauseEOF
+	case errors.Is(err, ErrIdleTimeout):
+		return model.CauseIdle
+	case errors.Is(err, ErrServerClosed):
+		return model.CauseShutdown
+	case errors.As(err, &se) && se.Syscall == "epoll_ctl mod":
+		return model.CauseEpoll
+	case errors.As(err, &se):
+		return model.CauseReset
+	}
+	return model.CauseError
 }
