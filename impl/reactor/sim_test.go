@@ -460,7 +460,11 @@ func (sm *sim) quiesce() {
 	faults, between := sm.k.Faults, sm.k.Between
 	sm.k.Faults, sm.k.Between = nil, nil
 	defer func() { sm.k.Faults, sm.k.Between = faults, between }()
-	for pass := 0; pass < 10_000; pass++ {
+	for pass := 0; pass < 1000; pass++ {
+		if p := sm.flooded(); p >= 0 {
+			sm.problem("P9: peer %d received %d bytes, far more than was ever written to it", p, len(sm.peers[p].Received))
+			return
+		}
 		before := sm.fingerprint()
 		for i := range sm.s.acceptors {
 			sm.s.acceptors[i].turn(sm.events)
@@ -477,6 +481,15 @@ func (sm *sim) quiesce() {
 		}
 	}
 	sm.problem("P4: the loops never went quiet: work is found again and again")
+}
+
+// simFlood is more than any run writes to one connection: a peer that
+// received this much was sent the same bytes again and again.
+const simFlood = 1 << 16
+
+// flooded returns a peer that received more than simFlood bytes, or -1.
+func (sm *sim) flooded() int {
+	return slices.IndexFunc(sm.peers, func(p *simkernel.Peer) bool { return len(p.Received) > simFlood })
 }
 
 // fingerprint sums up what a pass can change, to tell when one changed

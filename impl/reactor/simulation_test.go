@@ -43,6 +43,10 @@ func TestSimulation(t *testing.T) {
 			if failed <= 3 {
 				t.Errorf("%s", sm.report())
 			}
+			if failed == 20 {
+				t.Errorf("stopped at seed %d after %d failed runs", seed, failed)
+				break
+			}
 			continue
 		}
 		if seed%10 == 0 {
