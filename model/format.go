@@ -98,60 +98,93 @@ func (m *Machine) describeWorker(s State, i int, w Worker) string {
 // String reports the result as modelcheck prints it: the design and bounds,
 // the verdict, the counterexample if there is one, and last the number of
 // states explored.
-func (r *Result) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "design %s: %s\n", r.Design.Name, r.Design.Summary)
-	fmt.Fprintf(&b, "bounds %s\n", r.Bounds)
-	if r.Violation == nil {
-		fmt.Fprintf(&b, "all properties hold: %s, %s, %s, %s\n", P1, P2, P3, P4)
-	} else {
-		fmt.Fprintf(&b, "%s\n", r.Violation.Error())
-		fmt.Fprintf(&b, "counterexample, %d steps (a shortest one):\n", len(r.Trace)-1)
-		b.WriteString(r.TraceText())
-	}
-	fmt.Fprintf(&b, "transitions: %d, depth: %d\n", r.Transitions, r.Depth)
-	fmt.Fprintf(&b, "states explored: %d\n", r.States)
-	return b.String()
-}
+func (r *Result) String() string { return r.report().String() }
 
 // TraceText renders the counterexample as numbered steps, each followed by
 // the state after it; step 0 is the initial state.
-func (r *Result) TraceText() string {
+func (r *Result) TraceText() string { return r.report().traceText() }
+
+// DOT renders the counterexample as a Graphviz digraph: one node per state,
+// one edge per step, the last state in red.
+func (r *Result) DOT() string { return r.report().dot() }
+
+func (r *Result) report() report {
+	rep := report{
+		name: r.Design.Name, summary: r.Design.Summary, bounds: r.Bounds.String(),
+		holds:     fmt.Sprintf("%s, %s, %s, %s", P1, P2, P3, P4),
+		violation: r.Violation, transitions: r.Transitions, depth: r.Depth, explored: r.States,
+	}
+	for _, ts := range r.Trace {
+		rep.steps = append(rep.steps, ts.Step)
+		rep.states = append(rep.states, r.m.Describe(ts.State))
+	}
+	return rep
+}
+
+// report is what String, TraceText and DOT render of a search's result,
+// whichever machine it searched: the hand-off's or the lifecycle's.
+type report struct {
+	name, summary, bounds string
+	// holds lists the properties that hold when there is no violation.
+	holds     string
+	violation *Violation
+	// steps[i] is the step into states[i]; steps[0], into the initial
+	// state, is unused.
+	steps                        []Step
+	states                       [][]string
+	transitions, depth, explored int
+}
+
+func (r report) String() string {
 	var b strings.Builder
-	for i, ts := range r.Trace {
+	fmt.Fprintf(&b, "design %s: %s\n", r.name, r.summary)
+	fmt.Fprintf(&b, "bounds %s\n", r.bounds)
+	if r.violation == nil {
+		fmt.Fprintf(&b, "all properties hold: %s\n", r.holds)
+	} else {
+		fmt.Fprintf(&b, "%s\n", r.violation.Error())
+		fmt.Fprintf(&b, "counterexample, %d steps (a shortest one):\n", len(r.steps)-1)
+		b.WriteString(r.traceText())
+	}
+	fmt.Fprintf(&b, "transitions: %d, depth: %d\n", r.transitions, r.depth)
+	fmt.Fprintf(&b, "states explored: %d\n", r.explored)
+	return b.String()
+}
+
+func (r report) traceText() string {
+	var b strings.Builder
+	for i, st := range r.states {
 		if i == 0 {
 			fmt.Fprintf(&b, "%3d. initial state\n", 0)
 		} else {
-			fmt.Fprintf(&b, "%3d. %s\n", i, ts.Step)
+			fmt.Fprintf(&b, "%3d. %s\n", i, r.steps[i])
 		}
-		for _, l := range r.m.Describe(ts.State) {
+		for _, l := range st {
 			fmt.Fprintf(&b, "       %s\n", l)
 		}
 	}
 	return b.String()
 }
 
-// DOT renders the counterexample as a Graphviz digraph: one node per state,
-// one edge per step, the last state in red.
-func (r *Result) DOT() string {
+func (r report) dot() string {
 	var b strings.Builder
 	b.WriteString("digraph counterexample {\n\tnode [shape=box fontname=\"monospace\"];\n")
-	if r.Violation != nil {
-		fmt.Fprintf(&b, "\tlabel=%q;\n", r.Design.Name+": "+r.Violation.Error())
+	if r.violation != nil {
+		fmt.Fprintf(&b, "\tlabel=%q;\n", r.name+": "+r.violation.Error())
 	}
-	for i, ts := range r.Trace {
-		label := strings.Join(r.m.Describe(ts.State), "\\l") + "\\l"
+	for i, st := range r.states {
+		label := strings.Join(st, "\\l") + "\\l"
 		attr := ""
-		if i == len(r.Trace)-1 && r.Violation != nil {
+		if i == len(r.states)-1 && r.violation != nil {
 			attr = " color=red"
 		}
 		fmt.Fprintf(&b, "\ts%d [label=\"%s\"%s];\n", i, dotEscape(label), attr)
 		if i > 0 {
 			style := ""
-			if ts.Step.Hidden() {
+			if r.steps[i].Hidden() {
 				style = " style=dashed"
 			}
-			fmt.Fprintf(&b, "\ts%d -> s%d [label=\"%d. %s\"%s];\n", i-1, i, i, dotEscape(ts.Step.String()), style)
+			fmt.Fprintf(&b, "\ts%d -> s%d [label=\"%d. %s\"%s];\n", i-1, i, i, dotEscape(r.steps[i].String()), style)
 		}
 	}
 	b.WriteString("}\n")
@@ -160,3 +193,9 @@ func (r *Result) DOT() string {
 
 // dotEscape escapes double quotes for a DOT string; \l is kept.
 func dotEscape(s string) string { return strings.ReplaceAll(s, `"`, `\"`) }
+
+// Violated reports whether the search found a property broken.
+func (r *Result) Violated() bool { return r.Violation != nil }
+
+// Violated reports whether the search found a property broken.
+func (r *LifeResult) Violated() bool { return r.Violation != nil }

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"strings"
 )
 
 // LifeResult is what ExploreLife found.
@@ -86,61 +85,24 @@ func (r *LifeResult) Events() []Event {
 }
 
 // String reports the result as modelcheck prints it.
-func (r *LifeResult) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "design %s: %s\n", r.Design.Name, r.Design.Summary)
-	fmt.Fprintf(&b, "bounds %s\n", r.Bounds)
-	if r.Violation == nil {
-		fmt.Fprintf(&b, "all properties hold: %s, %s, %s, %s, %s, %s (and %s of the hand-off)\n", P5, P6, P7, P8, P9, P10, P4)
-	} else {
-		fmt.Fprintf(&b, "%s\n", r.Violation.Error())
-		fmt.Fprintf(&b, "counterexample, %d steps (a shortest one):\n", len(r.Trace)-1)
-		b.WriteString(r.TraceText())
-	}
-	fmt.Fprintf(&b, "transitions: %d, depth: %d\n", r.Transitions, r.Depth)
-	fmt.Fprintf(&b, "states explored: %d\n", r.States)
-	return b.String()
-}
+func (r *LifeResult) String() string { return r.report().String() }
 
 // TraceText renders the counterexample as numbered steps, each followed by
 // the state after it; step 0 is the initial state.
-func (r *LifeResult) TraceText() string {
-	var b strings.Builder
-	for i, ts := range r.Trace {
-		if i == 0 {
-			fmt.Fprintf(&b, "%3d. initial state\n", 0)
-		} else {
-			fmt.Fprintf(&b, "%3d. %s\n", i, ts.Step)
-		}
-		for _, l := range r.m.Describe(ts.State) {
-			fmt.Fprintf(&b, "       %s\n", l)
-		}
-	}
-	return b.String()
-}
+func (r *LifeResult) TraceText() string { return r.report().traceText() }
 
 // DOT renders the counterexample as a Graphviz digraph, as Result.DOT does.
-func (r *LifeResult) DOT() string {
-	var b strings.Builder
-	b.WriteString("digraph counterexample {\n\tnode [shape=box fontname=\"monospace\"];\n")
-	if r.Violation != nil {
-		fmt.Fprintf(&b, "\tlabel=%q;\n", r.Design.Name+": "+r.Violation.Error())
+func (r *LifeResult) DOT() string { return r.report().dot() }
+
+func (r *LifeResult) report() report {
+	rep := report{
+		name: r.Design.Name, summary: r.Design.Summary, bounds: r.Bounds.String(),
+		holds:     fmt.Sprintf("%s, %s, %s, %s, %s, %s (and %s of the hand-off)", P5, P6, P7, P8, P9, P10, P4),
+		violation: r.Violation, transitions: r.Transitions, depth: r.Depth, explored: r.States,
 	}
-	for i, ts := range r.Trace {
-		label := strings.Join(r.m.Describe(ts.State), "\\l") + "\\l"
-		attr := ""
-		if i == len(r.Trace)-1 && r.Violation != nil {
-			attr = " color=red"
-		}
-		fmt.Fprintf(&b, "\ts%d [label=\"%s\"%s];\n", i, dotEscape(label), attr)
-		if i > 0 {
-			style := ""
-			if ts.Step.Hidden() {
-				style = " style=dashed"
-			}
-			fmt.Fprintf(&b, "\ts%d -> s%d [label=\"%d. %s\"%s];\n", i-1, i, i, dotEscape(ts.Step.String()), style)
-		}
+	for _, ts := range r.Trace {
+		rep.steps = append(rep.steps, ts.Step)
+		rep.states = append(rep.states, r.m.Describe(ts.State))
 	}
-	b.WriteString("}\n")
-	return b.String()
+	return rep
 }

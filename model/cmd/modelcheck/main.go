@@ -92,23 +92,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 				*o.dst = o.v
 			}
 		}
-		start := time.Now()
-		r, err := model.ExploreLife(ld, b, model.Options{Progress: progress(stderr, start, !*quiet)})
-		if err != nil {
-			fmt.Fprintln(stderr, "modelcheck:", err)
-			return 2, errUsage
-		}
-		if *dot != "" && r.Violation != nil {
-			if err := os.WriteFile(*dot, []byte(r.DOT()), 0o644); err != nil {
-				return 2, err
-			}
-		}
-		fmt.Fprintf(stdout, "time: %s\n", time.Since(start).Round(time.Millisecond))
-		fmt.Fprint(stdout, r.String())
-		if r.Violation != nil {
-			return 1, nil
-		}
-		return 0, nil
+		return report(stdout, stderr, *dot, *quiet, func(opt model.Options) (result, error) {
+			return model.ExploreLife(ld, b, opt)
+		})
 	}
 	d, ok := model.LookupDesign(*variant)
 	if !ok {
@@ -124,20 +110,37 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			*o.dst = o.v
 		}
 	}
+	return report(stdout, stderr, *dot, *quiet, func(opt model.Options) (result, error) {
+		return model.Explore(d, b, opt)
+	})
+}
+
+// result is what report prints of a search: model.Result or
+// model.LifeResult.
+type result interface {
+	String() string
+	DOT() string
+	Violated() bool
+}
+
+// report runs explore, writes its counterexample as DOT to dot if asked,
+// prints its result, and returns the exit status: 1 when a property is
+// violated.
+func report(stdout, stderr io.Writer, dot string, quiet bool, explore func(model.Options) (result, error)) (int, error) {
 	start := time.Now()
-	r, err := model.Explore(d, b, model.Options{Progress: progress(stderr, start, !*quiet)})
+	r, err := explore(model.Options{Progress: progress(stderr, start, !quiet)})
 	if err != nil {
 		fmt.Fprintln(stderr, "modelcheck:", err)
 		return 2, errUsage
 	}
-	if *dot != "" && r.Violation != nil {
-		if err := os.WriteFile(*dot, []byte(r.DOT()), 0o644); err != nil {
+	if dot != "" && r.Violated() {
+		if err := os.WriteFile(dot, []byte(r.DOT()), 0o644); err != nil {
 			return 2, err
 		}
 	}
 	fmt.Fprintf(stdout, "time: %s\n", time.Since(start).Round(time.Millisecond))
 	fmt.Fprint(stdout, r.String())
-	if r.Violation != nil {
+	if r.Violated() {
 		return 1, nil
 	}
 	return 0, nil
