@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +30,13 @@ import (
 //	< expected reply bytes (concatenated across lines, escapes as above)
 //	closed         the server closes the connection after the replies
 //
+// Two forms let a case hold what differs from server to server and from
+// second to second: \# in a reply stands for any decimal number of one digit
+// or more (a CAS unique, which memcached numbers across every case it has
+// run, or the low digits of a TTL read back while its clock ticks), and
+// $cas in a request is replaced, when it is sent, by the CAS unique of the
+// last reply that carried one (a gets VALUE line, or a meta reply's c flag).
+//
 // Every case runs on a fresh store (64 MiB, 1 MiB items) whose clock starts at
 // transcriptEpoch. Cases marked "memcached" are also replayed, unchanged,
 // against a real memcached when MEMCACHED_ADDR is set (for example
@@ -42,12 +50,89 @@ type transcript struct {
 	memcached bool
 	steps     []step
 	want      []byte
+	holes     []int // offsets in want where a number stands (\#), ascending
 	closed    bool
 }
 
 type step struct {
 	data  []byte // a read
 	clock int64  // or a clock advance
+}
+
+// casVar is the request's stand-in for the last CAS unique replied.
+var casVar = []byte("$cas")
+
+// needsCAS reports whether the read must wait for the replies before it.
+func (s step) needsCAS() bool { return bytes.Contains(s.data, casVar) }
+
+// with returns the read as sent after the replies out.
+func (s step) with(out []byte) []byte {
+	if !s.needsCAS() {
+		return s.data
+	}
+	return bytes.ReplaceAll(s.data, casVar, lastCAS(out))
+}
+
+// lastCAS returns the CAS unique of the last reply in out that carries one:
+// "VALUE key flags bytes cas" or a meta reply's c flag.
+func lastCAS(out []byte) []byte {
+	var cas []byte
+	for _, l := range bytes.Split(out, []byte("\r\n")) {
+		f := bytes.Fields(l)
+		switch {
+		case len(f) == 5 && string(f[0]) == "VALUE":
+			cas = f[4]
+		case len(f) > 0 && (string(f[0]) == "VA" || string(f[0]) == "HD"):
+			for _, flag := range f[1:] {
+				if flag[0] == 'c' {
+					cas = flag[1:]
+				}
+			}
+		}
+	}
+	return cas
+}
+
+// wanted renders the expected reply for a failure's message, \# at each
+// hole.
+func (tr *transcript) wanted() []byte {
+	var b []byte
+	w := 0
+	for _, h := range tr.holes {
+		b = append(append(b, tr.want[w:h]...), `\#`...)
+		w = h
+	}
+	return trim(append(b, tr.want[w:]...))
+}
+
+// matches reports whether got is the case's reply, a number where a hole
+// is; with prefix, whether got is the start of it (a reply cut short by a
+// reset).
+func (tr *transcript) matches(got []byte, prefix bool) bool {
+	w, g := 0, 0
+	for _, h := range append(tr.holes, len(tr.want)) {
+		lit := tr.want[w:h]
+		if prefix && len(got)-g <= len(lit) {
+			return bytes.HasPrefix(lit, got[g:])
+		}
+		if !bytes.HasPrefix(got[g:], lit) {
+			return false
+		}
+		g += len(lit)
+		w = h
+		if h == len(tr.want) {
+			break
+		}
+		digits := g
+		for digits < len(got) && got[digits] >= '0' && got[digits] <= '9' {
+			digits++
+		}
+		if digits == g && !(prefix && g == len(got)) {
+			return false
+		}
+		g = digits
+	}
+	return g == len(got)
 }
 
 const transcriptEpoch = 1_800_000_000
@@ -130,11 +215,16 @@ func loadTranscripts(t testing.TB) []*transcript {
 				}
 				cur.steps = append(cur.steps, step{data: b})
 			case strings.HasPrefix(l, "< "):
-				b, err := unescape(l[2:])
-				if err != nil {
-					fail(err)
+				for i, part := range strings.Split(l[2:], `\#`) {
+					if i > 0 {
+						cur.holes = append(cur.holes, len(cur.want))
+					}
+					b, err := unescape(part)
+					if err != nil {
+						fail(err)
+					}
+					cur.want = append(cur.want, b...)
 				}
-				cur.want = append(cur.want, b...)
 			case strings.HasPrefix(l, "repeat "):
 				var count int
 				var ch string
@@ -218,10 +308,10 @@ func TestTranscripts(t *testing.T) {
 					clock.now += s.clock
 					continue
 				}
-				f.read(s.data)
+				f.read(s.with(f.out))
 			}
-			if !bytes.Equal(f.out, tr.want) {
-				t.Errorf("%s:%d\n got: %q\nwant: %q", tr.file, tr.line, trim(f.out), trim(tr.want))
+			if !tr.matches(f.out, false) {
+				t.Errorf("%s:%d\n got: %q\nwant: %q", tr.file, tr.line, trim(f.out), tr.wanted())
 			}
 			if f.closed != tr.closed {
 				t.Errorf("%s:%d closed = %v, want %v", tr.file, tr.line, f.closed, tr.closed)
@@ -298,55 +388,87 @@ func replayTCP(t *testing.T, addr string, tr *transcript, flush bool) {
 	}
 	// A client that stops reading while it writes a large case would
 	// deadlock against a server that stops reading while its replies are
-	// unread: read concurrently.
-	type result struct {
-		got    []byte
-		closed bool
-		err    error
-	}
-	// The sentinel, a miss with an opaque no case uses, is answered after
-	// every earlier command: it marks the end of the replies without waiting
-	// for silence.
-	const sentinel, sentinelReply = "mg end-of-transcript O31337\r\n", "EN O31337\r\n"
-	res := make(chan result, 1)
+	// unread: read concurrently. The reader stops at an error: the
+	// deadline, the server's close, or the close when this returns.
+	var (
+		mu   sync.Mutex
+		got  []byte
+		rerr error // set once the reader stopped
+	)
+	changed := make(chan struct{}, 1)
 	go func() {
-		var r result
 		buf := make([]byte, 1<<16)
-		for tr.closed || !bytes.HasSuffix(r.got, []byte(sentinelReply)) {
+		for {
 			n, err := nc.Read(buf)
-			r.got = append(r.got, buf[:n]...)
+			mu.Lock()
+			got = append(got, buf[:n]...)
+			rerr = err
+			mu.Unlock()
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
 			if err != nil {
-				r.closed = errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
-				if !r.closed {
-					r.err = err
-				}
-				break
+				return
 			}
 		}
-		res <- r
 	}()
+	// until waits for the replies to satisfy cond, or for the reader to
+	// stop, and returns them.
+	until := func(cond func([]byte) bool) ([]byte, error) {
+		for {
+			mu.Lock()
+			g, err := got, rerr
+			mu.Unlock()
+			if cond(g) || err != nil {
+				return g, err
+			}
+			<-changed
+		}
+	}
+	// The sentinel, a miss with an opaque no case uses, is answered after
+	// every earlier command: it marks the end of the replies so far without
+	// waiting for silence, at the end and before a read that needs $cas.
+	const sentinel, sentinelReply = "mg end-of-transcript O31337\r\n", "EN O31337\r\n"
+	sentinels := 0
+	mark := func() ([]byte, error) {
+		if _, err := nc.Write([]byte(sentinel)); err != nil {
+			return nil, err
+		}
+		sentinels++
+		g, err := until(func(g []byte) bool { return bytes.Count(g, []byte(sentinelReply)) == sentinels })
+		return bytes.ReplaceAll(g, []byte(sentinelReply), nil), err
+	}
 	for _, s := range tr.steps {
-		if _, err := nc.Write(s.data); err != nil {
+		var sofar []byte
+		if s.needsCAS() {
+			if sofar, err = mark(); err != nil {
+				t.Fatalf("%s:%d: replies before a read with $cas: %v (so far %q)", tr.file, tr.line, err, trim(sofar))
+			}
+		}
+		if _, err := nc.Write(s.with(sofar)); err != nil {
 			if tr.closed {
 				break
 			}
 			t.Fatal(err)
 		}
 	}
-	if !tr.closed {
-		if _, err := nc.Write([]byte(sentinel)); err != nil {
-			t.Fatal(err)
-		}
+	var final []byte
+	var rerrFinal error
+	if tr.closed {
+		final, rerrFinal = until(func([]byte) bool { return false })
+		final = bytes.ReplaceAll(final, []byte(sentinelReply), nil)
+	} else {
+		final, rerrFinal = mark()
 	}
-	r := <-res
-	if r.err != nil {
-		t.Fatalf("reading replies: %v (so far %q)", r.err, trim(r.got))
+	closed := errors.Is(rerrFinal, io.EOF) || errors.Is(rerrFinal, syscall.ECONNRESET)
+	if rerrFinal != nil && !closed {
+		t.Fatalf("reading replies: %v (so far %q)", rerrFinal, trim(final))
 	}
-	got := bytes.TrimSuffix(r.got, []byte(sentinelReply))
-	if !bytes.Equal(got, tr.want) && !(tr.closed && bytes.HasPrefix(tr.want, got)) {
-		t.Errorf("%s:%d over TCP\n got: %q\nwant: %q", tr.file, tr.line, trim(got), trim(tr.want))
+	if !tr.matches(final, tr.closed) {
+		t.Errorf("%s:%d over TCP\n got: %q\nwant: %q", tr.file, tr.line, trim(final), tr.wanted())
 	}
-	if r.closed != tr.closed {
-		t.Errorf("%s:%d closed = %v, want %v", tr.file, tr.line, r.closed, tr.closed)
+	if closed != tr.closed {
+		t.Errorf("%s:%d closed = %v, want %v", tr.file, tr.line, closed, tr.closed)
 	}
 }
