@@ -180,8 +180,13 @@ func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 	} else {
 		out = append(out, "HD"...)
 	}
+	// memcached applies the flags in order: a t before T reports the TTL
+	// the item had, a t after it the TTL T gave.
 	out = m.appendRet(out, func(f byte, out []byte) ([]byte, bool) {
 		switch f {
+		case 'T':
+			v.Exptime = st.TouchedExptime(exptime, now)
+			return out, false
 		case 'c':
 			return strconv.AppendUint(out, v.CAS, 10), true
 		case 'f':
@@ -303,11 +308,15 @@ func (s *Session) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte
 		return append(out, replyNoMemory...), int(n) + 2, done
 	}
 	out = append(out, code...)
+	// c reports the new unique, or 0 when nothing was stored, as memcached.
 	out = m.appendRet(out, func(f byte, out []byte) ([]byte, bool) {
-		if f == 'c' && res == Stored {
-			return strconv.AppendUint(out, cas, 10), true
+		if f != 'c' {
+			return out, false
 		}
-		return out, false
+		if res != Stored {
+			cas = 0
+		}
+		return strconv.AppendUint(out, cas, 10), true
 	})
 	return out, int(n) + 2, done
 }
@@ -356,7 +365,8 @@ func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 		case 'J':
 			req.Initial = v
 		case 'C':
-			req.HasCAS, req.CAS = true, v
+			// memcached compares a unique only when it is not 0.
+			req.HasCAS, req.CAS = v != 0, v
 		}
 	}
 	if m.flag('N') {
@@ -382,10 +392,16 @@ func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 	}
 	st := s.cache.store
 	res, v := st.Delta(m.key, req)
+	quiet := m.flag('q')
+	if res == Created {
+		// memcached answers an item ma created even under q.
+		res, quiet = Stored, false
+	}
+	touched := v.Exptime
 	if res == Stored && m.flag('T') {
 		if t, ok := parseExptime(m.tok['T']); ok {
 			st.Touch(m.key, t)
-			v.Exptime = st.absExptime(t, st.Now())
+			touched = st.absExptime(t, st.Now())
 		}
 	}
 	switch res {
@@ -402,7 +418,7 @@ func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 		out = append(out, "NS"...)
 		return m.appendRet(out, nil)
 	}
-	if m.flag('q') {
+	if quiet {
 		// memcached suppresses the whole success reply, value included.
 		return out
 	}
@@ -417,6 +433,10 @@ func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 		switch f {
 		case 'c':
 			return strconv.AppendUint(out, v.CAS, 10), true
+		case 'T':
+			// As in mg: a t before T reports the TTL the item had.
+			v.Exptime = touched
+			return out, false
 		case 't':
 			return appendTTL(out, v.Exptime, now), true
 		}

@@ -13,6 +13,7 @@ const (
 	TooLarge                 // SERVER_ERROR object too large for cache
 	NoMemory                 // SERVER_ERROR out of memory storing object
 	NonNumeric               // CLIENT_ERROR cannot increment or decrement non-numeric value
+	Created                  // HD: ma's N created the missing item (Delta only)
 )
 
 // Mode is the storage command.
@@ -41,12 +42,18 @@ func viewOf(it *item) View {
 	return View{Value: it.value, Flags: it.flags, CAS: it.cas, Exptime: it.exptime, Access: it.access, Fetched: it.fetched}
 }
 
+// TouchedExptime is the absolute exptime a touch with the protocol value
+// exptime gives at the unix second now.
+func (s *Store) TouchedExptime(exptime, now int64) int64 { return s.absExptime(exptime, now) }
+
 // Now is the store's current unix second.
 func (s *Store) Now() int64 { return s.now() }
 
 // Get returns the live item for key and marks it fetched and most recently
 // used. With touch it also sets the item's exptime (gat, mg T); exptime is the
-// protocol value.
+// protocol value. The View is the item as found, before the touch: mg reports
+// the TTL from before its T flag when its t flag comes first, as memcached
+// does, and computes the new one with TouchedExptime.
 func (s *Store) Get(key []byte, touch bool, exptime int64) (View, bool) {
 	now := s.now()
 	sh := s.shardFor(key)
@@ -65,11 +72,11 @@ func (s *Store) Get(key []byte, touch bool, exptime int64) (View, bool) {
 		return View{}, false
 	}
 	sh.counters.getHits++
+	v := viewOf(it)
 	if touch {
 		sh.counters.touchHits++
 		it.exptime = s.absExptime(exptime, now)
 	}
-	v := viewOf(it)
 	it.fetched = true
 	it.access = now
 	sh.bump(it)
@@ -123,32 +130,29 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	defer sh.mu.Unlock()
 	sh.counters.cmdSet++
 	old := s.lookup(sh, key, now)
-	if req.HasCAS {
-		switch {
-		case old == nil:
-			sh.counters.casMisses++
-			return NotFound, 0
-		case old.cas != req.CAS:
-			sh.counters.casBadval++
-			return Exists, 0
-		}
-		sh.counters.casHits++
-	}
 	it := &item{key: string(key), flags: req.Flags, stored: now, access: now}
-	switch req.Mode {
-	case ModeAdd:
-		if old != nil {
-			// memcached bumps the existing item on a failed add.
-			sh.bump(old)
-			return NotStored, 0
-		}
-	case ModeReplace:
-		if old == nil {
-			return NotStored, 0
-		}
-	case ModeAppend, ModePrepend:
-		if old == nil {
-			return NotStored, 0
+	// memcached's rules: a set or a replace with a CAS unique is the cas
+	// command, which needs the item and its unique; add ignores the unique;
+	// append and prepend need the item, and its unique when one is given.
+	isCAS := req.HasCAS && (req.Mode == ModeSet || req.Mode == ModeReplace)
+	switch {
+	case isCAS && old == nil:
+		sh.counters.casMisses++
+		return NotFound, 0
+	case isCAS && old.cas != req.CAS:
+		sh.counters.casBadval++
+		return Exists, 0
+	case isCAS:
+		sh.counters.casHits++
+	case req.Mode == ModeAdd && old != nil:
+		// memcached bumps the existing item on a failed add.
+		sh.bump(old)
+		return NotStored, 0
+	case (req.Mode == ModeReplace || req.Mode == ModeAppend || req.Mode == ModePrepend) && old == nil:
+		return NotStored, 0
+	case req.Mode == ModeAppend || req.Mode == ModePrepend:
+		if req.HasCAS && old.cas != req.CAS {
+			return Exists, 0
 		}
 		if !s.Fits(key, len(old.value)+len(value)) {
 			return TooLarge, 0
@@ -220,6 +224,8 @@ func (s *Store) Touch(key []byte, exptime int64) Result {
 	}
 	sh.counters.touchHits++
 	it.exptime = s.absExptime(exptime, now)
+	// memcached's touch fetches the item: mg's h flag says so after it.
+	it.fetched = true
 	sh.bump(it)
 	return Stored
 }
@@ -262,7 +268,7 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 		it := &item{key: string(key), value: v, exptime: s.absExptime(req.Exptime, now), stored: now, access: now}
 		it.cas = s.cas.Add(1)
 		s.link(sh, nil, it, now)
-		return Stored, viewOf(it)
+		return Created, viewOf(it)
 	}
 	if req.HasCAS && old.cas != req.CAS {
 		sh.counters.casBadval++
