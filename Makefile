@@ -9,7 +9,7 @@ FUZZTIME    ?= 30s
 DURATION    ?= 10m
 BENCHTIME   ?= 1s
 
-.PHONY: run test unit lint crossvet model spec compat bench lincheck fuzz mutants soak deps
+.PHONY: run test unit lint crossvet model spec compat difffuzz bench lincheck fuzz mutants soak deps
 
 # handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT);
 # Ctrl-C stops it gracefully. Built first, so Ctrl-C reaches handoffd itself rather than go run.
@@ -60,12 +60,23 @@ spec: deps
 	bash spec/check.sh
 
 # The transcripts marked "memcached" replayed byte for byte against Debian's
-# memcached, so the protocol tests are checked against the system they copy.
+# memcached, so the protocol tests are checked against the system they copy;
+# then the differential fuzzer's seeds, handoff and memcached in lockstep, and
+# its broken twins, each of which it must refute.
 COMPAT_PORT ?= 21299
+MEMCACHED = memcached -U 0 -l 127.0.0.1 -p $(COMPAT_PORT) $$(test "$$(id -u)" = 0 && echo -u nobody) & pid=$$!; \
+	for i in $$(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$(COMPAT_PORT)) 2>/dev/null && break; sleep 0.1; done
 compat: deps
-	@memcached -U 0 -l 127.0.0.1 -p $(COMPAT_PORT) $$(test "$$(id -u)" = 0 && echo -u nobody) & pid=$$!; \
-	for i in $$(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$(COMPAT_PORT)) 2>/dev/null && break; sleep 0.1; done; \
-	MEMCACHED_ADDR=127.0.0.1:$(COMPAT_PORT) $(GO) test -count=1 -run TranscriptsAgainstMemcached ./impl/memcache/; rc=$$?; \
+	@$(MEMCACHED); \
+	MEMCACHED_ADDR=127.0.0.1:$(COMPAT_PORT) $(GO) test -count=1 -run 'TranscriptsAgainstMemcached|TestDifferential' ./impl/memcache/; rc=$$?; \
+	kill $$pid; exit $$rc
+
+# The differential fuzzer on fresh random seeds for DURATION (a failure
+# prints its seed: replay it with -diff.seed).
+DURATION ?= 10m
+difffuzz: deps
+	@$(MEMCACHED); \
+	MEMCACHED_ADDR=127.0.0.1:$(COMPAT_PORT) $(GO) test -count=1 -timeout 0 -run 'TestDifferential$$' ./impl/memcache/ -diff.duration=$(DURATION); rc=$$?; \
 	kill $$pid; exit $$rc
 
 # handoff side by side with the floor, Go net, memcached and gnet (docs/bench.svg);

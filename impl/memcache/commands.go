@@ -296,7 +296,7 @@ func (s *Session) touch(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return quietly(out, quiet, replyBadExptime)
 	}
-	if s.cache.store.Touch(toks[1], exptime) == NotFound {
+	if s.cache.store.Touch(toks[1], exptime, true) == NotFound {
 		return quietly(out, quiet, "NOT_FOUND\r\n")
 	}
 	return quietly(out, quiet, "TOUCHED\r\n")

@@ -30,6 +30,9 @@ var diffSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8}
 type diffSide struct {
 	name, addr string
 	nc         net.Conn
+	// twin, when set, turns the side into a broken twin: it rewrites each
+	// batch's reads before they are sent and its reply after.
+	twin *diffTwin
 }
 
 func (s *diffSide) conn() (net.Conn, error) {
@@ -72,6 +75,11 @@ func (s *diffSide) exchange(reads [][]byte, n int) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
+	if s.twin != nil && s.twin.request != nil {
+		for i := range reads {
+			reads[i] = s.twin.request(reads[i])
+		}
+	}
 	mreq, mrep := diffMarker(n)
 	_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
 	go func() {
@@ -96,7 +104,11 @@ func (s *diffSide) exchange(reads [][]byte, n int) (reply, error) {
 			return reply{out: got, closed: true}, nil
 		}
 	}
-	return reply{out: bytes.TrimSuffix(got, []byte(mrep))}, nil
+	r := reply{out: bytes.TrimSuffix(got, []byte(mrep))}
+	if s.twin != nil && s.twin.reply != nil {
+		r.out = s.twin.reply(reads, r.out)
+	}
+	return r, nil
 }
 
 func clip(b []byte) string {
@@ -331,7 +343,7 @@ func replay(t *testing.T, d *diffRun, batches [][][]string) string {
 // shrink removes batches, then commands within batches, while the
 // divergence remains, within a budget of replays.
 func shrink(t *testing.T, d *diffRun, f *diffFailure) *diffFailure {
-	budget := 300
+	budget := 2000
 	for changed := true; changed && budget > 0; {
 		changed = false
 		for i := 0; i < len(f.batches) && budget > 0; i++ {

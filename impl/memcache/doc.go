@@ -29,30 +29,7 @@
 // in testdata mark "memcached"; TestTranscriptsAgainstMemcached replays those
 // against a real memcached (MEMCACHED_ADDR).
 //
-// Deliberate differences from memcached 1.6.18, each where memcached's
-// behaviour is a defect, a feature handoff does not have, or a figure handoff
-// adds:
-//
-//   - A command line with no '\n' in its first 2048 bytes (256 KiB for get,
-//     gets, gat, gats) is answered "CLIENT_ERROR line too long" and the
-//     connection closed; memcached closes without a word, and buffers a get
-//     line without bound.
-//   - Flags over 32 bits and a value length over 2^31-1 are refused with
-//     CLIENT_ERROR bad command line format; memcached truncates them. An
-//     exptime beyond 32 bits is taken as the absolute time it names;
-//     memcached truncates it too.
-//   - A get that fails on a key over 250 bytes withdraws only its own values;
-//     memcached 1.6.18 also drops the replies of earlier pipelined commands.
-//   - Not implemented: the binary protocol, UDP, SASL and ascii auth; meta
-//     stale items (I, W/X/Z), mg vivify (N, R), E and u (accepted, no effect);
-//     stats conns and detail, shutdown, cache_memlimit, lru, lru_crawler,
-//     watch and slabs commands (answered ERROR).
-//   - stats adds one figure memcached does not have: goroutines, the Go
-//     runtime's count (runtime.NumGoroutine), after threads. A soak watches
-//     it for a leak that neither fds nor threads show; tools that read
-//     memcached's stats skip names they do not know, so they are unaffected.
-//     (No transcript marked "memcached" prints the general stats, whose pid
-//     and times differ between servers anyway.)
-//   - There is no slab allocator: stats items and stats slabs report one
-//     class (1) holding every item, and stats cachedump 1 lists them.
+// Where it differs from memcached 1.6.18, and why, is listed in the
+// repository's README ("Where handoffd differs from memcached"), beside
+// how the differential fuzzer finds such differences.
 package memcache

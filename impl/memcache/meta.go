@@ -400,7 +400,7 @@ func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 	touched := v.Exptime
 	if res == Stored && m.flag('T') {
 		if t, ok := parseExptime(m.tok['T']); ok {
-			st.Touch(m.key, t)
+			st.Touch(m.key, t, false)
 			touched = st.absExptime(t, st.Now())
 		}
 	}

@@ -133,7 +133,8 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	it := &item{key: string(key), flags: req.Flags, stored: now, access: now}
 	// memcached's rules: a set or a replace with a CAS unique is the cas
 	// command, which needs the item and its unique; add ignores the unique;
-	// append and prepend need the item, and its unique when one is given.
+	// append and prepend need the item, and its unique when one other than
+	// 0 is given.
 	isCAS := req.HasCAS && (req.Mode == ModeSet || req.Mode == ModeReplace)
 	switch {
 	case isCAS && old == nil:
@@ -151,8 +152,8 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	case (req.Mode == ModeReplace || req.Mode == ModeAppend || req.Mode == ModePrepend) && old == nil:
 		return NotStored, 0
 	case req.Mode == ModeAppend || req.Mode == ModePrepend:
-		if req.HasCAS && old.cas != req.CAS {
-			return Exists, 0
+		if req.HasCAS && req.CAS != 0 && old.cas != req.CAS {
+			return Exists, 0 // a unique of 0 compares with nothing here
 		}
 		if !s.Fits(key, len(old.value)+len(value)) {
 			return TooLarge, 0
@@ -210,8 +211,10 @@ func (s *Store) Delete(key []byte, hasCAS bool, cas uint64) Result {
 	return Stored
 }
 
-// Touch sets the exptime of key; exptime is the protocol value.
-func (s *Store) Touch(key []byte, exptime int64) Result {
+// Touch sets the exptime of key; exptime is the protocol value. With fetch it
+// also marks the item fetched, as memcached's touch command does (mg's h
+// flag then says so) and ma's T flag does not.
+func (s *Store) Touch(key []byte, exptime int64, fetch bool) Result {
 	now := s.now()
 	sh := s.shardFor(key)
 	sh.mu.Lock()
@@ -224,8 +227,9 @@ func (s *Store) Touch(key []byte, exptime int64) Result {
 	}
 	sh.counters.touchHits++
 	it.exptime = s.absExptime(exptime, now)
-	// memcached's touch fetches the item: mg's h flag says so after it.
-	it.fetched = true
+	if fetch {
+		it.fetched = true
+	}
 	sh.bump(it)
 	return Stored
 }
@@ -269,6 +273,11 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 		it.cas = s.cas.Add(1)
 		s.link(sh, nil, it, now)
 		return Created, viewOf(it)
+	}
+	// memcached's order: an empty value is no number, then the unique is
+	// compared, then the value parsed.
+	if len(old.value) == 0 {
+		return NonNumeric, View{}
 	}
 	if req.HasCAS && old.cas != req.CAS {
 		sh.counters.casBadval++
