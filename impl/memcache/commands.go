@@ -189,7 +189,7 @@ func (s *Session) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, 
 		}
 		req.HasCAS, req.CAS = true, cas
 	}
-	if !s.cache.store.Fits(key, int(n)) {
+	if !s.cache.store.Fits(key, int(n), req.Flags) {
 		s.cache.storeTooLarge.Add(1)
 		if mode == ModeSet {
 			s.cache.store.Drop(key)

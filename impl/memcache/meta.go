@@ -274,7 +274,7 @@ func (s *Session) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte
 		}
 	}
 	st := s.cache.store
-	if !st.Fits(m.key, int(n)) {
+	if !st.Fits(m.key, int(n), req.Flags) {
 		s.cache.storeTooLarge.Add(1)
 		if req.Mode == ModeSet {
 			st.Drop(m.key)
@@ -476,6 +476,6 @@ func (s *Session) metaDebug(m *metaReq, out []byte) []byte {
 		out = append(out, "no"...)
 	}
 	out = append(out, " cls=1 size="...)
-	out = strconv.AppendInt(out, int64(len(m.key)+len(v.Value)+itemOverhead), 10)
+	out = strconv.AppendInt(out, itemTotal(len(m.key), len(v.Value), v.Flags), 10)
 	return append(out, "\r\n"...)
 }

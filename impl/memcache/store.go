@@ -13,10 +13,21 @@ import (
 // days is relative to now, a larger one is an absolute unix time.
 const maxRelativeExptime = 60 * 60 * 24 * 30
 
-// itemOverhead approximates memcached's item header (48 bytes), the key's
-// terminator and the value's trailing "\r\n". It makes -I mean what it
-// means for memcached: a value of exactly -I bytes does not fit.
-const itemOverhead = 48 + 1 + 2
+// itemOverhead is what memcached adds to an item's key and value when it
+// checks the item against -I, and reports as me's size: its header (48
+// bytes), the key's terminator, the value's trailing "\r\n" and the CAS
+// unique; client flags other than 0 add 4 more (itemTotal). So -I means what
+// it means for memcached, to the byte.
+const itemOverhead = 48 + 1 + 2 + 8
+
+// itemTotal is memcached's size of an item (ITEM_ntotal).
+func itemTotal(key, n int, flags uint32) int64 {
+	t := int64(key) + int64(n) + itemOverhead
+	if flags != 0 {
+		t += 4
+	}
+	return t
+}
 
 // itemMemOverhead is what an item costs on the Go heap beyond its key and
 // value bytes: the item struct, its map entry and allocation rounding,

@@ -109,16 +109,17 @@ type SetReq struct {
 	CAS    uint64
 }
 
-// Fits reports whether an item with this key and value length is within the
-// item size limit; a storage command checks it before reading the value.
-func (s *Store) Fits(key []byte, n int) bool {
-	return int64(len(key))+int64(n)+itemOverhead <= int64(s.itemMax)
+// Fits reports whether an item with this key, value length and client flags
+// is within the item size limit; a storage command checks it before reading
+// the value.
+func (s *Store) Fits(key []byte, n int, flags uint32) bool {
+	return itemTotal(len(key), n, flags) <= int64(s.itemMax)
 }
 
 // Set stores value under key per req and returns the result and the new CAS
 // unique. value is copied.
 func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
-	if !s.Fits(key, len(value)) {
+	if !s.Fits(key, len(value), req.Flags) {
 		if req.Mode == ModeSet {
 			s.Drop(key)
 		}
@@ -155,7 +156,7 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 		if req.HasCAS && req.CAS != 0 && old.cas != req.CAS {
 			return Exists, 0 // a unique of 0 compares with nothing here
 		}
-		if !s.Fits(key, len(old.value)+len(value)) {
+		if !s.Fits(key, len(old.value)+len(value), old.flags) {
 			return TooLarge, 0
 		}
 		joined := make([]byte, 0, len(old.value)+len(value))
@@ -266,7 +267,7 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 			return NotFound, View{}
 		}
 		v := strconv.AppendUint(nil, req.Initial, 10)
-		if !s.Fits(key, len(v)) {
+		if !s.Fits(key, len(v), 0) {
 			return TooLarge, View{}
 		}
 		it := &item{key: string(key), value: v, exptime: s.absExptime(req.Exptime, now), stored: now, access: now}
