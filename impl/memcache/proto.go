@@ -40,6 +40,9 @@ type Settings struct {
 	// Process returns (once it has output to flush) so other connections get
 	// their turn; default 20.
 	ReqsPerEvent int
+	// Verbosity is the level stats settings reports until a verbosity
+	// command changes it: memcached's count of -v flags, at most 2.
+	Verbosity int
 	// The rest are only reported by stats settings. TCPPort, Inter (-l) and
 	// DomainSocket (-s) are the command line's words. MaxConns, Threads,
 	// Backlog and IdleTimeout are the reactor's, and Protocol.OnBoot sets
@@ -78,6 +81,7 @@ func NewCache(store *Store, settings Settings, connStats func() ConnStats) *Cach
 		settings.ReqsPerEvent = 20
 	}
 	c := &Cache{store: store, settings: settings, started: store.clock()}
+	c.verbosity.Store(int32(min(max(settings.Verbosity, 0), 2)))
 	c.SetConnStats(connStats)
 	return c
 }

@@ -33,6 +33,17 @@ type options struct {
 	v, vv        bool
 }
 
+// verbosity is memcached's count of v flags.
+func (o *options) verbosity() int {
+	switch {
+	case o.vv:
+		return 2
+	case o.v:
+		return 1
+	}
+	return 0
+}
+
 // parseFlags reads memcached's flags. It returns nil and the exit status
 // when the program must stop: 0 after -h, 2 for a bad flag, with the reason
 // and the usage on stderr.

@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	cache := memcache.NewCache(store, memcache.Settings{
 		ReqsPerEvent: o.reqsPerEvent,
+		Verbosity:    o.verbosity(),
 		TCPPort:      o.port,
 		Inter:        o.inter,
 		DomainSocket: o.socket,
