@@ -57,8 +57,16 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	unlocked-pop eventfd-pop-one fd-closed-before-onclose balancer-skips-worker registered-twice
 	newest-first-pop fd-leaked queued-left-open stale-task-runs stale-event-delivered
 	close-drops-output read-not-paused halfclose-drops-held task-kick-lost held-input-aliased
-	flush-offset-reset write-jumps-queue slot-kept-on-error)
+	flush-offset-reset write-jumps-queue slot-kept-on-error
+	cache-append-drops-ttl cache-stored-under-noreply cache-expired-at-its-second
+	cache-touch-bumps-cas cache-mg-quiet-miss-answered cache-incr-saturates
+	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
+# The reactor's faults run against LAYERS; the cache's and the daemon's
+# (named cache-... and daemon-...) against CACHE_LAYERS, with Debian's
+# memcached started for the run as the differential fuzzer's oracle
+# (MEMCACHED_ADDR, as make compat sets it).
+#
 # layer name, then the go test arguments that run it.
 LAYERS=(
 	"trace-replay|-run ^TestTraceReplay$ ./impl/reactor/"
@@ -70,6 +78,20 @@ LAYERS=(
 	"p6-guards|-run ^TestP6 ./impl/reactor/"
 	"sim|-run ^TestSimulation$ ./impl/reactor/"
 )
+CACHE_LAYERS=(
+	"cache|./impl/memcache/"
+	"difffuzz|-run ^TestDifferential$ ./impl/memcache/"
+	"daemon|./impl/cmd/handoffd/"
+)
+MEMCACHED_PORT=${MUTANTS_MEMCACHED_PORT:-21298}
+
+# layers FAULT prints the layer specs FAULT runs against, one per line.
+layers() {
+	case $1 in
+	cache-* | daemon-*) printf '%s\n' "${CACHE_LAYERS[@]}" ;;
+	*) printf '%s\n' "${LAYERS[@]}" ;;
+	esac
+}
 
 check=false
 if [ "${1:-}" = -check ]; then
@@ -104,7 +126,9 @@ done
 [ $rc -eq 0 ] || exit 1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/handoff-mutants.XXXXXX") || exit 1
+mcpid=
 cleanup() {
+	[ -z "$mcpid" ] || kill "$mcpid" 2>/dev/null
 	if [ -n "$LOGS" ] && [ -n "$(ls -A "$work/log" 2>/dev/null)" ]; then
 		mkdir -p "$LOGS" && cp -p "$work/log"/* "$LOGS"/
 		find "$work/tmp" -maxdepth 1 -name 'lincheck-*.html' -exec cp -p {} "$LOGS"/ \;
@@ -201,8 +225,25 @@ done
 # (it says so), and high while the P4 faults, which come first and are the
 # slowest, are most of what is measured: in a full run it peaks near twice
 # the time left, then falls.
-nl=${#LAYERS[@]}
-total=$(((1 + ${#FAULTS[@]}) * nl))
+# The plan: every run, in order, as "kind|fault|layer spec": the baseline's
+# runs (every layer a selected fault needs, with no patch), then each
+# fault's.
+plan=()
+needReactor=false needCache=false
+for fault in "${FAULTS[@]}"; do
+	case $fault in cache-* | daemon-*) needCache=true ;; *) needReactor=true ;; esac
+done
+if $needReactor; then
+	for spec in "${LAYERS[@]}"; do plan+=("b|baseline|$spec"); done
+fi
+if $needCache; then
+	for spec in "${CACHE_LAYERS[@]}"; do plan+=("b|baseline|$spec"); done
+fi
+nbase=${#plan[@]}
+for fault in "${FAULTS[@]}"; do
+	while IFS= read -r spec; do plan+=("f|$fault|$spec"); done < <(layers "$fault")
+done
+total=${#plan[@]}
 runs=0
 declare -A tsum tcount
 start=$(date +%s)
@@ -229,9 +270,9 @@ progress() {
 		eta="no estimate before the first run"
 	else
 		for ((j = k - 1; j < total; j++)); do
-			kind=f
-			[ $j -lt $nl ] && kind=b
-			name=${LAYERS[j % nl]%%|*}
+			kind=${plan[j]%%|*}
+			name=${plan[j]#*|*|}
+			name=${name%%|*}
 			left=$((left + $(mean "$kind.$name" "$kind" all)))
 		done
 		left=$(((left + 30) / 60))
@@ -254,7 +295,7 @@ run_layer() {
 	# those failures out of testdata/rapid, which is for real ones.
 	# shellcheck disable=SC2086
 	(cd "$src" && TMPDIR=$work/tmp RAPID_NOFAILFILE=true $GO test -trimpath -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args) \
-		>"$work/log/$fault.$name" 2>&1
+		</dev/null >"$work/log/$fault.$name" 2>&1
 	rc=$?
 	d=$(($(date +%s) - t0))
 	runs=$((runs + 1))
@@ -276,15 +317,24 @@ hung() {
 why() {
 	{
 		grep -v 'as it must be' "$1" |
-			grep -m1 -E 'FAIL: want|refused|P[1-7][: ]|DATA RACE|panic:|timed out|record [0-9]' ||
+			grep -m1 -E 'FAIL: want|refused|P([1-9]|10)[:/ ]|DATA RACE|panic:|timed out|record [0-9]|differs|handoff(d)? replied|got:' ||
 			grep -m1 -E 'FAIL' "$1"
 	} | sed 's/^[[:space:]]*//' | cut -c1-200
 }
 
-echo "mutants: $total runs of at most $LAYER_TIMEOUT each: the $nl layers with no patch, then each of ${#FAULTS[@]} faults against the $nl"
+if $needCache; then
+	# The differential fuzzer's oracle, on loopback, for the whole run.
+	memcached -U 0 -l 127.0.0.1 -p "$MEMCACHED_PORT" $(test "$(id -u)" = 0 && echo -u nobody) &
+	mcpid=$!
+	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$MEMCACHED_PORT") 2>/dev/null && break; sleep 0.1; done
+	export MEMCACHED_ADDR=127.0.0.1:$MEMCACHED_PORT
+fi
+
+echo "mutants: $total runs of at most $LAYER_TIMEOUT each: the $nbase layers with no patch, then each of ${#FAULTS[@]} faults against its layers"
 k=0
 scratch || exit 1
-for spec in "${LAYERS[@]}"; do
+for ((j = 0; j < nbase; j++)); do
+	spec=${plan[j]#*|*|}
 	k=$((k + 1))
 	if ! run_layer $k baseline "$spec"; then
 		echo "mutants: layer ${spec%%|*} fails with no patch applied:"
@@ -302,7 +352,7 @@ declare -A caughtBy
 for fault in "${FAULTS[@]}"; do
 	scratch "$fault" || exit 1
 	caught=() checked=0
-	for spec in "${LAYERS[@]}"; do
+	while IFS= read -r spec; do
 		k=$((k + 1))
 		name=${spec%%|*}
 		if ! run_layer $k "$fault" "$spec"; then
@@ -314,7 +364,7 @@ for fault in "${FAULTS[@]}"; do
 			fi
 			echo "  $fault / $name: $(why "$work/log/$fault.$name")"
 		fi
-	done
+	done < <(layers "$fault")
 	if [ ${#caught[@]} -eq 0 ]; then
 		caughtBy[$fault]=none
 		uncaught=$((uncaught + 1))
