@@ -444,3 +444,87 @@ func TestDifferential(t *testing.T) {
 		}
 	}
 }
+
+// TestDifferentialExpiry compares what time does to items, on short real
+// TTLs: random commands giving keys a TTL of 2 seconds (set, add, touch,
+// gat, gats, ms and mg with T, ma with N, and on even seeds flush_all with a
+// delay of 2), the
+// replies compared at once, then, after a budgeted wait of 3.5 seconds (the
+// two servers' clocks tick at different moments, so no check falls within a
+// second of a deadline), every key read back from both. Each seed costs one
+// wait; the seeds run one after the other on fresh keys.
+func TestDifferentialExpiry(t *testing.T) {
+	addr := os.Getenv("MEMCACHED_ADDR")
+	if addr == "" {
+		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
+	}
+	haddr, _ := startServer(t, 0)
+	d := newDiffRun(&diffSide{name: "handoff", addr: haddr}, &diffSide{name: "memcached", addr: addr})
+	defer d.h.drop()
+	defer d.m.drop()
+	for _, seed := range diffSeeds[:2] {
+		if f := runExpiry(t, d, seed); f != nil {
+			t.Fatalf("expiry seed %d: %s\nthe commands (no shrinking: time is part of them):\n%s", seed, f.why, f.transcript(t, d))
+		}
+	}
+}
+
+// runExpiry runs one seed of TestDifferentialExpiry and returns its first
+// divergence.
+func runExpiry(t *testing.T, d *diffRun, seed uint64) *diffFailure {
+	r := rand.New(rand.NewPCG(seed, 7))
+	if err := d.reset(); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"e0", "e1", "e2", "e3", "e4", "e5"}
+	var sent [][][]string
+	step := func(b [][]string) *diffFailure {
+		sent = append(sent, b)
+		why, err := d.step(b)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if why != "" {
+			return &diffFailure{seed: seed, why: why, batches: sent}
+		}
+		return nil
+	}
+	for range 30 {
+		k := keys[r.IntN(len(keys))]
+		var c string
+		switch r.IntN(10) {
+		case 0, 1, 2:
+			c = fmt.Sprintf("set %s %d %s 1\r\nx\r\n", k, r.IntN(3), []string{"2", "0", "1000500"}[r.IntN(3)])
+		case 3:
+			c = fmt.Sprintf("add %s 0 2 1\r\ny\r\n", k)
+		case 4:
+			c = fmt.Sprintf("touch %s 2\r\n", k)
+		case 5:
+			c = fmt.Sprintf("%s 2 %s\r\n", []string{"gat", "gats"}[r.IntN(2)], k)
+		case 6:
+			c = fmt.Sprintf("ms %s 1 T2\r\nz\r\n", k)
+		case 7:
+			c = fmt.Sprintf("mg %s v T2\r\n", k)
+		case 8:
+			c = fmt.Sprintf("ma %s N2 J5\r\n", k)
+		default:
+			// A delayed flush_all hides every TTL from the reads after the
+			// wait, so only even seeds send one.
+			if seed%2 == 0 && r.IntN(3) == 0 {
+				c = "flush_all 2\r\n"
+			} else {
+				c = fmt.Sprintf("delete %s\r\n", k)
+			}
+		}
+		if f := step([][]string{{c}}); f != nil {
+			return f
+		}
+	}
+	time.Sleep(3500 * time.Millisecond)
+	for _, k := range keys {
+		if f := step([][]string{{fmt.Sprintf("mg %s v f\r\n", k)}, {fmt.Sprintf("get %s\r\n", k)}}); f != nil {
+			return f
+		}
+	}
+	return nil
+}

@@ -100,3 +100,29 @@ func TestDifferentialTwins(t *testing.T) {
 		})
 	}
 }
+
+// TestDifferentialExpiryTwin: a store that ignores a short TTL, the bug
+// TestDifferentialExpiry is for, must be refuted by its first seed.
+func TestDifferentialExpiryTwin(t *testing.T) {
+	addr := os.Getenv("MEMCACHED_ADDR")
+	if addr == "" {
+		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
+	}
+	haddr, _ := startServer(t, 0)
+	twin := &diffTwin{name: "ignores-short-ttl", request: func(read []byte) []byte {
+		return exptimes(read, func(e []byte) []byte {
+			if string(e) == "2" {
+				return []byte("0")
+			}
+			return e
+		})
+	}}
+	d := newDiffRun(&diffSide{name: "handoff (" + twin.name + ")", addr: haddr, twin: twin}, &diffSide{name: "memcached", addr: addr})
+	defer d.h.drop()
+	defer d.m.drop()
+	f := runExpiry(t, d, diffSeeds[0])
+	if f == nil {
+		t.Fatalf("seed %d does not refute the twin %s", diffSeeds[0], twin.name)
+	}
+	t.Logf("refuted: %s", f.why)
+}
