@@ -1,6 +1,9 @@
 package memcache
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // Result is the outcome of a store operation, one per protocol reply.
 type Result uint8
@@ -310,7 +313,9 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 			val[i] = ' '
 		}
 	}
-	it := &item{key: old.key, value: val, flags: old.flags, exptime: old.exptime, stored: now, access: now, fetched: old.fetched}
+	// In place (the number did not grow) the item stays the one fetched
+	// before; a longer number is a new item, fetched by nobody yet.
+	it := &item{key: old.key, value: val, flags: old.flags, exptime: old.exptime, stored: now, access: now, fetched: old.fetched && len(num) <= len(old.value)}
 	it.cas = s.cas.Add(1)
 	s.link(sh, old, it, now)
 	v := viewOf(it)
@@ -319,14 +324,20 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 }
 
 // parseStoredUint reads a stored value as memcached's safe_strtoull does:
-// optional leading whitespace, an optional '+', decimal digits that fit in 64
-// bits, then the end or whitespace.
+// optional leading whitespace, an optional sign, decimal digits that fit in
+// 64 bits, then the end or whitespace.
 func parseStoredUint(b []byte) (uint64, bool) {
 	i := 0
 	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
-	if i < len(b) && b[i] == '+' {
+	// strtoull takes a sign, and negates the number after a minus; memcached
+	// refuses the result only when it is 2^63 or more (negative as a signed
+	// number) and a minus is in the value, so "-1" is no number and
+	// "-14611686018427387903" is 3835058055282163713.
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
 		i++
 	}
 	start := i
@@ -340,6 +351,12 @@ func parseStoredUint(b []byte) (uint64, bool) {
 		i++
 	}
 	if i == start || (i < len(b) && !isSpace(b[i])) {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	if n >= 1<<63 && bytes.IndexByte(b, '-') >= 0 {
 		return 0, false
 	}
 	return n, true
