@@ -412,6 +412,25 @@ func escape(p []byte) string {
 	return b.String()
 }
 
+// startDiffRun serves a fresh handoff, as twin when one is given, beside the
+// memcached at MEMCACHED_ADDR (skipping the test without one); both
+// connections are dropped when the test ends.
+func startDiffRun(t *testing.T, twin *diffTwin) *diffRun {
+	t.Helper()
+	addr := os.Getenv("MEMCACHED_ADDR")
+	if addr == "" {
+		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
+	}
+	haddr, _ := startServer(t, 0)
+	name := "handoff"
+	if twin != nil {
+		name += " (" + twin.name + ")"
+	}
+	d := newDiffRun(&diffSide{name: name, addr: haddr, twin: twin}, &diffSide{name: "memcached", addr: addr})
+	t.Cleanup(func() { d.h.drop(); d.m.drop() })
+	return d
+}
+
 // TestDifferential sends random pipelined commands (diff_gen_test.go) to
 // handoff and to memcached at MEMCACHED_ADDR in lockstep, and fails on the
 // first reply that differs beyond the normalisations sameLine states, with
@@ -419,14 +438,7 @@ func escape(p []byte) string {
 // transcript. It runs diffSeeds, or -diff.seed, or fresh seeds for
 // -diff.duration (make difffuzz).
 func TestDifferential(t *testing.T) {
-	addr := os.Getenv("MEMCACHED_ADDR")
-	if addr == "" {
-		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
-	}
-	haddr, _ := startServer(t, 0)
-	d := newDiffRun(&diffSide{name: "handoff", addr: haddr}, &diffSide{name: "memcached", addr: addr})
-	defer d.h.drop()
-	defer d.m.drop()
+	d := startDiffRun(t, nil)
 
 	seeds := diffSeeds
 	if *diffSeed != 0 {
@@ -448,20 +460,12 @@ func TestDifferential(t *testing.T) {
 // TestDifferentialExpiry compares what time does to items, on short real
 // TTLs: random commands giving keys a TTL of 2 seconds (set, add, touch,
 // gat, gats, ms and mg with T, ma with N, and on even seeds flush_all with a
-// delay of 2), the
-// replies compared at once, then, after a budgeted wait of 3.5 seconds (the
+// delay of 2), the replies compared at once, then, after a budgeted wait of 3.5 seconds (the
 // two servers' clocks tick at different moments, so no check falls within a
 // second of a deadline), every key read back from both. Each seed costs one
 // wait; the seeds run one after the other on fresh keys.
 func TestDifferentialExpiry(t *testing.T) {
-	addr := os.Getenv("MEMCACHED_ADDR")
-	if addr == "" {
-		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
-	}
-	haddr, _ := startServer(t, 0)
-	d := newDiffRun(&diffSide{name: "handoff", addr: haddr}, &diffSide{name: "memcached", addr: addr})
-	defer d.h.drop()
-	defer d.m.drop()
+	d := startDiffRun(t, nil)
 	for _, seed := range diffSeeds[:2] {
 		if f := runExpiry(t, d, seed); f != nil {
 			t.Fatalf("expiry seed %d: %s\nthe commands (no shrinking: time is part of them):\n%s", seed, f.why, f.transcript(t, d))

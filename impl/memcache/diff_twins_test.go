@@ -2,7 +2,6 @@ package memcache_test
 
 import (
 	"bytes"
-	"os"
 	"regexp"
 	"testing"
 )
@@ -80,16 +79,9 @@ var diffTwins = []diffTwin{
 // handoff: every twin must be refuted by a divergence, or the fuzzer could
 // not tell that bug from memcached's behaviour.
 func TestDifferentialTwins(t *testing.T) {
-	addr := os.Getenv("MEMCACHED_ADDR")
-	if addr == "" {
-		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
-	}
-	haddr, _ := startServer(t, 0)
 	for _, twin := range diffTwins {
 		t.Run(twin.name, func(t *testing.T) {
-			d := newDiffRun(&diffSide{name: "handoff (" + twin.name + ")", addr: haddr, twin: &twin}, &diffSide{name: "memcached", addr: addr})
-			defer d.h.drop()
-			defer d.m.drop()
+			d := startDiffRun(t, &twin)
 			for _, seed := range diffSeeds {
 				if f := runSeed(t, d, seed, diffBatches); f != nil {
 					t.Logf("refuted by seed %d: %s", seed, f.why)
@@ -104,11 +96,6 @@ func TestDifferentialTwins(t *testing.T) {
 // TestDifferentialExpiryTwin: a store that ignores a short TTL, the bug
 // TestDifferentialExpiry is for, must be refuted by its first seed.
 func TestDifferentialExpiryTwin(t *testing.T) {
-	addr := os.Getenv("MEMCACHED_ADDR")
-	if addr == "" {
-		t.Skip("MEMCACHED_ADDR not set: make compat starts memcached and sets it")
-	}
-	haddr, _ := startServer(t, 0)
 	twin := &diffTwin{name: "ignores-short-ttl", request: func(read []byte) []byte {
 		return exptimes(read, func(e []byte) []byte {
 			if string(e) == "2" {
@@ -117,9 +104,7 @@ func TestDifferentialExpiryTwin(t *testing.T) {
 			return e
 		})
 	}}
-	d := newDiffRun(&diffSide{name: "handoff (" + twin.name + ")", addr: haddr, twin: twin}, &diffSide{name: "memcached", addr: addr})
-	defer d.h.drop()
-	defer d.m.drop()
+	d := startDiffRun(t, twin)
 	f := runExpiry(t, d, diffSeeds[0])
 	if f == nil {
 		t.Fatalf("seed %d does not refute the twin %s", diffSeeds[0], twin.name)

@@ -5,12 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"syscall"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/handoffd/handoff/impl/memcache"
 	"github.com/handoffd/handoff/impl/reactor"
@@ -42,17 +37,7 @@ func TestQuitFlushesPendingReplies(t *testing.T) {
 	}
 	addr := reactortest.Serve(t, cfg, p).Addrs()[0]
 
-	d := net.Dialer{Timeout: reactortest.WaitTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, buffer) })
-		return errors.Join(err, serr)
-	}}
-	nc, err := d.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(reactortest.WaitTimeout))
+	nc := reactortest.DialSlow(t, addr, buffer)
 
 	var want, req bytes.Buffer
 	req.WriteString("get")

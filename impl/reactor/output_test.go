@@ -8,9 +8,6 @@ import (
 	"net"
 	"syscall"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
@@ -68,24 +65,6 @@ func (h *bulk) OnData(c *reactor.Conn, in []byte) int {
 
 func (h *bulk) OnClose(_ *reactor.Conn, err error) { h.closed <- err }
 
-// dialSmall connects with a receive buffer of smallBuffer, set before the
-// handshake so that the window the server sees is small from the start.
-func dialSmall(t *testing.T, addr net.Addr) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: reactortest.WaitTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, smallBuffer) })
-		return errors.Join(err, serr)
-	}}
-	nc, err := d.Dial(addr.Network(), addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	_ = nc.SetDeadline(time.Now().Add(reactortest.WaitTimeout))
-	return nc
-}
-
 // readPattern reads n bytes in reads of at most step bytes and checks each
 // against the pattern at its offset.
 func readPattern(t *testing.T, tail *reactortest.Tail, nc net.Conn, n, step int) {
@@ -120,7 +99,7 @@ func serveBulk(t *testing.T) (*reactor.Server, *bulk) {
 func TestCloseFlushesToSlowReader(t *testing.T) {
 	const n = 4 << 20
 	s, h := serveBulk(t)
-	nc := dialSmall(t, s.Addrs()[0])
+	nc := reactortest.DialSlow(t, s.Addrs()[0], smallBuffer)
 	if _, err := fmt.Fprintf(nc, "close %d\n", n); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +124,7 @@ func TestCloseFlushesToSlowReader(t *testing.T) {
 func TestPartialWrites(t *testing.T) {
 	const n = 2 << 20
 	s, h := serveBulk(t)
-	nc := dialSmall(t, s.Addrs()[0])
+	nc := reactortest.DialSlow(t, s.Addrs()[0], smallBuffer)
 	for round := range 2 {
 		sends := h.tail.Count(model.Send)
 		if _, err := fmt.Fprintf(nc, "send %d\n", n); err != nil {
