@@ -265,3 +265,58 @@ func TestLimitsLikeMemcached(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedLikeMemcached: a command line memcached refuses at start,
+// handoffd refuses too (exit codes apart: memcached's are 1 and 64, handoffd
+// exits 2 as Go's flag package does), and one memcached starts with,
+// handoffd starts with, except where handoffd is stricter on purpose.
+func TestRefusedLikeMemcached(t *testing.T) {
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		t.Skip("memcached not installed (make deps installs it)")
+	}
+	stricter := map[string]string{
+		"-b 0":              "a listen backlog of 0, which the kernel reads as its own minimum",
+		"-o idle_timeout=x": "an idle timeout that is no number, which memcached reads as 0 (off)",
+	}
+	for _, line := range []string{"-m 1 -I 1m", "-t 0", "-R 0", "-c 0", "-b 0", "-I 2000m", "-m 0", "-m x",
+		"-o idle_timeout=x", "-o bogus_option", "-I 2m", "-t 1 -c 50"} {
+		t.Run(line, func(t *testing.T) {
+			t.Parallel()
+			// A refused command line exits within milliseconds; one still
+			// running after 3 s (a bound for a loaded machine) started.
+			starts := func(name string, args ...string) bool {
+				cmd := exec.Command(name, args...)
+				if name == os.Args[0] {
+					cmd.Env = append(os.Environ(), "HANDOFFD_MAIN=1")
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				select {
+				case <-done:
+					return false // exited at once: refused
+				case <-time.After(3 * time.Second):
+					_ = cmd.Process.Kill()
+					<-done
+					return true
+				}
+			}
+			args := strings.Fields(line)
+			margs := append([]string{"-U", "0", "-l", "127.0.0.1", "-p", "0"}, args...)
+			if os.Getuid() == 0 {
+				margs = append(margs, "-u", "nobody")
+			}
+			m := starts(bin, margs...)
+			h := starts(os.Args[0], append([]string{"-l", "127.0.0.1", "-p", "0"}, args...)...)
+			switch why, ok := stricter[line]; {
+			case ok && m && !h:
+				t.Logf("handoffd refuses, memcached starts: %s", why)
+			case m != h:
+				t.Errorf("memcached %s: starts %v; handoffd starts %v", line, m, h)
+			}
+		})
+	}
+}
