@@ -24,6 +24,7 @@ deps:
 	@bash scripts/need.sh spin spin
 	@bash scripts/need.sh cc gcc
 	@bash scripts/need.sh memcached memcached
+	@bash scripts/need.sh nutcracker nutcracker
 
 # go vet and staticcheck over the main module, go vet over the gnet peer's
 # module (./... stops at its go.mod), gofmt over both (a file gofmt would
