@@ -227,8 +227,20 @@ func TestLimitsLikeMemcached(t *testing.T) {
 	}
 	t.Run("-c 100", func(t *testing.T) {
 		maddr := startMemcached(t, "-c", "100")
-		_, haddr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1", "-c", "100")
+		hcmd, haddr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1", "-c", "100")
 		haddr = strings.TrimPrefix(haddr, "tcp://")
+		// The fd limit's reserve: memcached sets RLIMIT_NOFILE to -c itself,
+		// so its own fds come out of -c; handoffd's soft limit holds -c
+		// clients and its own fds beside them.
+		if limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", hcmd.Process.Pid)); err == nil {
+			for _, l := range strings.Split(string(limits), "\n") {
+				if f := strings.Fields(l); strings.HasPrefix(l, "Max open files") && len(f) >= 5 {
+					if soft, err := strconv.ParseUint(f[3], 10, 64); err != nil || soft < 100+reservedFDs(4, 1) {
+						t.Errorf("handoffd -c 100 runs with an open-file limit of %s, want at least %d", f[3], 100+reservedFDs(4, 1))
+					}
+				}
+			}
+		}
 		reject := func(addr string) (int, string) {
 			var held []net.Conn
 			defer func() {
