@@ -15,7 +15,7 @@ BENCHTIME   ?= 1s
 # Ctrl-C stops it gracefully. Built first, so Ctrl-C reaches handoffd itself rather than go run.
 run:
 	$(GO) build -o bin/handoffd ./impl/cmd/handoffd
-	./bin/handoffd -l 127.0.0.1 -p $(PORT)
+	./bin/handoffd -l 127.0.0.1 -p $(PORT) $$(test "$$(id -u)" = 0 && echo -u nobody)
 
 # Everything CI runs (bash .ci/run).
 test: deps lint unit model spec compat lincheck

@@ -8,3 +8,5 @@ require (
 	golang.org/x/sys v0.50.0
 	pgregory.net/rapid v1.3.0
 )
+
+require github.com/spf13/pflag v1.1.0

@@ -68,7 +68,8 @@ func ExecWithNoFile() {
 // Options configure a Daemon.
 type Options struct {
 	// Args are handoffd's flags; "-p 0" and "-l 127.0.0.1" are added unless
-	// they are given, so that each daemon gets a free loopback port.
+	// they are given, so that each daemon gets a free loopback port, and
+	// "-u nobody" when the tests run as root.
 	Args []string
 	// NoFile, when not 0, is the RLIMIT_NOFILE the daemon runs under (see
 	// ExecWithNoFile).
@@ -113,6 +114,10 @@ func Start(bin string, o Options) (*Daemon, error) {
 	}
 	if !has("-l") && !has("-s") {
 		args = append([]string{"-l", "127.0.0.1"}, args...)
+	}
+	if os.Geteuid() == 0 && !has("-u") {
+		// As memcached, handoffd refuses to run as root without -u.
+		args = append(args, "-u", "nobody")
 	}
 	cmd := exec.Command(bin, args...)
 	if o.NoFile > 0 {

@@ -87,10 +87,10 @@ func TestStorm(t *testing.T) {
 		length time.Duration
 	}{
 		{"pipe per-conn", nil, 3 * time.Second},
-		{"eventfd per-conn", []string{"-notify", "eventfd"}, time.Second},
-		{"pipe coalesced", []string{"-wakeup", "coalesced"}, time.Second},
-		{"eventfd coalesced", []string{"-notify", "eventfd", "-wakeup", "coalesced"}, time.Second},
-		{"2 acceptors least", []string{"-acceptors", "2", "-balance", "least"}, time.Second},
+		{"eventfd per-conn", []string{"--notify", "eventfd"}, time.Second},
+		{"pipe coalesced", []string{"--wakeup", "coalesced"}, time.Second},
+		{"eventfd coalesced", []string{"--notify", "eventfd", "--wakeup", "coalesced"}, time.Second},
+		{"2 acceptors least", []string{"--acceptors", "2", "--balance", "least"}, time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) { stormOnce(t, c.args, c.length) })
 	}

@@ -66,11 +66,11 @@ $GO build -o "$bin/handoff-bench" ./bench
 # server stands in for the modes an echo can answer (conn and idle).
 if [ -f impl/cmd/handoffd/main.go ]; then
 	$GO build -o "$bin/handoffd" ./impl/cmd/handoffd
-	hname=handoffd hmodes="" hbin=$bin/handoffd
+	hname=handoffd hmodes="" hbin=$bin/handoffd hdash=--
 else
 	echo "bench: impl/cmd/handoffd is missing: handoff-echo stands in, for conn and idle only" >&2
 	$GO build -o "$bin/handoff-echo" ./impl/cmd/handoff-echo
-	hname=handoff-echo hmodes="@conn+idle" hbin=$bin/handoff-echo
+	hname=handoff-echo hmodes="@conn+idle" hbin=$bin/handoff-echo hdash=-
 fi
 # The baseline's handoffd, built in a worktree of its own at that revision.
 # Its DispatchLatency figures go with its servers (-gobench rev=file).
@@ -91,10 +91,18 @@ if [ -n "$baseline" ]; then
 		echo "bench: handoffd at $baseline has no -notify/-wakeup flags to run each design with" >&2
 		exit 2
 	fi
+	# Before handoffd took memcached's command line, its own flags had one
+	# dash and it ran as root without -u.
+	basedash=-
+	baseuser=()
+	if [[ $usage == *--notify* ]]; then
+		basedash=--
+		[ "$(id -u)" -eq 0 ] && baseuser=(-u root)
+	fi
 fi
 bash scripts/need.sh memcached memcached
 memcached_user=()
-[ "$(id -u)" -eq 0 ] && memcached_user=(-u root) # memcached refuses root without -u
+[ "$(id -u)" -eq 0 ] && memcached_user=(-u root) # memcached and handoffd refuse root without -u
 
 echo "bench: dispatch latency (go test -bench DispatchLatency)" >&2
 $GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" -count "$count" ./impl/reactor/ | tee "$work/dispatch.txt" >&2
@@ -117,11 +125,13 @@ servers=(
 	-server "gnet=$bin/handoff-gnet -p {port} -loops 2"
 )
 # Each design of handoffd, its baseline (if any) listed next to it.
+huser=()
+[ "$hdash" = -- ] && huser=("${memcached_user[@]}") # handoffd, as memcached, wants -u as root
 for n in pipe eventfd; do
 	for w in per-conn coalesced; do
-		servers+=(-server "$hname/$n+$w$hmodes=$hbin -l 127.0.0.1 -p {port} -t 2 -c 10000 -notify $n -wakeup $w")
+		servers+=(-server "$hname/$n+$w$hmodes=$hbin ${huser[*]} -l 127.0.0.1 -p {port} -t 2 -c 10000 ${hdash}notify $n ${hdash}wakeup $w")
 		if [ -n "$baserev" ]; then
-			servers+=(-server "handoffd@$baserev/$n+$w=$bin/handoffd@$baserev -l 127.0.0.1 -p {port} -t 2 -c 10000 -notify $n -wakeup $w")
+			servers+=(-server "handoffd@$baserev/$n+$w=$bin/handoffd@$baserev ${baseuser[*]} -l 127.0.0.1 -p {port} -t 2 -c 10000 ${basedash}notify $n ${basedash}wakeup $w")
 		fi
 	done
 done

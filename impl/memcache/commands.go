@@ -308,6 +308,11 @@ func (s *Session) flushAll(toks [][]byte, out []byte) []byte {
 		return append(out, replyError...)
 	}
 	quiet := noreply(toks)
+	if s.cache.settings.FlushOff {
+		// Counted all the same, as memcached counts a refused flush_all.
+		s.cache.store.flushCmds.Add(1)
+		return quietly(out, quiet, "CLIENT_ERROR flush_all not allowed\r\n")
+	}
 	var delay int64
 	args := toks[1:]
 	if quiet {

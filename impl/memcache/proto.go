@@ -43,6 +43,11 @@ type Settings struct {
 	// Verbosity is the level stats settings reports until a verbosity
 	// command changes it: memcached's count of -v flags, at most 2.
 	Verbosity int
+	// FlushOff refuses flush_all (memcached's -F).
+	FlushOff bool
+	// SocketMask is the unix socket's mode (-a), for stats settings' umask;
+	// 0 is memcached's default, 0700.
+	SocketMask uint32
 	// The rest are only reported by stats settings. TCPPort, Inter (-l) and
 	// DomainSocket (-s) are the command line's words. MaxConns, Threads,
 	// Backlog and IdleTimeout are the reactor's, and Protocol.OnBoot sets

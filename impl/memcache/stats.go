@@ -175,7 +175,11 @@ func (s *Session) settingsStats(out []byte) []byte {
 		sock = "NULL"
 	}
 	out = statStr(out, "domain_socket", sock)
-	out = statStr(out, "umask", "700")
+	mask := set.SocketMask
+	if mask == 0 {
+		mask = 0o700
+	}
+	out = statStr(out, "umask", strconv.FormatUint(uint64(mask), 8))
 	out = statStr(out, "growth_factor", "1.25")
 	out = statInt(out, "chunk_size", 48)
 	out = statInt(out, "num_threads", int64(set.Threads))
@@ -193,7 +197,7 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statStr(out, "slab_reassign", "no")
 	out = statInt(out, "slab_automove", 0)
 	out = statStr(out, "lru_crawler", yesNo(true))
-	out = statStr(out, "flush_enabled", "yes")
+	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))
 	out = statStr(out, "hash_algorithm", "maphash")
 	out = statStr(out, "lru_maintainer_thread", "no")
 	out = statStr(out, "lru_segmented", "no")

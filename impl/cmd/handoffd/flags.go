@@ -2,13 +2,15 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/handoffd/handoff/impl/reactor"
 )
@@ -19,6 +21,7 @@ type options struct {
 	port         int
 	inter        string // -l as given, for stats settings
 	socket       string
+	socketMask   os.FileMode // -a: the unix socket's permissions
 	threads      int
 	acceptors    int
 	maxConns     int
@@ -30,61 +33,173 @@ type options struct {
 	notify       string
 	wakeup       string
 	balance      string
-	v, vv        bool
+	verbose      int    // the count of -v: 1 logs informational records, 2 debug ones too
+	user         string // -u: the user to run as once the listeners are bound
+	pidFile      string // -P
+	daemon       bool   // -d
+	flushOff     bool   // -F
+	// ignored are the flags and -o options accepted for memcached command
+	// lines that mean nothing here, logged once at start.
+	ignored []string
 }
 
-// verbosity is memcached's count of v flags.
-func (o *options) verbosity() int {
-	switch {
-	case o.vv:
-		return 2
-	case o.v:
-		return 1
-	}
-	return 0
+// verbosity is memcached's count of v flags, at most 2.
+func (o *options) verbosity() int { return min(o.verbose, 2) }
+
+// Exit statuses of parseFlags: stop after printing what was asked (-h, -V,
+// -i), or refuse the command line.
+const (
+	exitDone  = 0
+	exitUsage = 2
+)
+
+// version is what -V prints and the version command answers: handoffd's own
+// version, then the memcached version whose protocol it speaks.
+const version = "handoffd 0.1.0 (memcached 1.6.18)"
+
+// memcachedIgnored are memcached 1.6.18's flags that handoffd accepts so that
+// a memcached command line starts it, but that have nothing to act on here:
+// the reason is logged at start.
+var memcachedIgnored = map[string]string{
+	"enable-shutdown":    "no shutdown command",
+	"disable-evictions":  "evictions cannot be turned off",
+	"lock-memory":        "memory is not locked",
+	"enable-coredumps":   "the core file limit is left as it is",
+	"enable-largepages":  "no large pages",
+	"slab-growth-factor": "no slab allocator",
+	"slab-min-size":      "no slab allocator",
+	"disable-cas":        "CAS is always on",
+	"disable-dumping":    "no dump commands to disable",
+	"disable-watch":      "no watch command to disable",
+	"napi-ids":           "no NAPI thread selection",
 }
 
-// parseFlags reads memcached's flags. It returns nil and the exit status
-// when the program must stop: 0 after -h, 2 for a bad flag, with the reason
-// and the usage on stderr.
-func parseFlags(args []string, stderr io.Writer) (*options, int) {
+// memcachedRefused are memcached's flags for features handoffd lacks and
+// cannot pretend to have: a command line that asks for one is refused.
+var memcachedRefused = map[string]string{
+	"enable-ssl":  "TLS is not supported",
+	"enable-sasl": "SASL is not supported",
+	"auth-file":   "token authentication is not supported",
+	"memory-file": "restartable memory files are not supported",
+}
+
+// extendedIgnored are memcached 1.6.18's -o options that mean nothing here
+// (they tune its slab allocator, LRU, crawler, hash table, extstore, TLS or
+// proxy); each is accepted and logged. Any other -o option but idle_timeout
+// is refused, as memcached refuses an unknown one.
+var extendedIgnored = map[string]bool{
+	"maxconns_fast": true, "hashpower": true, "no_hashexpand": true, "slab_reassign": true,
+	"slab_automove": true, "slab_automove_ratio": true, "slab_automove_window": true,
+	"tail_repair_time": true, "hash_algorithm": true, "lru_crawler": true, "lru_crawler_sleep": true,
+	"lru_crawler_tocrawl": true, "lru_maintainer": true, "hot_lru_pct": true, "warm_lru_pct": true,
+	"hot_max_factor": true, "warm_max_factor": true, "temporary_ttl": true, "watcher_logbuf_size": true,
+	"worker_logbuf_size": true, "slab_sizes": true, "slab_chunk_max": true, "track_sizes": true,
+	"no_inline_ascii_resp": true, "modern": true, "no_modern": true, "no_chunked_items": true,
+	"no_slab_reassign": true, "no_slab_automove": true, "no_maxconns_fast": true,
+	"inline_ascii_resp": true, "no_lru_crawler": true, "no_lru_maintainer": true,
+	"no_drop_privileges": true, "drop_privileges": true, "resp_obj_mem_limit": true,
+	"read_buf_mem_limit": true, "relaxed_privileges": true, "sock_cookie_id": true,
+	"ext_page_size": true, "ext_wbuf_size": true, "ext_threads": true, "ext_io_depth": true,
+	"ext_path": true, "ext_item_size": true, "ext_item_age": true, "ext_low_ttl": true,
+	"ext_recache_rate": true, "ext_compact_under": true, "ext_drop_under": true,
+	"ext_max_sleep": true, "ext_max_frag": true, "slab_automove_freeratio": true, "ext_drop_unread": true,
+}
+
+// parseFlags reads memcached 1.6.18's command line with getopt's rules
+// (attached values as in -p11211, combined flags as in -vv, long forms as in
+// --port=11211), and handoffd's own long options. It returns nil and the
+// exit status when the program must stop: 0 after -h, -V or -i (printed to
+// stdout, as memcached does), 2 for a command line it refuses, with the
+// reason on stderr.
+func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	o := &options{}
-	fs := flag.NewFlagSet("handoffd", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("handoffd", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.port, "p", 11211, "TCP `port` to listen on (0: a free port, printed at start)")
-	fs.StringVar(&o.inter, "l", "127.0.0.1", "comma-separated `addresses` to listen on; an entry may carry its own port (host:port, [v6]:port)")
-	fs.StringVar(&o.socket, "s", "", "unix socket `path`; alone (without -l or -p) it replaces TCP")
-	fs.IntVar(&o.threads, "t", 4, "number of worker `threads` (event loops)")
-	fs.IntVar(&o.maxConns, "c", 1024, "max simultaneous `connections`")
-	mem := fs.String("m", "64", "item memory in `megabytes`, or with a k, m or g suffix in KiB, MiB or GiB")
-	item := fs.String("I", "1m", "max item `size` (key, value and overhead), with k or m suffix; at most half of -m")
-	fs.IntVar(&o.backlog, "b", 1024, "listen `backlog`")
-	fs.IntVar(&o.reqsPerEvent, "R", 20, "max `requests` per event before a connection yields to others")
-	opts := fs.String("o", "", "comma-separated extended `options`: idle_timeout=N (seconds)")
-	udp := fs.Int("U", 0, "UDP `port`; only 0 (UDP off) is supported, accepted for memcached command lines")
-	fs.BoolVar(&o.v, "v", false, "verbose: log informational records")
-	fs.BoolVar(&o.vv, "vv", false, "very verbose: log debug records too")
+	fs.SortFlags = false
+	fs.IntVarP(&o.port, "port", "p", 11211, "TCP `port` to listen on (0: a free port, printed at start)")
+	fs.StringVarP(&o.inter, "listen", "l", "127.0.0.1", "comma-separated `addresses` to listen on; an entry may carry its own port")
+	fs.StringVarP(&o.socket, "unix-socket", "s", "", "unix socket `path`; alone (without -l or -p) it replaces TCP")
+	mask := fs.StringP("unix-mask", "a", "0700", "access `mask` of the unix socket, in octal")
+	fs.IntVarP(&o.threads, "threads", "t", 4, "number of worker `threads` (event loops)")
+	fs.IntVarP(&o.maxConns, "conn-limit", "c", 1024, "max simultaneous `connections`")
+	mem := fs.StringP("memory-limit", "m", "64", "item memory in `megabytes`, or with a k, m or g suffix")
+	item := fs.StringP("max-item-size", "I", "1m", "max item `size`, with a k or m suffix; at most half of -m")
+	fs.IntVarP(&o.backlog, "listen-backlog", "b", 1024, "listen `backlog`")
+	fs.IntVarP(&o.reqsPerEvent, "max-reqs-per-event", "R", 20, "max `requests` per event before a connection yields")
+	opts := fs.StringArrayP("extended", "o", nil, "comma-separated extended `options`: idle_timeout=N (seconds); memcached's others are accepted and ignored")
+	udp := fs.IntP("udp-port", "U", 0, "UDP `port`; only 0 (UDP off) is supported")
+	fs.CountVarP(&o.verbose, "verbose", "v", "verbose: -v logs informational records, -vv debug ones too")
+	fs.StringVarP(&o.user, "user", "u", "", "`user` to run as once the listeners are bound; required when started as root")
+	fs.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process id to this `file`, removed at exit")
+	fs.BoolVarP(&o.daemon, "daemon", "d", false, "run as a daemon, detached from the terminal")
+	fs.BoolVarP(&o.flushOff, "disable-flush-all", "F", false, "answer flush_all with an error")
+	proto := fs.StringP("protocol", "B", "ascii", "protocol: ascii (or auto); binary is not supported")
+	fs.StringP("prefix-delimiter", "D", "", "stats detail's key prefix `delimiter` (accepted, ignored)")
+	help := fs.BoolP("help", "h", false, "print this help and exit")
+	showVersion := fs.BoolP("version", "V", false, "print the version and exit")
+	license := fs.BoolP("license", "i", false, "print the license and exit")
+	for name, why := range memcachedIgnored {
+		short := map[string]string{"enable-shutdown": "A", "disable-evictions": "M", "lock-memory": "k", "enable-coredumps": "r",
+			"enable-largepages": "L", "slab-growth-factor": "f", "slab-min-size": "n", "disable-cas": "C",
+			"disable-dumping": "X", "disable-watch": "W", "napi-ids": "N"}[name]
+		switch name {
+		case "slab-growth-factor", "slab-min-size", "napi-ids":
+			fs.StringP(name, short, "", "accepted for memcached command lines, ignored: "+why)
+		default:
+			fs.BoolP(name, short, false, "accepted for memcached command lines, ignored: "+why)
+		}
+	}
+	for name, why := range memcachedRefused {
+		short := map[string]string{"enable-ssl": "Z", "enable-sasl": "S", "auth-file": "Y", "memory-file": "e"}[name]
+		if name == "auth-file" || name == "memory-file" {
+			fs.StringP(name, short, "", "refused: "+why)
+		} else {
+			fs.BoolP(name, short, false, "refused: "+why)
+		}
+	}
 	fs.IntVar(&o.acceptors, "acceptors", 1, "acceptor threads; more than 1 binds TCP listeners with SO_REUSEPORT")
 	fs.StringVar(&o.notify, "notify", string(reactor.NotifyPipe), "acceptor→worker notify channel: pipe|eventfd")
 	fs.StringVar(&o.wakeup, "wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced")
 	fs.StringVar(&o.balance, "balance", string(reactor.BalanceRoundRobin), "balancer: rr|least")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: handoffd [flags]\n\nA memcached-compatible cache on handoff's reactor; the flags are memcached's.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, 0
-		}
-		return nil, 2
-	}
 	bad := func(format string, a ...any) (*options, int) {
 		fmt.Fprintf(stderr, "handoffd: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "run handoffd -h for the flags")
-		return nil, 2
+		return nil, exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		return bad("%v", err)
+	}
+	switch {
+	case *help:
+		fmt.Fprintf(stdout, "usage: handoffd [flags]\n\nA memcached-compatible cache on handoff's reactor; the flags are memcached 1.6.18's.\n\n%s", fs.FlagUsages())
+		return nil, exitDone
+	case *showVersion:
+		fmt.Fprintln(stdout, version)
+		return nil, exitDone
+	case *license:
+		fmt.Fprintln(stdout, "handoffd: see the LICENSE file of its source repository")
+		return nil, exitDone
 	}
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	var refused []string
+	fs.Visit(func(f *pflag.Flag) {
+		if why, ok := memcachedRefused[f.Name]; ok {
+			refused = append(refused, fmt.Sprintf("-%s: %s", f.Shorthand, why))
+		}
+		if why, ok := memcachedIgnored[f.Name]; ok {
+			o.ignored = append(o.ignored, fmt.Sprintf("-%s (%s)", f.Shorthand, why))
+		}
+		if f.Name == "prefix-delimiter" {
+			o.ignored = append(o.ignored, "-D (no stats detail)")
+		}
+	})
+	if len(refused) > 0 {
+		return bad("%s", strings.Join(refused, "; "))
+	}
+	if *proto != "ascii" && *proto != "auto" {
+		return bad("-B %q: only the ascii protocol is spoken (binary is not supported)", *proto)
 	}
 	if o.port < 0 || o.port > 65535 {
 		return bad("-p %d: not a port", o.port)
@@ -93,9 +208,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		return bad("-U %d: UDP is not supported; use -U 0", *udp)
 	}
 	if o.threads < 1 || o.maxConns < 1 || o.acceptors < 1 || o.backlog < 1 || o.reqsPerEvent < 1 {
-		return bad("-t, -c, -b, -R and -acceptors must be at least 1")
+		return bad("-t, -c, -b, -R and --acceptors must be at least 1")
 	}
-	var err error
+	m, err := strconv.ParseUint(*mask, 8, 32)
+	if err != nil || m > 0o777 {
+		return bad("-a %q: want an octal mask such as 0700", *mask)
+	}
+	o.socketMask = os.FileMode(m)
 	if o.maxBytes, err = parseSize(*mem, 1<<20); err != nil || o.maxBytes < 1<<20 {
 		return bad("-m %q: want megabytes, at least 1 (%v)", *mem, err)
 	}
@@ -107,18 +226,21 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	if int64(o.itemMax) > o.maxBytes/2 {
 		return bad("-I %s is more than half of -m %s: memcached refuses this too", *item, *mem)
 	}
-	if *opts != "" {
-		for _, kv := range strings.Split(*opts, ",") {
+	for _, opt := range *opts {
+		for _, kv := range strings.Split(opt, ",") {
 			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-			switch k {
-			case "idle_timeout":
+			switch {
+			case k == "":
+			case k == "idle_timeout":
 				n, err := strconv.Atoi(v)
 				if err != nil || n < 0 {
 					return bad("-o idle_timeout=%q: want seconds, 0 to disable", v)
 				}
 				o.idle = time.Duration(n) * time.Second
+			case extendedIgnored[k]:
+				o.ignored = append(o.ignored, "-o "+k+" (no slab allocator, LRU segments, crawler, extstore, TLS or proxy to tune)")
 			default:
-				return bad("-o %q: unknown option (supported: idle_timeout=N)", k)
+				return bad("-o %q: illegal suboption (memcached 1.6.18 has no such option)", k)
 			}
 		}
 	}
@@ -128,12 +250,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 		{"balance", o.balance, "rr", "least"},
 	} {
 		if c.val != c.a && c.val != c.b {
-			return bad("-%s %q: want %s or %s", c.flag, c.val, c.a, c.b)
+			return bad("--%s %q: want %s or %s", c.flag, c.val, c.a, c.b)
 		}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.socket == "" || set["l"] || set["p"] {
+	if o.socket == "" || fs.Changed("listen") || fs.Changed("port") {
 		for _, h := range strings.Split(o.inter, ",") {
 			h = strings.TrimSpace(h)
 			if h == "" {

@@ -7,8 +7,8 @@
 // It speaks memcached's text protocol (classic and meta commands) and takes
 // memcached's flags, so memcached clients and tools work with it unchanged.
 //
-//	handoffd -p 11211 -l 127.0.0.1 -t 4 -c 1024 -m 64 -I 1m
-//	handoffd -s /tmp/handoffd.sock -notify eventfd -wakeup coalesced
+//	handoffd -p 11211 -l 127.0.0.1 -t 4 -c 1024 -m 64 -I 1m -u memcache
+//	handoffd -s /tmp/handoffd.sock --notify eventfd --wakeup coalesced
 //
 // SIGTERM or SIGINT stops it gracefully (every connection closed, every
 // goroutine joined) with exit status 0. Bad flags exit with status 2, a
@@ -36,27 +36,48 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// daemonEnv marks the copy that -d starts, which serves instead of starting
+// another.
+const daemonEnv = "HANDOFFD_DAEMONIZED"
 
 // reapEvery is how often expired items are swept (memcached's LRU crawler
 // runs on a similar scale).
 const reapEvery = time.Second
 
 // run parses args, serves until ctx is done, and returns the exit status.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
-	o, code := parseFlags(args, stderr)
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code := parseFlags(args, stdout, stderr)
 	if o == nil {
 		return code
 	}
+	// memcached's rule: root must name the user to run as.
+	if runningAsRoot() && o.user == "" {
+		fmt.Fprintln(stderr, "handoffd: can't run as root without the -u switch")
+		return exitUsage
+	}
+	if o.daemon && os.Getenv(daemonEnv) == "" {
+		pid, err := daemonize(args)
+		if err != nil {
+			fmt.Fprintf(stderr, "handoffd: -d: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "handoffd: running as a daemon, pid %d\n", pid)
+		return 0
+	}
 	level := slog.LevelWarn
 	switch {
-	case o.vv:
+	case o.verbose >= 2:
 		level = slog.LevelDebug
-	case o.v:
+	case o.verbose == 1:
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	for _, f := range o.ignored {
+		log.Warn("accepted for memcached command lines, ignored: " + f)
+	}
 
 	if lim, err := raiseFDLimit(uint64(o.maxConns) + reservedFDs(o.threads, len(o.listen))); err != nil {
 		log.Warn("cannot read or raise the open-file limit", "err", err)
@@ -74,6 +95,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	cache := memcache.NewCache(store, memcache.Settings{
 		ReqsPerEvent: o.reqsPerEvent,
 		Verbosity:    o.verbosity(),
+		FlushOff:     o.flushOff,
+		SocketMask:   uint32(o.socketMask),
 		TCPPort:      o.port,
 		Inter:        o.inter,
 		DomainSocket: o.socket,
@@ -102,6 +125,31 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 1
+	}
+	// Bound: the unix socket's mode, the pid file, then the user to run
+	// as (after binding, so that a port below 1024 and a socket in a
+	// directory only root may write still work).
+	if o.socket != "" {
+		if err := os.Chmod(o.socket, o.socketMask); err != nil {
+			fmt.Fprintf(stderr, "handoffd: -a: %v\n", err)
+			_ = rs.Close()
+			return 1
+		}
+	}
+	if o.pidFile != "" {
+		if err := os.WriteFile(o.pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+			fmt.Fprintf(stderr, "handoffd: -P: %v\n", err)
+			_ = rs.Close()
+			return 1
+		}
+		defer os.Remove(o.pidFile)
+	}
+	if o.user != "" && runningAsRoot() {
+		if err := dropPrivileges(o.user); err != nil {
+			fmt.Fprintf(stderr, "handoffd: %v\n", err)
+			_ = rs.Close()
+			return 1
+		}
 	}
 
 	// The listening line is printed at every verbosity: with -p 0 it is the

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,28 +41,77 @@ func TestFlags(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"-h"}, 0, "usage: handoffd"},
-		{[]string{"-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"--help"}, 0, "--memory-limit"},
+		{[]string{"-V"}, 0, "memcached 1.6.18"},
+		{[]string{"-j"}, 2, "unknown shorthand flag: 'j'"},
+		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"-p", "70000"}, 2, "not a port"},
+		{[]string{"-p70000"}, 2, "not a port"},
+		{[]string{"--port=70000"}, 2, "not a port"},
 		{[]string{"-t", "0"}, 2, "at least 1"},
 		{[]string{"-m", "x"}, 2, "-m"},
 		{[]string{"-I", "100"}, 2, "-I"},
 		{[]string{"-I", "2g"}, 2, "-I"},
 		{[]string{"-m", "1", "-I", "1m"}, 2, "more than half"},
-		{[]string{"-o", "modern"}, 2, "unknown option"},
+		{[]string{"-o", "bogus_option"}, 2, "illegal suboption"},
 		{[]string{"-o", "idle_timeout=x"}, 2, "idle_timeout"},
 		{[]string{"-U", "11211"}, 2, "UDP"},
-		{[]string{"-notify", "smoke"}, 2, "pipe or eventfd"},
+		{[]string{"-S"}, 2, "SASL is not supported"},
+		{[]string{"-Z"}, 2, "TLS is not supported"},
+		{[]string{"-B", "binary"}, 2, "binary is not supported"},
+		{[]string{"-a", "999"}, 2, "octal mask"},
+		{[]string{"--notify", "smoke"}, 2, "pipe or eventfd"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 	} {
-		var stderr bytes.Buffer
-		if code := run(context.Background(), c.args, &stderr); code != c.code || !strings.Contains(stderr.String(), c.msg) {
-			t.Errorf("handoffd %v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr.String(), c.code, c.msg)
+		var out bytes.Buffer
+		if code := run(context.Background(), c.args, &out, &out); code != c.code || !strings.Contains(out.String(), c.msg) {
+			t.Errorf("handoffd %v: exit %d, output %q; want exit %d mentioning %q", c.args, code, out.String(), c.code, c.msg)
+		}
+	}
+}
+
+// TestRootNeedsUser: as memcached, handoffd started as root without -u
+// refuses to run (checked only when the test runs as root).
+func TestRootNeedsUser(t *testing.T) {
+	if !runningAsRoot() {
+		t.Skip("not root")
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"-p", "0", "-l", "127.0.0.1"}, &out, &out); code != exitUsage || !strings.Contains(out.String(), "without the -u switch") {
+		t.Errorf("as root without -u: exit %d, %q; want %d and memcached's reason", code, out.String(), exitUsage)
+	}
+}
+
+// TestMemcachedCommandLines: memcached's own forms parse — Debian's service
+// line, attached values, combined and long flags, and -o options memcached
+// accepts that mean nothing here — and the flags that handoffd applies take
+// effect.
+func TestMemcachedCommandLines(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		check func(*options) bool
+	}{
+		{[]string{"-m", "64", "-p", "11211", "-u", "memcache", "-l", "127.0.0.1", "-P", "/var/run/memcached/memcached.pid"},
+			func(o *options) bool {
+				return o.user == "memcache" && o.pidFile == "/var/run/memcached/memcached.pid" && o.maxBytes == 64<<20
+			}},
+		{[]string{"-p11212", "-t2", "-c64", "-vv"}, func(o *options) bool { return o.port == 11212 && o.threads == 2 && o.maxConns == 64 && o.verbose == 2 }},
+		{[]string{"--port=11213", "--memory-limit=128", "--threads", "3", "--verbose"}, func(o *options) bool {
+			return o.port == 11213 && o.maxBytes == 128<<20 && o.threads == 3 && o.verbose == 1
+		}},
+		{[]string{"-o", "modern,slab_reassign", "-o", "idle_timeout=5", "-f", "1.25", "-n", "48", "-C", "-M", "-k", "-L", "-A", "-r"},
+			func(o *options) bool { return o.idle == 5*time.Second && len(o.ignored) == 10 }},
+		{[]string{"-d", "-F", "-a", "0755", "-s", "/tmp/h.sock"}, func(o *options) bool { return o.daemon && o.flushOff && o.socketMask == 0o755 }},
+	} {
+		o, code := parseFlags(c.args, io.Discard, io.Discard)
+		if o == nil || !c.check(o) {
+			t.Errorf("handoffd %v: exit %d, parsed %+v", c.args, code, o)
 		}
 	}
 }
 
 func TestParseFlagsValues(t *testing.T) {
-	o, code := parseFlags([]string{"-l", "127.0.0.1,::1,127.0.0.2:9000", "-p", "1234", "-I", "512k", "-m", "128", "-o", "idle_timeout=30", "-vv", "-s", "/tmp/x.sock"}, io.Discard)
+	o, code := parseFlags([]string{"-l", "127.0.0.1,::1,127.0.0.2:9000", "-p", "1234", "-I", "512k", "-m", "128", "-o", "idle_timeout=30", "-vv", "-s", "/tmp/x.sock"}, io.Discard, io.Discard)
 	if o == nil {
 		t.Fatalf("exit %d", code)
 	}
@@ -69,10 +119,10 @@ func TestParseFlagsValues(t *testing.T) {
 	if fmt.Sprint(o.listen) != fmt.Sprint(want) {
 		t.Errorf("listen %v, want %v", o.listen, want)
 	}
-	if o.itemMax != 512<<10 || o.maxBytes != 128<<20 || o.idle != 30*time.Second || !o.vv {
+	if o.itemMax != 512<<10 || o.maxBytes != 128<<20 || o.idle != 30*time.Second || o.verbose != 2 {
 		t.Errorf("parsed %+v", o)
 	}
-	if o, _ := parseFlags([]string{"-s", "/tmp/y.sock"}, io.Discard); o == nil || len(o.listen) != 1 || o.listen[0] != "unix:///tmp/y.sock" {
+	if o, _ := parseFlags([]string{"-s", "/tmp/y.sock"}, io.Discard, io.Discard); o == nil || len(o.listen) != 1 || o.listen[0] != "unix:///tmp/y.sock" {
 		t.Errorf("-s alone must replace TCP: %+v", o)
 	}
 }
@@ -100,6 +150,9 @@ var listening = regexp.MustCompile(`listening on (\S+)`)
 // startDaemon runs handoffd as a subprocess and returns its first address.
 func startDaemon(t *testing.T, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
+	if runningAsRoot() {
+		args = append(args, "-u", "nobody") // as memcached, handoffd refuses root without -u
+	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HANDOFFD_MAIN=1")
 	pr, err := cmd.StderrPipe()
@@ -254,5 +307,75 @@ func TestLargeItemLimit(t *testing.T) {
 	}
 	if err := mc.Set(&gomc.Item{Key: "after", Value: []byte("ok")}); err != nil {
 		t.Fatalf("set after refusal: %v", err)
+	}
+}
+
+// TestDaemonLikeMemcached runs Debian's kind of service line: -d detaches
+// (the command exits 0 at once, the server goes on in a session of its own),
+// -P writes the server's pid and SIGTERM removes it, -a sets the unix
+// socket's mode and stats settings' umask, -F refuses flush_all.
+func TestDaemonLikeMemcached(t *testing.T) {
+	dir, err := os.MkdirTemp("", "hd") // short: a unix socket path has 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // the dropped user removes its files
+		t.Fatal(err)
+	}
+	pidFile, sock := filepath.Join(dir, "h.pid"), filepath.Join(dir, "h.sock")
+	args := []string{"-d", "-P", pidFile, "-s", sock, "-a", "0755", "-F"}
+	if runningAsRoot() {
+		args = append(args, "-u", "root") // the pid file's directory is root's
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "HANDOFFD_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("handoffd -d: %v\n%s", err, out)
+	}
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
+			if pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("-P: no pid file 20 s after handoffd -d returned")
+		}
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("-a 0755: socket %v, %v", fi, err)
+	}
+	c, err := reliability.Dial("unix://"+sock, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.StatsGroup("settings")
+	if err != nil || st["umask"] != "755" || st["flush_enabled"] != "no" {
+		t.Errorf("stats settings: umask %q, flush_enabled %q (%v); want 755 and no", st["umask"], st["flush_enabled"], err)
+	}
+	if _, err := c.Conn().Write([]byte("flush_all\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := c.Line(); l != "CLIENT_ERROR flush_all not allowed" {
+		t.Errorf("-F: flush_all answered %q, %v", l, err)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(pidFile); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("-P: the pid file is still there 20 s after SIGTERM")
+		}
 	}
 }

@@ -322,7 +322,11 @@ func TestRefusedLikeMemcached(t *testing.T) {
 				margs = append(margs, "-u", "nobody")
 			}
 			m := starts(bin, margs...)
-			h := starts(os.Args[0], append([]string{"-l", "127.0.0.1", "-p", "0"}, args...)...)
+			hargs := append([]string{"-l", "127.0.0.1", "-p", "0"}, args...)
+			if runningAsRoot() {
+				hargs = append(hargs, "-u", "nobody")
+			}
+			h := starts(os.Args[0], hargs...)
 			switch why, ok := stricter[line]; {
 			case ok && m && !h:
 				t.Logf("handoffd refuses, memcached starts: %s", why)
