@@ -165,12 +165,7 @@ func (s *Session) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, 
 		return append(out, replyError...), 0, done
 	}
 	quiet := noreply(toks)
-	reply := func(s string) []byte {
-		if quiet {
-			return out
-		}
-		return append(out, s...)
-	}
+	reply := func(r string) []byte { return s.quietly(out, quiet, r) }
 	key := toks[1]
 	if len(key) > keyMax {
 		return reply(replyBadFormat), 0, done
@@ -239,19 +234,22 @@ func (s *Session) delete(toks [][]byte, out []byte) []byte {
 		}
 	}
 	if len(toks[1]) > keyMax {
-		return quietly(out, quiet, replyBadFormat)
+		return s.quietly(out, quiet, replyBadFormat)
 	}
 	if s.cache.store.Delete(toks[1], false, 0) == NotFound {
-		return quietly(out, quiet, "NOT_FOUND\r\n")
+		return s.quietly(out, quiet, "NOT_FOUND\r\n")
 	}
-	return quietly(out, quiet, "DELETED\r\n")
+	return s.quietly(out, quiet, "DELETED\r\n")
 }
 
-func quietly(out []byte, quiet bool, s string) []byte {
+// quietly appends the reply r unless the command had noreply; then r is
+// kept for the verbose log, where memcached writes it as NOREPLY.
+func (s *Session) quietly(out []byte, quiet bool, r string) []byte {
 	if quiet {
+		s.suppressed = r
 		return out
 	}
-	return append(out, s...)
+	return append(out, r...)
 }
 
 // delta runs "incr|decr <key> <value> [noreply]".
@@ -261,18 +259,18 @@ func (s *Session) delta(toks [][]byte, out []byte) []byte {
 	}
 	quiet := noreply(toks)
 	if len(toks[1]) > keyMax {
-		return quietly(out, quiet, replyBadFormat)
+		return s.quietly(out, quiet, replyBadFormat)
 	}
 	d, ok := parseUint(toks[2], 64)
 	if !ok {
-		return quietly(out, quiet, replyBadDelta)
+		return s.quietly(out, quiet, replyBadDelta)
 	}
 	res, v := s.cache.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
 	switch res {
 	case NotFound:
-		return quietly(out, quiet, "NOT_FOUND\r\n")
+		return s.quietly(out, quiet, "NOT_FOUND\r\n")
 	case NonNumeric:
-		return quietly(out, quiet, replyNonNumeric)
+		return s.quietly(out, quiet, replyNonNumeric)
 	case Stored:
 		if quiet {
 			return out
@@ -280,7 +278,7 @@ func (s *Session) delta(toks [][]byte, out []byte) []byte {
 		out = append(out, v.Value...)
 		return append(out, "\r\n"...)
 	}
-	return quietly(out, quiet, replyNoMemory)
+	return s.quietly(out, quiet, replyNoMemory)
 }
 
 // touch runs "touch <key> <exptime> [noreply]".
@@ -290,16 +288,16 @@ func (s *Session) touch(toks [][]byte, out []byte) []byte {
 	}
 	quiet := noreply(toks)
 	if len(toks[1]) > keyMax {
-		return quietly(out, quiet, replyBadFormat)
+		return s.quietly(out, quiet, replyBadFormat)
 	}
 	exptime, ok := parseExptime(toks[2])
 	if !ok {
-		return quietly(out, quiet, replyBadExptime)
+		return s.quietly(out, quiet, replyBadExptime)
 	}
 	if s.cache.store.Touch(toks[1], exptime, true) == NotFound {
-		return quietly(out, quiet, "NOT_FOUND\r\n")
+		return s.quietly(out, quiet, "NOT_FOUND\r\n")
 	}
-	return quietly(out, quiet, "TOUCHED\r\n")
+	return s.quietly(out, quiet, "TOUCHED\r\n")
 }
 
 // flushAll runs "flush_all [delay] [noreply]".
@@ -311,7 +309,7 @@ func (s *Session) flushAll(toks [][]byte, out []byte) []byte {
 	if s.cache.settings.FlushOff {
 		// Counted all the same, as memcached counts a refused flush_all.
 		s.cache.store.flushCmds.Add(1)
-		return quietly(out, quiet, "CLIENT_ERROR flush_all not allowed\r\n")
+		return s.quietly(out, quiet, "CLIENT_ERROR flush_all not allowed\r\n")
 	}
 	var delay int64
 	args := toks[1:]
@@ -324,11 +322,11 @@ func (s *Session) flushAll(toks [][]byte, out []byte) []byte {
 	if len(args) == 1 {
 		var ok bool
 		if delay, ok = parseExptime(args[0]); !ok {
-			return quietly(out, quiet, replyBadExptime)
+			return s.quietly(out, quiet, replyBadExptime)
 		}
 	}
 	s.cache.store.Flush(delay)
-	return quietly(out, quiet, "OK\r\n")
+	return s.quietly(out, quiet, "OK\r\n")
 }
 
 // verbosity runs "verbosity <level> [noreply]"; the level is kept for stats
@@ -340,8 +338,8 @@ func (s *Session) verbosity(toks [][]byte, out []byte) []byte {
 	quiet := noreply(toks)
 	level, ok := parseUint(toks[1], 32)
 	if !ok {
-		return quietly(out, quiet, replyBadFormat)
+		return s.quietly(out, quiet, replyBadFormat)
 	}
 	s.cache.verbosity.Store(int32(min(level, 2)))
-	return quietly(out, quiet, "OK\r\n")
+	return s.quietly(out, quiet, "OK\r\n")
 }

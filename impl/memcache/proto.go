@@ -3,6 +3,7 @@ package memcache
 import (
 	"bytes"
 	"context"
+	"io"
 	"sync/atomic"
 	"time"
 )
@@ -45,6 +46,11 @@ type Settings struct {
 	Verbosity int
 	// FlushOff refuses flush_all (memcached's -F).
 	FlushOff bool
+	// Log receives, at verbosity 2 (-vv, or the verbosity command), a line
+	// per connection opened and closed, per command and per reply, in
+	// memcached's words ("<28 get foo", ">28 sending key foo", ">28 END");
+	// nil logs nothing.
+	Log io.Writer
 	// SocketMask is the unix socket's mode (-a), for stats settings' umask;
 	// 0 is memcached's default, 0700.
 	SocketMask uint32
@@ -139,6 +145,12 @@ type Session struct {
 	// sc is the parsing scratch space, shared by the connections of one
 	// worker (SetScratch) so that an idle connection costs a few words.
 	sc *Scratch
+	// fd names the connection in the verbose log; spoke is set once its
+	// first command was logged.
+	fd    int
+	spoke bool
+	// suppressed is the reply the last command withheld under noreply.
+	suppressed string
 }
 
 // Scratch is parsing space for Process, reusable by any number of
@@ -218,7 +230,14 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		}
 		var st status
 		var data int
+		// The command line is logged at the verbosity before it runs, its
+		// reply at the one after, as memcached logs verbosity 1 itself.
+		before, verbose := len(out), s.verbose()
+		s.suppressed = ""
 		out, data, st = s.command(line, rest[nl+1:], out)
+		if st != needMore && verbose {
+			s.logCommand(line, out[before:], s.verbose())
+		}
 		switch st {
 		case needMore:
 			return pos, out, false

@@ -75,7 +75,9 @@ func (p *Protocol) OnOpen(c *reactor.Conn) {
 		_ = c.Close()
 		return
 	}
-	c.SetContext(p.cache.NewSession())
+	s := p.cache.NewSession()
+	s.SetFd(c.Fd())
+	c.SetContext(s)
 }
 
 // OnData runs the complete commands of in and writes their replies.
@@ -118,7 +120,12 @@ func (p *Protocol) OnData(c *reactor.Conn, in []byte) int {
 }
 
 // OnClose drops the connection's protocol state.
-func (p *Protocol) OnClose(c *reactor.Conn, _ error) { c.SetContext(nil) }
+func (p *Protocol) OnClose(c *reactor.Conn, _ error) {
+	if s, ok := c.Context().(*Session); ok {
+		s.LogClose()
+	}
+	c.SetContext(nil)
+}
 
 func (p *Protocol) scratch(w int) *workerScratch {
 	if w < 0 || w >= len(p.workers) {

@@ -240,6 +240,12 @@ func (c *Conn) Worker() int { return c.o.id }
 // ID returns c's global accept sequence number (model.Event.Conn).
 func (c *Conn) ID() uint64 { return c.id }
 
+// Fd returns the number of c's socket, for logs that name a connection by
+// it as memcached's do. It must not be read, written or closed: the Worker
+// owns it, and once OnClose has returned the kernel may give the number to
+// another connection.
+func (c *Conn) Fd() int { return c.fd }
+
 // RemoteAddr returns the peer's address: a *net.TCPAddr, or a
 // *net.UnixAddr whose Name is "" for an unnamed peer and "@name" for an
 // abstract one.

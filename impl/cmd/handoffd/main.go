@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ReqsPerEvent: o.reqsPerEvent,
 		Verbosity:    o.verbosity(),
 		FlushOff:     o.flushOff,
+		Log:          stderr,
 		SocketMask:   uint32(o.socketMask),
 		TCPPort:      o.port,
 		Inter:        o.inter,

@@ -1,0 +1,83 @@
+package memcache
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+)
+
+// The verbose log: at verbosity 2, what memcached -vv writes to stderr, line
+// for line where handoff has the same events, each connection named by its
+// fd. Lines are written whole, one Write each, so that the log's writer sees
+// the lines of different connections interleave but never mix.
+
+// verbose reports whether the log is on: a writer, and verbosity 2 or more
+// (set by -vv at start or by the verbosity command at any time).
+func (s *Session) verbose() bool {
+	return s.cache.settings.Log != nil && s.cache.verbosity.Load() >= 2
+}
+
+func (s *Session) logf(format string, args ...any) {
+	_, _ = s.cache.settings.Log.Write(fmt.Appendf(nil, format, args...))
+}
+
+// SetFd names the session's connection in the verbose log and, when the log
+// is on, writes memcached's line for a new connection.
+func (s *Session) SetFd(fd int) {
+	s.fd = fd
+	if s.verbose() {
+		s.logf("<%d new auto-negotiating client connection\n", fd)
+	}
+}
+
+// LogClose writes memcached's line for a closed connection, when the log is
+// on.
+func (s *Session) LogClose() {
+	if s.verbose() {
+		s.logf("<%d connection closed.\n", s.fd)
+	}
+}
+
+// logCommand writes a command line and, with replies, what memcached logs
+// of its reply: each single-line reply (">28 STORED", or ">28 NOREPLY
+// STORED" under noreply), and for a retrieval ">28 sending key K" per value
+// and ">28 END". Meta replies and the values themselves are not logged, as
+// memcached does not log them.
+func (s *Session) logCommand(line, reply []byte, replies bool) {
+	if !s.spoke {
+		s.spoke = true
+		s.logf("%d: Client using the ascii protocol\n", s.fd)
+	}
+	s.logf("<%d %s\n", s.fd, line)
+	if !replies {
+		return
+	}
+	if s.suppressed != "" {
+		s.logf(">%d NOREPLY %s\n", s.fd, bytes.TrimSuffix([]byte(s.suppressed), []byte("\r\n")))
+		return
+	}
+	cmd, _, _ := bytes.Cut(line, []byte(" "))
+	switch string(cmd) {
+	case "mg", "ms", "md", "ma", "mn", "me":
+		return // a meta command
+	}
+	for len(reply) > 0 {
+		end := bytes.Index(reply, []byte("\r\n"))
+		if end < 0 {
+			return
+		}
+		l := reply[:end]
+		reply = reply[end+2:]
+		if f := bytes.Fields(l); len(f) >= 4 && string(f[0]) == "VALUE" {
+			s.logf(">%d sending key %s\n", s.fd, f[1])
+			if n, err := strconv.Atoi(string(f[3])); err == nil && n+2 <= len(reply) {
+				reply = reply[n+2:]
+			}
+			continue
+		}
+		if string(l) == "STAT" || bytes.HasPrefix(l, []byte("STAT ")) {
+			continue // stats lines go unlogged, as memcached's do
+		}
+		s.logf(">%d %s\n", s.fd, l)
+	}
+}
