@@ -70,6 +70,11 @@ func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 		return s.stats(toks[1:], out), 0, done
 	case "mn", "mg", "ms", "md", "ma", "me":
 		return s.meta(toks, after, out)
+	case "shutdown":
+		out, st := s.shutdown(toks, out)
+		return out, 0, st
+	case "lru_crawler":
+		return s.lruCrawler(toks, out), 0, done
 	}
 	return append(out, replyError...), 0, done
 }

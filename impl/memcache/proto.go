@@ -46,6 +46,9 @@ type Settings struct {
 	Verbosity int
 	// FlushOff refuses flush_all (memcached's -F).
 	FlushOff bool
+	// Shutdown, when set (memcached's -A), is what the shutdown command
+	// calls to stop the server; nil refuses the command.
+	Shutdown func()
 	// Log receives, at verbosity 2 (-vv, or the verbosity command), a line
 	// per connection opened and closed, per command and per reply, in
 	// memcached's words ("<28 get foo", ">28 sending key foo", ">28 END");

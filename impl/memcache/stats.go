@@ -198,6 +198,7 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statInt(out, "slab_automove", 0)
 	out = statStr(out, "lru_crawler", yesNo(true))
 	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))
+	out = statStr(out, "shutdown_command", yesNo(set.Shutdown != nil))
 	out = statStr(out, "hash_algorithm", "maphash")
 	out = statStr(out, "lru_maintainer_thread", "no")
 	out = statStr(out, "lru_segmented", "no")

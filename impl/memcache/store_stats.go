@@ -112,3 +112,16 @@ func (s *Store) dump(limit int, fn func(key string, size int, exptime int64) boo
 		sh.mu.Unlock()
 	}
 }
+
+// dumpMeta calls fn with every item, most recently used first within each
+// shard, holding one shard's lock at a time; fn must not keep the item.
+func (s *Store) dumpMeta(fn func(it *item)) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for it := sh.head; it != nil; it = it.next {
+			fn(it)
+		}
+		sh.mu.Unlock()
+	}
+}

@@ -38,6 +38,7 @@ type options struct {
 	pidFile      string // -P
 	daemon       bool   // -d
 	flushOff     bool   // -F
+	shutdownCmd  bool   // -A
 	// ignored are the flags and -o options accepted for memcached command
 	// lines that mean nothing here, logged once at start.
 	ignored []string
@@ -61,7 +62,6 @@ const version = "handoffd 0.1.0 (memcached 1.6.18)"
 // a memcached command line starts it, but that have nothing to act on here:
 // the reason is logged at start.
 var memcachedIgnored = map[string]string{
-	"enable-shutdown":    "no shutdown command",
 	"disable-evictions":  "evictions cannot be turned off",
 	"lock-memory":        "memory is not locked",
 	"enable-coredumps":   "the core file limit is left as it is",
@@ -133,13 +133,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.StringVarP(&o.pidFile, "pidfile", "P", "", "write the process id to this `file`, removed at exit")
 	fs.BoolVarP(&o.daemon, "daemon", "d", false, "run as a daemon, detached from the terminal")
 	fs.BoolVarP(&o.flushOff, "disable-flush-all", "F", false, "answer flush_all with an error")
+	fs.BoolVarP(&o.shutdownCmd, "enable-shutdown", "A", false, "let the shutdown command stop the server")
 	proto := fs.StringP("protocol", "B", "ascii", "protocol: ascii (or auto); binary is not supported")
 	fs.StringP("prefix-delimiter", "D", "", "stats detail's key prefix `delimiter` (accepted, ignored)")
 	help := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.BoolP("version", "V", false, "print the version and exit")
 	license := fs.BoolP("license", "i", false, "print the license and exit")
 	for name, why := range memcachedIgnored {
-		short := map[string]string{"enable-shutdown": "A", "disable-evictions": "M", "lock-memory": "k", "enable-coredumps": "r",
+		short := map[string]string{"disable-evictions": "M", "lock-memory": "k", "enable-coredumps": "r",
 			"enable-largepages": "L", "slab-growth-factor": "f", "slab-min-size": "n", "disable-cas": "C",
 			"disable-dumping": "X", "disable-watch": "W", "napi-ids": "N"}[name]
 		switch name {

@@ -92,10 +92,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 2
 	}
+	// The shutdown command (-A) stops Serve as SIGTERM does.
+	ctx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	var shutdown func()
+	if o.shutdownCmd {
+		shutdown = stopServing
+	}
 	cache := memcache.NewCache(store, memcache.Settings{
 		ReqsPerEvent: o.reqsPerEvent,
 		Verbosity:    o.verbosity(),
 		FlushOff:     o.flushOff,
+		Shutdown:     shutdown,
 		Log:          stderr,
 		SocketMask:   uint32(o.socketMask),
 		TCPPort:      o.port,

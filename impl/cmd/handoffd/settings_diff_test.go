@@ -22,7 +22,7 @@ var settingsLines = [][]string{
 	{"-m", "100", "-I", "2m", "-R", "1", "-b", "16", "-t", "2"},
 	{"-m", "1024", "-I", "4m", "-c", "4096", "-t", "3", "-R", "50"},
 	{"-m", "2", "-I", "1m", "-b", "2048", "-o", "idle_timeout=30"},
-	{"-v", "-t", "8", "-c", "64", "-o", "idle_timeout=0"},
+	{"-v", "-t", "8", "-c", "64", "-o", "idle_timeout=0", "-A", "-F"},
 }
 
 // settingsSame are the keys of stats settings that come from the command
@@ -31,7 +31,7 @@ var settingsSame = []string{
 	"maxbytes", "maxconns", "udpport", "inter", "verbosity", "num_threads", "item_size_max",
 	"reqs_per_event", "tcp_backlog", "idle_timeout", "cas_enabled", "evictions", "domain_socket",
 	"umask", "growth_factor", "chunk_size", "detail_enabled", "auth_enabled_sasl", "auth_enabled_ascii",
-	"maxconns_fast", "flush_enabled", "oldest", "track_sizes",
+	"maxconns_fast", "flush_enabled", "shutdown_command", "oldest", "track_sizes",
 	"stat_key_prefix", "close_idle_timeout", "lru_crawler", "expirezero_does_not_evict", "hashpower_init",
 }
 
@@ -52,7 +52,7 @@ var settingsOwn = map[string]string{
 var settingsAbsent = map[string]string{
 	"ext_": "extstore", "ssl_": "TLS", "slab_": "the slab allocator", "hot_": "the segmented LRU",
 	"warm_": "the segmented LRU", "lru_crawler_": "the LRU crawler", "temporary_ttl": "the segmented LRU",
-	"tail_repair_time": "the slab allocator", "memory_file": "restartable caches", "shutdown_command": "the shutdown command",
+	"tail_repair_time": "the slab allocator", "memory_file": "restartable caches",
 	"read_buf_mem_limit": "memcached's read buffer pool", "worker_logbuf_size": "the watch command",
 	"watcher_logbuf_size": "the watch command", "num_napi_ids": "NAPI ids", "dump_enabled": "the lru_crawler metadump",
 	"num_threads_per_udp": "UDP",

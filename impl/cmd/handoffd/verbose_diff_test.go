@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -122,5 +123,76 @@ func TestVerboseLogLikeMemcached(t *testing.T) {
 	h = connLines(runLogged(t, os.Args[0], append([]string{"-vv"}, user...), []string{"HANDOFFD_MAIN=1"}, off, false))
 	if want := []string{"<N new auto-negotiating client connection", "N: Client using the ascii protocol", "<N set a 0 0 1", ">N STORED", "<N verbosity 1"}; strings.Join(h, "\n") != strings.Join(want, "\n") {
 		t.Errorf("after verbosity 1, handoffd logged:\n  %s\nwant:\n  %s", strings.Join(h, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestMemcachedToolDump: memcached's own memcached-tool (Debian's
+// memcached package) dumps handoffd's items through lru_crawler metadump,
+// URI-encoded keys decoded, as add commands that restore them.
+func TestMemcachedToolDump(t *testing.T) {
+	const tool = "/usr/share/memcached/scripts/memcached-tool"
+	perl, err := exec.LookPath("perl")
+	if _, serr := os.Stat(tool); err != nil || serr != nil {
+		t.Skip("memcached-tool or perl missing (make deps installs memcached)")
+	}
+	_, addr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1")
+	addr = strings.TrimPrefix(addr, "tcp://")
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write([]byte("set plain 5 0 3\r\nabc\r\nset k%x 7 0 2\r\nhi\r\nversion\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 0, 64)
+	for buf := make([]byte, 256); !bytes.Contains(got, []byte("VERSION")); {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	cmd := exec.Command(perl, tool, addr, "dump")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("memcached-tool dump: %v\n%s", err, out)
+	}
+	dump := strings.ReplaceAll(string(out), "\r\n", "\n") // the tool writes each value as it was sent
+	for _, want := range []string{"add plain 5 0 3\nabc\n", "add k%x 7 0 2\nhi\n"} {
+		if !strings.Contains(dump, want) {
+			t.Errorf("memcached-tool dump lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestShutdownCommand: with -A the shutdown command stops handoffd as
+// SIGTERM does (exit 0, the stop record written); without it the command is
+// refused, as memcached refuses it.
+func TestShutdownCommand(t *testing.T) {
+	cmd, addr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1", "-A")
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(addr, "tcp://"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write([]byte("shutdown bogus\r\nshutdown\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(c)
+	if string(rest) != "CLIENT_ERROR invalid shutdown mode\r\n" {
+		t.Errorf("shutdown bogus, shutdown: %q, want the mode refused, then a close", rest)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("handoffd after shutdown: %v, want exit 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("handoffd still running 20 s after the shutdown command")
 	}
 }

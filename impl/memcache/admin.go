@@ -1,0 +1,75 @@
+package memcache
+
+import (
+	"strconv"
+)
+
+// The administrative commands an operator's tools send: shutdown (with -A)
+// and lru_crawler metadump, which memcached-tool dump reads.
+
+// shutdown runs "shutdown [graceful]": refused unless Settings.Shutdown is
+// set (memcached's -A); otherwise the connection is closed and the server
+// asked to stop. Both modes stop it gracefully: every connection's output
+// is flushed and each is closed (memcached's plain shutdown does not wait).
+func (s *Session) shutdown(toks [][]byte, out []byte) ([]byte, status) {
+	stop := s.cache.settings.Shutdown
+	switch {
+	case stop == nil:
+		return append(out, "ERROR: shutdown not enabled\r\n"...), done
+	case len(toks) == 1, len(toks) == 2 && string(toks[1]) == "graceful":
+		stop()
+		return out, closeNow
+	}
+	return append(out, "CLIENT_ERROR invalid shutdown mode\r\n"...), done
+}
+
+// lruCrawler runs "lru_crawler metadump all" (or of class 1, the only one):
+// a line per live item in memcached's form, "key=K exp=E la=L cas=C
+// fetch=yes|no cls=1 size=S" ended by a bare newline as memcached's are,
+// with the key URI-encoded and the times absolute (-1: no expiry), then
+// END. Its other subcommands tune a crawler handoff does not have.
+func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
+	if len(toks) != 3 || string(toks[1]) != "metadump" || (string(toks[2]) != "all" && string(toks[2]) != "1") {
+		return append(out, replyError...)
+	}
+	st := s.cache.store
+	now := st.now()
+	st.dumpMeta(func(it *item) {
+		if !st.live(it, now) {
+			return
+		}
+		out = append(out, "key="...)
+		out = appendURIEncoded(out, it.key)
+		out = append(out, " exp="...)
+		if it.exptime == 0 {
+			out = append(out, "-1"...)
+		} else {
+			out = strconv.AppendInt(out, it.exptime, 10)
+		}
+		out = append(out, " la="...)
+		out = strconv.AppendInt(out, it.access, 10)
+		out = append(out, " cas="...)
+		out = strconv.AppendUint(out, it.cas, 10)
+		out = append(out, " fetch="...)
+		out = append(out, yesNo(it.fetched)...)
+		out = append(out, " cls=1 size="...)
+		out = strconv.AppendInt(out, itemTotal(len(it.key), len(it.value), it.flags), 10)
+		out = append(out, '\n')
+	})
+	return append(out, "END\r\n"...)
+}
+
+// appendURIEncoded appends key with every byte but letters, digits and
+// "-._~" written %XX, as memcached's metadump writes keys.
+func appendURIEncoded(out []byte, key string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			out = append(out, c)
+		default:
+			out = append(out, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return out
+}
