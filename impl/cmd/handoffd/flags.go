@@ -114,7 +114,9 @@ var extendedIgnored = map[string]bool{
 func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	o := &options{}
 	fs := pflag.NewFlagSet("handoffd", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A parse error is reported once, by bad below, not with pflag's
+	// whole usage after it.
+	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	fs.IntVarP(&o.port, "port", "p", 11211, "TCP `port` to listen on (0: a free port, printed at start)")
 	fs.StringVarP(&o.inter, "listen", "l", "127.0.0.1", "comma-separated `addresses` to listen on; an entry may carry its own port")
