@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,29 +59,37 @@ const (
 // version, then the memcached version whose protocol it speaks.
 const version = "handoffd 0.1.0 (memcached 1.6.18)"
 
-// memcachedIgnored are memcached 1.6.18's flags that handoffd accepts so that
-// a memcached command line starts it, but that have nothing to act on here:
-// the reason is logged at start.
-var memcachedIgnored = map[string]string{
-	"disable-evictions":  "evictions cannot be turned off",
-	"lock-memory":        "memory is not locked",
-	"enable-coredumps":   "the core file limit is left as it is",
-	"enable-largepages":  "no large pages",
-	"slab-growth-factor": "no slab allocator",
-	"slab-min-size":      "no slab allocator",
-	"disable-cas":        "CAS is always on",
-	"disable-dumping":    "no dump commands to disable",
-	"disable-watch":      "no watch command to disable",
-	"napi-ids":           "no NAPI thread selection",
+// foreignFlag is one of memcached 1.6.18's flags that handoffd cannot act
+// on: its long and short names, whether it takes a value, and why.
+type foreignFlag struct {
+	name, short string
+	value       bool
+	why         string
 }
 
-// memcachedRefused are memcached's flags for features handoffd lacks and
-// cannot pretend to have: a command line that asks for one is refused.
-var memcachedRefused = map[string]string{
-	"enable-ssl":  "TLS is not supported",
-	"enable-sasl": "SASL is not supported",
-	"auth-file":   "token authentication is not supported",
-	"memory-file": "restartable memory files are not supported",
+// memcachedIgnored are accepted so that a memcached command line starts
+// handoffd, having nothing to act on here; each is logged at start.
+var memcachedIgnored = []foreignFlag{
+	{"disable-evictions", "M", false, "evictions cannot be turned off"},
+	{"lock-memory", "k", false, "memory is not locked"},
+	{"enable-coredumps", "r", false, "the core file limit is left as it is"},
+	{"enable-largepages", "L", false, "no large pages"},
+	{"slab-growth-factor", "f", true, "no slab allocator"},
+	{"slab-min-size", "n", true, "no slab allocator"},
+	{"disable-cas", "C", false, "CAS is always on"},
+	{"disable-dumping", "X", false, "no dump commands to disable"},
+	{"disable-watch", "W", false, "no watch command to disable"},
+	{"napi-ids", "N", true, "no NAPI thread selection"},
+	{"prefix-delimiter", "D", true, "no stats detail"},
+}
+
+// memcachedRefused are for features handoffd lacks and cannot pretend to
+// have: a command line that asks for one is refused.
+var memcachedRefused = []foreignFlag{
+	{"enable-ssl", "Z", false, "TLS is not supported"},
+	{"enable-sasl", "S", false, "SASL is not supported"},
+	{"auth-file", "Y", true, "token authentication is not supported"},
+	{"memory-file", "e", true, "restartable memory files are not supported"},
 }
 
 // extendedIgnored are memcached 1.6.18's -o options that mean nothing here
@@ -137,27 +146,21 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.BoolVarP(&o.flushOff, "disable-flush-all", "F", false, "answer flush_all with an error")
 	fs.BoolVarP(&o.shutdownCmd, "enable-shutdown", "A", false, "let the shutdown command stop the server")
 	proto := fs.StringP("protocol", "B", "ascii", "protocol: ascii (or auto); binary is not supported")
-	fs.StringP("prefix-delimiter", "D", "", "stats detail's key prefix `delimiter` (accepted, ignored)")
 	help := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.BoolP("version", "V", false, "print the version and exit")
 	license := fs.BoolP("license", "i", false, "print the license and exit")
-	for name, why := range memcachedIgnored {
-		short := map[string]string{"disable-evictions": "M", "lock-memory": "k", "enable-coredumps": "r",
-			"enable-largepages": "L", "slab-growth-factor": "f", "slab-min-size": "n", "disable-cas": "C",
-			"disable-dumping": "X", "disable-watch": "W", "napi-ids": "N"}[name]
-		switch name {
-		case "slab-growth-factor", "slab-min-size", "napi-ids":
-			fs.StringP(name, short, "", "accepted for memcached command lines, ignored: "+why)
-		default:
-			fs.BoolP(name, short, false, "accepted for memcached command lines, ignored: "+why)
-		}
-	}
-	for name, why := range memcachedRefused {
-		short := map[string]string{"enable-ssl": "Z", "enable-sasl": "S", "auth-file": "Y", "memory-file": "e"}[name]
-		if name == "auth-file" || name == "memory-file" {
-			fs.StringP(name, short, "", "refused: "+why)
-		} else {
-			fs.BoolP(name, short, false, "refused: "+why)
+	foreign := map[string]foreignFlag{}
+	for _, list := range []struct {
+		flags []foreignFlag
+		usage string
+	}{{memcachedIgnored, "accepted for memcached command lines, ignored: "}, {memcachedRefused, "refused: "}} {
+		for _, f := range list.flags {
+			foreign[f.name] = f
+			if f.value {
+				fs.StringP(f.name, f.short, "", list.usage+f.why)
+			} else {
+				fs.BoolP(f.name, f.short, false, list.usage+f.why)
+			}
 		}
 	}
 	fs.IntVar(&o.acceptors, "acceptors", 1, "acceptor threads; more than 1 binds TCP listeners with SO_REUSEPORT")
@@ -187,15 +190,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
 	var refused []string
-	fs.Visit(func(f *pflag.Flag) {
-		if why, ok := memcachedRefused[f.Name]; ok {
-			refused = append(refused, fmt.Sprintf("-%s: %s", f.Shorthand, why))
-		}
-		if why, ok := memcachedIgnored[f.Name]; ok {
-			o.ignored = append(o.ignored, fmt.Sprintf("-%s (%s)", f.Shorthand, why))
-		}
-		if f.Name == "prefix-delimiter" {
-			o.ignored = append(o.ignored, "-D (no stats detail)")
+	fs.Visit(func(pf *pflag.Flag) {
+		f, ok := foreign[pf.Name]
+		switch {
+		case !ok:
+		case slices.Contains(memcachedRefused, f):
+			refused = append(refused, fmt.Sprintf("-%s: %s", f.short, f.why))
+		default:
+			o.ignored = append(o.ignored, fmt.Sprintf("-%s (%s)", f.short, f.why))
 		}
 	})
 	if len(refused) > 0 {
