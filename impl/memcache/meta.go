@@ -185,7 +185,7 @@ func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 	out = m.appendRet(out, func(f byte, out []byte) ([]byte, bool) {
 		switch f {
 		case 'T':
-			v.Exptime = st.TouchedExptime(exptime, now)
+			v.Exptime = st.absExptime(exptime, now)
 			return out, false
 		case 'c':
 			return strconv.AppendUint(out, v.CAS, 10), true

@@ -45,10 +45,6 @@ func viewOf(it *item) View {
 	return View{Value: it.value, Flags: it.flags, CAS: it.cas, Exptime: it.exptime, Access: it.access, Fetched: it.fetched}
 }
 
-// TouchedExptime is the absolute exptime a touch with the protocol value
-// exptime gives at the unix second now.
-func (s *Store) TouchedExptime(exptime, now int64) int64 { return s.absExptime(exptime, now) }
-
 // Now is the store's current unix second.
 func (s *Store) Now() int64 { return s.now() }
 
@@ -56,7 +52,7 @@ func (s *Store) Now() int64 { return s.now() }
 // used. With touch it also sets the item's exptime (gat, mg T); exptime is the
 // protocol value. The View is the item as found, before the touch: mg reports
 // the TTL from before its T flag when its t flag comes first, as memcached
-// does, and computes the new one with TouchedExptime.
+// does.
 func (s *Store) Get(key []byte, touch bool, exptime int64) (View, bool) {
 	now := s.now()
 	sh := s.shardFor(key)
