@@ -62,7 +62,7 @@ func TestStatsNamesAndCounts(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"cmd_get": "3", "get_hits": "2", "get_misses": "1", "cmd_set": "2", "curr_items": "1",
-		"total_items": "3", "delete_hits": "1", "incr_hits": "1", "cmd_flush": "1", "uptime": "7",
+		"total_items": "2", "delete_hits": "1", "incr_hits": "1", "cmd_flush": "1", "uptime": "7",
 		"time": strconv.Itoa(transcriptEpoch + 7), "curr_connections": "3", "total_connections": "9",
 		"rejected_connections": "2", "listen_disabled_num": "1", "threads": "4", "limit_maxbytes": "67108864",
 		"bytes": strconv.Itoa(1 + 1 + itemMemOverhead),
@@ -147,5 +147,24 @@ func TestStatsGroups(t *testing.T) {
 	}
 	if msg := checkReplies(bytes.Clone([]byte(dump))); msg != "" {
 		t.Error(msg)
+	}
+}
+
+// TestTotalItemsCountsStores: total_items counts the items stored, as
+// memcached's does: an incr that rewrites its number in place stores none,
+// one that makes the number longer stores a new item, and so does ma's N.
+func TestTotalItemsCountsStores(t *testing.T) {
+	s := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewSession()
+	for _, c := range []struct {
+		cmds, want string
+	}{
+		{"set a 0 0 1\r\n1\r\nincr a 1\r\n", "1"},
+		{"incr a 100000\r\n", "2"},
+		{"ma zz N0\r\n", "3"},
+	} {
+		runCmds(t, s, c.cmds)
+		if got := statsOf(t, runCmds(t, s, "stats\r\n"))["total_items"]; got != c.want {
+			t.Errorf("after %q: total_items %s, want %s (memcached's figure)", c.cmds, got, c.want)
+		}
 	}
 }

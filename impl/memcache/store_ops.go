@@ -314,6 +314,11 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 	it := &item{key: old.key, value: val, flags: old.flags, exptime: old.exptime, stored: now, access: now, fetched: old.fetched && len(num) <= len(old.value)}
 	it.cas = s.cas.Add(1)
 	s.link(sh, old, it, now)
+	if len(num) <= len(old.value) {
+		// memcached rewrites such a number in place: no item is stored, so
+		// total_items does not count one.
+		sh.counters.totalItems--
+	}
 	v := viewOf(it)
 	v.Value = num
 	return Stored, v
