@@ -168,3 +168,17 @@ func TestTotalItemsCountsStores(t *testing.T) {
 		}
 	}
 }
+
+// TestTouchingGetsCountAsTouches: gat, gats and mg with T count in
+// cmd_touch and touch_hits or touch_misses only, not as gets, as memcached's
+// counters do; a plain get counts as a get.
+func TestTouchingGetsCountAsTouches(t *testing.T) {
+	s := newTestCache(t, &fakeClock{now: transcriptEpoch}).NewSession()
+	runCmds(t, s, "set c 0 0 1\r\nx\r\ngat 10 c\r\ngats 10 zz\r\nmg c T10 v\r\nget c\r\n")
+	stats := statsOf(t, runCmds(t, s, "stats\r\n"))
+	for name, want := range map[string]string{"cmd_get": "1", "get_hits": "1", "get_misses": "0", "cmd_touch": "3", "touch_hits": "2", "touch_misses": "1"} {
+		if stats[name] != want {
+			t.Errorf("%s = %s, want %s (memcached's figure)", name, stats[name], want)
+		}
+	}
+}

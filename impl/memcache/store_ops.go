@@ -52,28 +52,27 @@ func (s *Store) Now() int64 { return s.now() }
 // used. With touch it also sets the item's exptime (gat, mg T); exptime is the
 // protocol value. The View is the item as found, before the touch: mg reports
 // the TTL from before its T flag when its t flag comes first, as memcached
-// does.
+// does. A touching get counts as a touch only (cmd_touch, touch_hits,
+// touch_misses), not as a get, as memcached counts gat and mg T.
 func (s *Store) Get(key []byte, touch bool, exptime int64) (View, bool) {
 	now := s.now()
 	sh := s.shardFor(key)
 	sh.mu.Lock()
-	sh.counters.cmdGet++
+	c := &sh.counters
+	cmd, hits, misses := &c.cmdGet, &c.getHits, &c.getMisses
 	if touch {
-		sh.counters.cmdTouch++
+		cmd, hits, misses = &c.cmdTouch, &c.touchHits, &c.touchMisses
 	}
+	*cmd++
 	it := s.lookup(sh, key, now)
 	if it == nil {
-		sh.counters.getMisses++
-		if touch {
-			sh.counters.touchMisses++
-		}
+		*misses++
 		sh.mu.Unlock()
 		return View{}, false
 	}
-	sh.counters.getHits++
+	*hits++
 	v := viewOf(it)
 	if touch {
-		sh.counters.touchHits++
 		it.exptime = s.absExptime(exptime, now)
 	}
 	it.fetched = true
