@@ -1,8 +1,8 @@
 package reliability
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,30 +12,13 @@ import (
 	"time"
 )
 
-// freePort returns a loopback port nobody listens on now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// awaitListen dials addr until it answers, failing the test after 10 s.
-func awaitListen(t *testing.T, what, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s within 10 s: %v", what, addr, err)
-		}
-	}
+	return port
 }
 
 // startProcess runs a server the test kills when it ends, or earlier with
@@ -75,19 +58,15 @@ func handoffdBackend(t *testing.T) backend {
 }
 
 func memcachedBackend(t *testing.T) backend {
-	bin, err := exec.LookPath("memcached")
-	if err != nil {
+	m, err := StartMemcached("-t", "2")
+	if errors.Is(err, exec.ErrNotFound) {
 		t.Skip("memcached not installed (make deps installs it)")
 	}
-	port := freePort(t)
-	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "2"}
-	if os.Getuid() == 0 {
-		args = append(args, "-u", "nobody")
+	if err != nil {
+		t.Fatal(err)
 	}
-	kill := startProcess(t, bin, args...)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	awaitListen(t, "memcached", addr)
-	return backend{addr, kill}
+	t.Cleanup(m.Kill)
+	return backend{m.Addr, m.Kill}
 }
 
 // startTwemproxy runs Debian's twemproxy (nutcracker) in front of servers,
@@ -117,7 +96,9 @@ func startTwemproxy(t *testing.T, servers []backend) string {
 	}
 	startProcess(t, bin, "-c", path, "-a", "127.0.0.1", "-s", strconv.Itoa(freePort(t)),
 		"-o", filepath.Join(dir, "nutcracker.log"), "-p", filepath.Join(dir, "nutcracker.pid"), "-v", "2")
-	awaitListen(t, "nutcracker", listen)
+	if err := AwaitListen(listen, 10*time.Second); err != nil {
+		t.Fatalf("nutcracker: %v", err)
+	}
 	return listen
 }
 

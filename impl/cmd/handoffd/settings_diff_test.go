@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -71,37 +72,15 @@ func absentReason(key string) (string, bool) {
 // port and returns its address; it is killed when the test ends.
 func startMemcached(t *testing.T, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("memcached")
-	if err != nil {
+	m, err := reliability.StartMemcached(args...)
+	if errors.Is(err, exec.ErrNotFound) {
 		t.Skip("memcached not installed (make deps installs it)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	args = append(append([]string{}, args...), "-U", "0", "-l", "127.0.0.1", "-p", strconv.Itoa(port))
-	if os.Getuid() == 0 {
-		args = append(args, "-u", "nobody") // memcached refuses to run as root
-	}
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("memcached %v did not listen within 10 s: %v", args, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	t.Cleanup(m.Kill)
+	return m.Addr
 }
 
 func settingsOf(t *testing.T, addr string) reliability.Stats {

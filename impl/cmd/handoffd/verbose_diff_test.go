@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoffd/handoff/reliability"
 )
 
 // runLogged runs a server on a free loopback port with its stderr in a file,
@@ -23,12 +25,10 @@ import (
 // with SIGTERM and returns what it wrote.
 func runLogged(t *testing.T, name string, args []string, env []string, reqs string, closeLogged bool) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := reliability.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	logPath := filepath.Join(t.TempDir(), "stderr")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -41,6 +41,8 @@ func runLogged(t *testing.T, name string, args []string, env []string, reqs stri
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// The first connect that succeeds is the one the log is about: a probe
+	// before it would be logged too.
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var c net.Conn
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
