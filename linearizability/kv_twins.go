@@ -196,7 +196,7 @@ func (b casIgnoresUnique) OnData(c *reactor.Conn, in []byte) int {
 	if !ok || len(f) != 6 || string(f[0]) != "cas" {
 		return b.Handler.OnData(c, in)
 	}
-	v, found := b.store.Peek(f[1])
+	v, found := b.store.Peek(f[1], nil)
 	if !found {
 		return b.Handler.OnData(c, in)
 	}

@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"bytes"
 	"strconv"
 )
 
@@ -23,45 +24,58 @@ func (s *Session) shutdown(toks [][]byte, out []byte) ([]byte, status) {
 	return append(out, "CLIENT_ERROR invalid shutdown mode\r\n"...), done
 }
 
-// lruCrawler runs "lru_crawler metadump all" (or of class 1, the only one):
-// a line per live item in memcached's form, "key=K exp=E la=L cas=C
-// fetch=yes|no cls=1 size=S" ended by a bare newline as memcached's are,
+// lruCrawler runs "lru_crawler metadump all" (or of some classes): a line per
+// live item in memcached's form, "key=K exp=E la=L cas=C fetch=yes|no
+// cls=N size=S" ended by a bare newline as memcached's are,
 // with the key URI-encoded and the times absolute (-1: no expiry), then
 // END. Its other subcommands tune a crawler handoff does not have.
 func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
-	if len(toks) != 3 || string(toks[1]) != "metadump" || (string(toks[2]) != "all" && string(toks[2]) != "1") {
+	if len(toks) != 3 || string(toks[1]) != "metadump" {
 		return append(out, replyError...)
 	}
-	st := s.cache.store
-	now := st.now()
-	st.dumpMeta(func(it *item) {
-		if !st.live(it, now) {
-			return
+	// "all", or a comma-separated list of class ids.
+	var classes []int
+	if string(toks[2]) == "all" {
+		classes = []int{0}
+	} else {
+		for id := range bytes.SplitSeq(toks[2], []byte(",")) {
+			n, ok := parseUint(id, 8)
+			if !ok || n == 0 || n >= uint64(len(s.cache.store.classes)) {
+				return append(out, "BADCLASS invalid class id\r\n"...)
+			}
+			classes = append(classes, int(n))
 		}
-		out = append(out, "key="...)
-		out = appendURIEncoded(out, it.key)
-		out = append(out, " exp="...)
-		if it.exptime == 0 {
-			out = append(out, "-1"...)
-		} else {
-			out = strconv.AppendInt(out, it.exptime, 10)
-		}
-		out = append(out, " la="...)
-		out = strconv.AppendInt(out, it.access, 10)
-		out = append(out, " cas="...)
-		out = strconv.AppendUint(out, it.cas, 10)
-		out = append(out, " fetch="...)
-		out = append(out, yesNo(it.fetched)...)
-		out = append(out, " cls=1 size="...)
-		out = strconv.AppendInt(out, itemTotal(len(it.key), len(it.value), it.flags), 10)
-		out = append(out, '\n')
-	})
+	}
+	for _, cls := range classes {
+		s.cache.store.dump(cls, func(m *ItemMeta) bool {
+			out = append(out, "key="...)
+			out = appendURIEncoded(out, m.Key)
+			out = append(out, " exp="...)
+			if m.Exptime == 0 {
+				out = append(out, "-1"...)
+			} else {
+				out = strconv.AppendInt(out, m.Exptime, 10)
+			}
+			out = append(out, " la="...)
+			out = strconv.AppendInt(out, m.Access, 10)
+			out = append(out, " cas="...)
+			out = strconv.AppendUint(out, m.CAS, 10)
+			out = append(out, " fetch="...)
+			out = append(out, yesNo(m.Fetched)...)
+			out = append(out, " cls="...)
+			out = strconv.AppendInt(out, int64(m.Class), 10)
+			out = append(out, " size="...)
+			out = strconv.AppendInt(out, itemTotal(len(m.Key), m.Size, m.Flags), 10)
+			out = append(out, '\n')
+			return true
+		})
+	}
 	return append(out, "END\r\n"...)
 }
 
 // appendURIEncoded appends key with every byte but letters, digits and
 // "-._~" written %XX, as memcached's metadump writes keys.
-func appendURIEncoded(out []byte, key string) []byte {
+func appendURIEncoded(out []byte, key []byte) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(key); i++ {
 		switch c := key[i]; {

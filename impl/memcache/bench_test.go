@@ -44,8 +44,10 @@ func BenchmarkStoreGetParallel(b *testing.B) {
 	}
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
+		var buf []byte
 		for pb.Next() {
-			st.Get(keys[i%len(keys)], false, 0)
+			v, _ := st.Get(keys[i%len(keys)], false, 0, buf)
+			buf = v.Value
 			i += 7
 		}
 	})

@@ -126,10 +126,11 @@ func (s *Session) retrieve(args, out []byte, withCAS, touch bool) []byte {
 		if len(key) > keyMax {
 			return append(out[:start], replyBadFormat...)
 		}
-		v, ok := s.cache.store.Get(key, touch, exptime)
+		v, ok := s.cache.store.Get(key, touch, exptime, s.sc.value)
 		if !ok {
 			continue
 		}
+		s.sc.value = v.Value
 		out = appendValue(out, key, v, withCAS)
 	}
 	return append(out, "END\r\n"...)

@@ -165,7 +165,7 @@ func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 		}
 	}
 	st := s.cache.store
-	v, ok := st.Get(m.key, touch, exptime)
+	v, ok := st.Get(m.key, touch, exptime, s.sc.value)
 	if !ok {
 		if m.flag('q') {
 			return out
@@ -173,6 +173,7 @@ func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 		out = append(out, "EN"...)
 		return m.appendRet(out, nil)
 	}
+	s.sc.value = v.Value
 	now := st.Now()
 	if m.flag('v') {
 		out = append(out, "VA "...)
@@ -452,7 +453,7 @@ func (s *Session) metaArith(m *metaReq, out []byte) []byte {
 // metaDebug runs me: one line of the item's metadata, or EN.
 func (s *Session) metaDebug(m *metaReq, out []byte) []byte {
 	st := s.cache.store
-	v, ok := st.Peek(m.key)
+	v, ok := st.Peek(m.key, s.sc.value)
 	if !ok {
 		return append(out, "EN\r\n"...)
 	}

@@ -162,6 +162,9 @@ type Session struct {
 type Scratch struct {
 	toks [maxTokens][]byte
 	mreq metaReq
+	// value holds the value of the item being replied, copied out of the
+	// store; it grows to the largest value replied, at most -I.
+	value []byte
 }
 
 // SetScratch makes s parse in sc; without it s allocates its own on first

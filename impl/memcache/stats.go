@@ -7,9 +7,10 @@ import (
 )
 
 // stats runs "stats [group]" with memcached's stat names, so that tools which
-// read memcached's stats (memcstat, monitoring agents) read these. Figures
-// that exist only in memcached's slab allocator are reported as memcached
-// reports them with a single slab class holding every item.
+// read memcached's stats (memcstat, monitoring agents) read these. The slab
+// classes are real ones (see Store); figures of memcached's segmented LRU,
+// which handoff does not have, are reported as memcached reports them with
+// it off.
 func (s *Session) stats(args [][]byte, out []byte) []byte {
 	if len(args) == 0 {
 		return s.generalStats(out)
@@ -180,8 +181,8 @@ func (s *Session) settingsStats(out []byte) []byte {
 		mask = 0o700
 	}
 	out = statStr(out, "umask", strconv.FormatUint(uint64(mask), 8))
-	out = statStr(out, "growth_factor", "1.25")
-	out = statInt(out, "chunk_size", 48)
+	out = statStr(out, "growth_factor", strconv.FormatFloat(cache.store.factor, 'f', 2, 64))
+	out = statInt(out, "chunk_size", int64(cache.store.minChunk))
 	out = statInt(out, "num_threads", int64(set.Threads))
 	out = statStr(out, "stat_key_prefix", ":")
 	out = statStr(out, "detail_enabled", "no")
@@ -194,8 +195,12 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statInt(out, "item_size_max", int64(cache.store.itemMax))
 	out = statStr(out, "maxconns_fast", "yes")
 	out = statInt(out, "hashpower_init", 0)
-	out = statStr(out, "slab_reassign", "no")
-	out = statInt(out, "slab_automove", 0)
+	// Pages move between classes as memcached's automove 1 moves them, by
+	// the age ratio of the classes' oldest items (see Store.alloc).
+	out = statStr(out, "slab_reassign", "yes")
+	out = statInt(out, "slab_automove", 1)
+	out = statStr(out, "slab_automove_ratio", "0.80")
+	out = statInt(out, "slab_chunk_max", int64(cache.store.pageSize))
 	out = statStr(out, "lru_crawler", yesNo(true))
 	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))
 	out = statStr(out, "shutdown_command", yesNo(set.Shutdown != nil))
@@ -210,55 +215,61 @@ func (s *Session) settingsStats(out []byte) []byte {
 	return append(out, "END\r\n"...)
 }
 
-// itemStats reports every item as slab class 1, with one LRU (memcached's
-// "flat" mode: every item counts as cold). An empty cache has no classes.
+// itemStats reports each class that holds items, as memcached's stats
+// items in its flat LRU mode: one LRU per class, so every item counts as
+// cold and the segmented LRU's own counters are 0.
 func (s *Session) itemStats(out []byte) []byte {
-	st := s.cache.store.Stats()
-	if st.CurrItems == 0 {
-		return append(out, "END\r\n"...)
-	}
-	age := s.cache.store.Now() - s.cache.store.oldestAccess()
-	for _, s := range []struct {
-		name string
-		v    int64
-	}{
-		{"number", st.CurrItems}, {"number_hot", 0}, {"number_warm", 0}, {"number_cold", st.CurrItems},
-		{"age_hot", 0}, {"age_warm", 0}, {"age", age}, {"mem_requested", st.Bytes},
-		{"evicted", int64(st.evictions)}, {"evicted_nonzero", 0}, {"evicted_time", 0},
-		{"outofmemory", int64(s.cache.storeNoMemory.Load())}, {"tailrepairs", 0},
-		{"reclaimed", int64(st.reclaimed)}, {"expired_unfetched", int64(st.expiredUnfetched)},
-		{"evicted_unfetched", int64(st.evictedUnfetched)}, {"evicted_active", 0},
-		{"crawler_reclaimed", int64(st.crawlerReclaimed)}, {"crawler_items_checked", 0},
-		{"lrutail_reflocked", 0}, {"moves_to_cold", 0}, {"moves_to_warm", 0},
-		{"moves_within_lru", 0}, {"direct_reclaims", 0}, {"hits_to_hot", 0},
-		{"hits_to_warm", 0}, {"hits_to_cold", int64(st.getHits)}, {"hits_to_temp", 0},
-	} {
-		out = statInt(out, "items:1:"+s.name, s.v)
-	}
-	return append(out, "END\r\n"...)
-}
-
-// slabStats reports the single pseudo slab class 1.
-func (s *Session) slabStats(out []byte) []byte {
-	st := s.cache.store.Stats()
-	active := int64(0)
-	if st.CurrItems > 0 {
-		active = 1
+	now := s.cache.store.Now()
+	for _, c := range s.cache.store.Classes() {
+		if c.Used == 0 {
+			continue
+		}
+		prefix := "items:" + strconv.Itoa(c.ID) + ":"
 		for _, s := range []struct {
 			name string
 			v    int64
 		}{
-			{"chunk_size", int64(s.cache.store.itemMax)}, {"used_chunks", st.CurrItems},
-			{"get_hits", int64(st.getHits)}, {"cmd_set", int64(st.cmdSet)},
-			{"delete_hits", int64(st.deleteHits)}, {"incr_hits", int64(st.incrHits)},
-			{"decr_hits", int64(st.decrHits)}, {"cas_hits", int64(st.casHits)},
-			{"cas_badval", int64(st.casBadval)}, {"touch_hits", int64(st.touchHits)},
+			{"number", int64(c.Used)}, {"number_hot", 0}, {"number_warm", 0}, {"number_cold", int64(c.Used)},
+			{"age_hot", 0}, {"age_warm", 0}, {"age", now - c.TailAccess}, {"mem_requested", c.Requested},
+			{"evicted", int64(c.evictions)}, {"evicted_nonzero", int64(c.evictedNonzero)}, {"evicted_time", c.evictedTime},
+			{"outofmemory", int64(c.outOfMemory)}, {"tailrepairs", 0},
+			{"reclaimed", int64(c.reclaimed)}, {"expired_unfetched", int64(c.expiredUnfetched)},
+			{"evicted_unfetched", int64(c.evictedUnfetched)}, {"evicted_active", 0},
+			{"crawler_reclaimed", int64(c.crawlerReclaimed)}, {"crawler_items_checked", 0},
+			{"lrutail_reflocked", 0}, {"moves_to_cold", 0}, {"moves_to_warm", 0},
+			{"moves_within_lru", 0}, {"direct_reclaims", 0}, {"hits_to_hot", 0},
+			{"hits_to_warm", 0}, {"hits_to_cold", int64(c.hits[hitGet])}, {"hits_to_temp", 0},
 		} {
-			out = statInt(out, "1:"+s.name, s.v)
+			out = statInt(out, prefix+s.name, s.v)
 		}
 	}
-	out = statInt(out, "active_slabs", active)
-	out = statInt(out, "total_malloced", st.Bytes)
+	return append(out, "END\r\n"...)
+}
+
+// slabStats reports each class that owns a page, in memcached's form: a
+// chunk carved or not counts as free until an item takes it.
+func (s *Session) slabStats(out []byte) []byte {
+	classes := s.cache.store.Classes()
+	for _, c := range classes {
+		prefix := strconv.Itoa(c.ID) + ":"
+		total := c.Pages * c.PerPage
+		for _, s := range []struct {
+			name string
+			v    int64
+		}{
+			{"chunk_size", int64(c.ChunkSize)}, {"chunks_per_page", int64(c.PerPage)},
+			{"total_pages", int64(c.Pages)}, {"total_chunks", int64(total)},
+			{"used_chunks", int64(total - c.Free - c.FreeEnd)}, {"free_chunks", int64(c.Free + c.FreeEnd)},
+			{"free_chunks_end", 0},
+		} {
+			out = statInt(out, prefix+s.name, s.v)
+		}
+		for k := hitGet; k < numHits; k++ {
+			out = stat(out, prefix+hitNames[k], c.hits[k])
+		}
+	}
+	out = statInt(out, "active_slabs", int64(len(classes)))
+	out = statInt(out, "total_malloced", s.cache.store.Stats().Pages*int64(s.cache.store.pageSize))
 	return append(out, "END\r\n"...)
 }
 
@@ -274,19 +285,20 @@ func (s *Session) cachedump(args [][]byte, out []byte) []byte {
 	if !ok1 || !ok2 {
 		return append(out, replyBadFormat...)
 	}
-	if class != 1 {
+	if class == 0 || class >= uint64(len(s.cache.store.classes)) {
 		return append(out, "END\r\n"...)
 	}
-	start := len(out)
-	s.cache.store.dump(int(limit), func(key string, size int, exptime int64) bool {
+	start, n := len(out), uint64(0)
+	s.cache.store.dump(int(class), func(m *ItemMeta) bool {
 		out = append(out, "ITEM "...)
-		out = append(out, key...)
+		out = append(out, m.Key...)
 		out = append(out, " ["...)
-		out = strconv.AppendInt(out, int64(size), 10)
+		out = strconv.AppendInt(out, int64(m.Size), 10)
 		out = append(out, " b; "...)
-		out = strconv.AppendInt(out, exptime, 10)
+		out = strconv.AppendInt(out, m.Exptime, 10)
 		out = append(out, " s]\r\n"...)
-		return len(out)-start < 2<<20
+		n++
+		return (limit == 0 || n < limit) && len(out)-start < 2<<20
 	})
 	return append(out, "END\r\n"...)
 }

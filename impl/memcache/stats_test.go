@@ -65,7 +65,7 @@ func TestStatsNamesAndCounts(t *testing.T) {
 		"total_items": "2", "delete_hits": "1", "incr_hits": "1", "cmd_flush": "1", "uptime": "7",
 		"time": strconv.Itoa(transcriptEpoch + 7), "curr_connections": "3", "total_connections": "9",
 		"rejected_connections": "2", "listen_disabled_num": "1", "threads": "4", "limit_maxbytes": "67108864",
-		"bytes": strconv.Itoa(1 + 1 + itemMemOverhead),
+		"bytes": strconv.FormatInt(itemSize(1, 1), 10),
 	} {
 		if stats[name] != want {
 			t.Errorf("stat %s = %q, want %q", name, stats[name], want)

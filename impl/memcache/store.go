@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,83 +31,65 @@ func itemTotal(key, n int, flags uint32) int64 {
 	return t
 }
 
-// itemMemOverhead is what an item costs on the Go heap beyond its key and
-// value bytes: the item struct, its map entry and allocation rounding,
-// measured at about 150 bytes for small items (see TestMemoryAccounting). The
-// memory limit (-m) and the bytes stat count it, so that -m bounds the
-// process's real memory for items, not a figure a third of it.
-const itemMemOverhead = 150
-
 // StoreConfig configures a Store. The zero value of a field selects its
 // default.
 type StoreConfig struct {
 	// MaxBytes is the memory limit for items (memcached's -m, in bytes);
-	// default 64 MiB.
+	// default 64 MiB. It is cut into pages of ItemMax bytes.
 	MaxBytes int64
 	// ItemMax is the largest item, key and value and overhead (memcached's
-	// -I); default 1 MiB.
+	// -I), and the slab page size; default 1 MiB.
 	ItemMax int
-	// Shards is the number of shards, a power of two; default: the most, up
-	// to 64, that still gives each shard at least twice ItemMax.
+	// Factor is the growth factor between slab classes' chunk sizes
+	// (memcached's -f); default 1.25.
+	Factor float64
+	// MinChunk is the key and value bytes of the smallest chunk
+	// (memcached's -n); default 48.
+	MinChunk int
+	// Shards is the number of hash shards, a power of two up to 256;
+	// default 64.
 	Shards int
 	// Clock returns the current time; default time.Now. Expiry reads it at
 	// one-second granularity, as memcached does.
 	Clock func() time.Time
 }
 
-// Store is the cache: items in shards selected by a hash of the key.
+// Store is the cache, laid out as memcached's: items live in slab pages of
+// one arena the store maps for itself, outside the Go heap, in chunks of
+// the smallest class that holds them; a hash table in shards finds them.
 //
-// Memory limit and LRU: each shard owns MaxBytes/Shards bytes and its own LRU
-// list; a store into a full shard evicts that shard's least recently used
-// items until the new item fits. So the total never exceeds MaxBytes, and
-// eviction order is exact LRU within a shard and an approximation of a global
-// LRU across shards (with uniformly hashed keys the shards age alike).
+// Memory limit: -m is the arena; its pages go to the classes as they need
+// them, and when none is left a class evicts its least recently used item or
+// takes a page from a class with older items (see alloc). So the store never
+// holds more than MaxBytes of items, and the collector scans none of them.
 //
-// Concurrency: a lookup takes only its shard's mutex (no global lock on the
-// get path); the CAS counter is one atomic; per-command counters live in the
-// shards under the same mutex.
+// Concurrency: a key's shard mutex guards its hash chain and its items'
+// contents; a class's mutex guards its LRU and free lists. A shard's mutex
+// is taken before a class's; the other way round only with TryLock (see
+// evictTail). Items are never read after their shard's mutex is released:
+// values are copied out under it.
 type Store struct {
-	shards    []shard
-	mask      uint64 // len(shards)-1; len(shards) is a power of two
-	seed      maphash.Seed
-	maxBytes  int64
-	itemMax   int
-	shardMax  int64 // maxBytes / len(shards)
-	clock     func() time.Time
-	started   int64         // unix seconds at NewStore (memcached's process_started)
-	cas       atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
-	flushAt   atomic.Int64  // unix second of a pending delayed flush_all; 0: none
-	flushCmds atomic.Uint64 // cmd_flush
+	arena      []byte // npages pages of pageSize bytes
+	alignShift uint   // chunks are aligned to 1<<alignShift bytes
+	pageSize   int
+	npages     int
+	pagesUsed  atomic.Int64 // pages handed to classes so far; never given back
+	classes    []class      // classes[1:] in increasing chunk size; classes[0] unused
+	stealMu    sync.Mutex   // one page move at a time
+	shards     []shard
+	mask       uint64 // len(shards)-1; len(shards) is a power of two
+	seed       maphash.Seed
+	maxBytes   int64
+	itemMax    int
+	factor     float64 // -f
+	minChunk   int     // -n
+	clock      func() time.Time
+	started    int64         // unix seconds at NewStore (memcached's process_started)
+	epoch      int64         // relative seconds count from here; see rel
+	cas        atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
+	flushAt    atomic.Int64  // unix second of a pending delayed flush_all; 0: none
+	flushCmds  atomic.Uint64 // cmd_flush
 }
-
-// shard is one lock domain: a map, an LRU list and the counters for the
-// operations that ran under its lock.
-type shard struct {
-	mu    sync.Mutex
-	items map[string]*item
-	// head is the most recently used item, tail the least; nil when empty.
-	head, tail *item
-	bytes      int64 // Invariant: bytes == sum of size() over items, and bytes <= Store.shardMax.
-	counters   shardCounters
-	_          [64]byte // keeps neighbouring shards' mutexes off one cache line
-}
-
-// item is one stored key. value is never modified after the item is linked:
-// readers may use it after the shard's mutex is released.
-type item struct {
-	key        string
-	value      []byte
-	flags      uint32
-	exptime    int64  // unix seconds; 0: never expires
-	cas        uint64 // Invariant: unique across the store's lifetime, never 0.
-	stored     int64  // unix second of the last store (for delayed flush_all)
-	access     int64  // unix second of the last access (meta l flag)
-	fetched    bool   // fetched at least once since stored (meta h flag)
-	prev, next *item  // LRU neighbours; prev is more recent
-}
-
-// size is the memory the item is charged against the limit.
-func (it *item) size() int64 { return int64(len(it.key) + len(it.value) + itemMemOverhead) }
 
 // ErrConfig reports an impossible StoreConfig.
 var ErrConfig = errors.New("memcache: invalid configuration")
@@ -129,14 +113,20 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if int64(cfg.ItemMax) > cfg.MaxBytes/2 {
 		return nil, fmt.Errorf("%w: item size limit %d is more than half the memory limit %d", ErrConfig, cfg.ItemMax, cfg.MaxBytes)
 	}
-	if cfg.Shards == 0 {
-		cfg.Shards = 1
-		for cfg.Shards < 64 && cfg.MaxBytes/int64(cfg.Shards*2) >= 2*int64(cfg.ItemMax) {
-			cfg.Shards *= 2
-		}
+	if cfg.Factor == 0 {
+		cfg.Factor = 1.25
 	}
-	if cfg.Shards < 1 || cfg.Shards&(cfg.Shards-1) != 0 {
-		return nil, fmt.Errorf("%w: shards %d is not a power of two", ErrConfig, cfg.Shards)
+	if cfg.MinChunk == 0 {
+		cfg.MinChunk = 48
+	}
+	if cfg.Factor <= 1 || cfg.MinChunk < 1 {
+		return nil, fmt.Errorf("%w: growth factor %g (more than 1), chunk size %d (at least 1)", ErrConfig, cfg.Factor, cfg.MinChunk)
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 64
+	}
+	if cfg.Shards < 1 || cfg.Shards > 256 || cfg.Shards&(cfg.Shards-1) != 0 {
+		return nil, fmt.Errorf("%w: shards %d is not a power of two up to 256", ErrConfig, cfg.Shards)
 	}
 	s := &Store{
 		shards:   make([]shard, cfg.Shards),
@@ -144,12 +134,31 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		seed:     maphash.MakeSeed(),
 		maxBytes: cfg.MaxBytes,
 		itemMax:  cfg.ItemMax,
-		shardMax: cfg.MaxBytes / int64(cfg.Shards),
+		factor:   cfg.Factor,
+		minChunk: cfg.MinChunk,
 		clock:    cfg.Clock,
 	}
+	s.alignShift = minAlignShift
+	for cfg.MaxBytes>>s.alignShift >= math.MaxUint32 {
+		s.alignShift++
+	}
+	s.pageSize = cfg.ItemMax &^ (1<<s.alignShift - 1)
+	s.npages = int(cfg.MaxBytes / int64(s.pageSize))
+	if int64(s.npages)*int64(s.pageSize) != int64(int(int64(s.npages)*int64(s.pageSize))) {
+		return nil, fmt.Errorf("%w: memory limit %d does not fit this platform's address space", ErrConfig, cfg.MaxBytes)
+	}
+	arena, err := mapArena(s.npages * s.pageSize)
+	if err != nil {
+		return nil, err
+	}
+	s.arena = arena
+	// The arena is the store's: it goes when the store does.
+	runtime.AddCleanup(s, unmapArena, arena)
+	s.initClasses(cfg.Factor, cfg.MinChunk)
 	s.started = s.now()
+	s.epoch = s.started - 2
 	for i := range s.shards {
-		s.shards[i].items = make(map[string]*item)
+		s.shards[i].buckets = make([]ref, initialBuckets)
 	}
 	return s, nil
 }
@@ -160,14 +169,10 @@ func (s *Store) MaxBytes() int64 { return s.maxBytes }
 // ItemMax is the item size limit (stat item_size_max).
 func (s *Store) ItemMax() int { return s.itemMax }
 
-// Shards is the number of shards.
+// Shards is the number of hash shards.
 func (s *Store) Shards() int { return len(s.shards) }
 
 func (s *Store) now() int64 { return s.clock().Unix() }
-
-func (s *Store) shardFor(key []byte) *shard {
-	return &s.shards[maphash.Bytes(s.seed, key)&s.mask]
-}
 
 // absExptime converts a protocol exptime to an absolute unix second as
 // memcached's realtime() does: 0 never expires, a negative one has already
@@ -188,14 +193,17 @@ func (s *Store) absExptime(exptime int64, now int64) int64 {
 	}
 }
 
-// live reports whether it may be returned at time now: not expired and not
-// hidden by a delayed flush_all whose time has come. A dead item is unlinked by
-// the caller (lazy expiry).
-func (s *Store) live(it *item, now int64) bool {
-	if it.exptime != 0 && it.exptime <= now {
+// live reports whether the item may be returned at time now: not expired
+// and not hidden by a delayed flush_all whose time has come. An item's
+// access is never before its store, and a lookup at or after the flush finds
+// it dead before it could be accessed again, so "accessed before the flush"
+// is "stored before the flush". A dead item is unlinked by whoever finds it
+// (lazy expiry) or by Reap. The caller holds the item's shard mutex.
+func (s *Store) live(h *header, now int64) bool {
+	if h.exptime != 0 && s.abs(h.exptime) <= now {
 		return false
 	}
-	if f := s.flushAt.Load(); f != 0 && f <= now && it.stored < f {
+	if f := s.flushAt.Load(); f != 0 && f <= now && s.abs(h.access) < f {
 		return false
 	}
 	return true
@@ -203,143 +211,181 @@ func (s *Store) live(it *item, now int64) bool {
 
 // lookup returns the live item for key, unlinking it when it is dead. The
 // caller holds sh.mu.
-func (s *Store) lookup(sh *shard, key []byte, now int64) *item {
-	it := sh.items[string(key)]
-	if it == nil {
-		return nil
+func (s *Store) lookup(sh *shard, key []byte, hv uint64, now int64) ref {
+	r := s.find(sh, key, hv)
+	if r == 0 {
+		return 0
 	}
-	if !s.live(it, now) {
-		if it.exptime != 0 && it.exptime <= now {
+	if h := s.hdr(r); !s.live(h, now) {
+		if h.exptime != 0 && s.abs(h.exptime) <= now {
 			sh.counters.getExpired++
 		} else {
 			sh.counters.getFlushed++
 		}
-		sh.unlink(it)
-		return nil
+		s.unlink(sh, r, hv, hitNone)
+		return 0
 	}
-	return it
+	return r
 }
 
-// bump moves it to the head of the LRU. The caller holds sh.mu.
-func (sh *shard) bump(it *item) {
-	if sh.head == it {
-		return
+// touchLRU records an access at now, counts the hit, and makes r its
+// class's most recently used item; a cas other than 0 becomes the item's CAS
+// unique. The access
+// second and the CAS unique of a linked item are written holding both its
+// shard's and its class's mutexes, so either one lets them be read. The
+// caller holds r's shard mutex.
+func (s *Store) touchLRU(r ref, now int64, cas uint64, k hit) {
+	h := s.hdr(r)
+	c := &s.classes[h.class]
+	c.mu.Lock()
+	h.access = s.rel(now)
+	c.counters.hits[k]++
+	if cas != 0 {
+		h.cas = cas
 	}
-	sh.detach(it)
-	sh.pushFront(it)
+	if c.head != r {
+		s.lruRemove(c, r)
+		s.lruPush(c, r)
+	} else if c.tail == r {
+		c.tailAge.Store(now)
+	}
+	c.mu.Unlock()
 }
 
-func (sh *shard) pushFront(it *item) {
-	it.prev = nil
-	it.next = sh.head
-	if sh.head != nil {
-		sh.head.prev = it
-	}
-	sh.head = it
-	if sh.tail == nil {
-		sh.tail = it
-	}
+// unlink removes r from its shard's hash and its class's LRU, counts the
+// hit, and frees its chunk. The caller holds sh.mu.
+func (s *Store) unlink(sh *shard, r ref, hv uint64, k hit) {
+	s.unhash(sh, r, hv)
+	h := s.hdr(r)
+	c := &s.classes[h.class]
+	c.mu.Lock()
+	c.counters.hits[k]++
+	s.lruRemove(c, r)
+	c.items--
+	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
+	s.free(c, r)
+	c.mu.Unlock()
 }
 
-func (sh *shard) detach(it *item) {
-	if it.prev != nil {
-		it.prev.next = it.next
-	} else {
-		sh.head = it.next
+// link makes r, written by its owner since alloc, the item for its key,
+// replacing old (0: none), and counts the hit in r's class. The caller holds
+// sh.mu.
+func (s *Store) link(sh *shard, old, r ref, hv uint64, k hit) {
+	if old != 0 {
+		s.unlink(sh, old, hv, hitNone)
 	}
-	if it.next != nil {
-		it.next.prev = it.prev
-	} else {
-		sh.tail = it.prev
-	}
-	it.prev, it.next = nil, nil
-}
-
-// unlink removes it from the map, the LRU and the byte count.
-func (sh *shard) unlink(it *item) {
-	sh.detach(it)
-	delete(sh.items, it.key)
-	sh.bytes -= it.size()
-}
-
-// link inserts it as the most recent item, replacing old (which may be nil),
-// after evicting from the LRU tail until it fits. The caller has checked that
-// it.size() <= Store.shardMax.
-func (s *Store) link(sh *shard, old, it *item, now int64) {
-	if old != nil {
-		sh.unlink(old)
-	}
-	for sh.bytes+it.size() > s.shardMax && sh.tail != nil {
-		victim := sh.tail
-		if s.live(victim, now) {
-			sh.counters.evictions++
-			if !victim.fetched {
-				sh.counters.evictedUnfetched++
-			}
-		} else {
-			sh.counters.reclaimed++
-		}
-		sh.unlink(victim)
-	}
-	sh.items[it.key] = it
-	sh.pushFront(it)
-	sh.bytes += it.size()
+	s.hashIn(sh, r, hv)
 	sh.counters.totalItems++
+	h := s.hdr(r)
+	c := &s.classes[h.class]
+	c.mu.Lock()
+	h.state = stateLinked
+	c.counters.hits[k]++
+	s.lruPush(c, r)
+	c.items++
+	c.requested += itemSize(int(h.nkey), int(h.nbytes))
+	c.mu.Unlock()
+}
+
+// release frees a chunk its owner will not link, counting the hit k.
+func (s *Store) release(r ref, k hit) {
+	c := &s.classes[s.hdr(r).class]
+	c.mu.Lock()
+	c.counters.hits[k]++
+	s.free(c, r)
+	c.mu.Unlock()
+}
+
+// newItem allocates and writes an item for key with room for an n-byte
+// value, which the caller then writes into s.value(r); 0 when the value
+// fits no class (TooLarge) or no memory is found (NoMemory).
+func (s *Store) newItem(key []byte, n int, flags uint32, exptime, now int64) (ref, Result) {
+	c := s.classFor(headerSize + len(key) + n)
+	if c == nil {
+		return 0, TooLarge
+	}
+	r := s.alloc(c, now)
+	if r == 0 {
+		return 0, NoMemory
+	}
+	h := s.hdr(r)
+	h.nkey, h.nbytes, h.flags = uint8(len(key)), uint32(n), flags
+	h.exptime, h.access = s.relExptime(exptime), s.rel(now)
+	copy(s.arena[s.offset(r)+headerSize:], key)
+	return r, Stored
 }
 
 // reapBatch bounds the items Reap examines per lock hold, so a sweep of a
-// large shard delays a lookup on it by microseconds, not milliseconds.
+// large class delays the class's other users by microseconds, not
+// milliseconds.
 const reapBatch = 512
 
-// Reap removes every expired or flushed item, one shard and one batch at a
-// time, and returns how many it removed. The server calls it periodically so
-// that items nobody asks for again still give their memory back; lookups
-// expire items lazily in between.
+// Reap removes every expired or flushed item, one class and one batch at a
+// time, from the least recently used up, and returns how many it removed.
+// The server calls it periodically so that items nobody asks for again
+// still give their memory back; lookups expire items lazily in between.
 //
 // Between batches the lock is released; the sweep resumes from the last live
-// item it passed, found again by its key. If that item was removed or
-// replaced meanwhile, the sweep of that shard ends early and the next call
-// covers the rest.
+// item it passed. If that item was removed or replaced meanwhile, the sweep
+// of that class ends early and the next call covers the rest. An item whose
+// shard is busy is passed over.
 func (s *Store) Reap() int {
 	now := s.now()
 	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		var resume *item // last live item passed; nil: start at the tail
+	for i := 1; i < len(s.classes); i++ {
+		c := &s.classes[i]
+		var resume ref // last item passed; 0: start at the tail
+		var resumeCAS uint64
 		for {
-			sh.mu.Lock()
-			it := sh.tail
-			if resume != nil {
-				if sh.items[resume.key] != resume {
-					sh.mu.Unlock()
+			c.mu.Lock()
+			r := c.tail
+			if resume != 0 {
+				if h := s.hdr(resume); h.state != stateLinked || h.class != c.id || h.cas != resumeCAS {
+					c.mu.Unlock()
 					break
 				}
-				it = resume.prev
+				r = s.hdr(resume).prev
 			}
-			for k := 0; it != nil && k < reapBatch; k++ {
-				prev := it.prev
-				if s.live(it, now) {
-					resume = it
-				} else {
-					if !it.fetched {
-						sh.counters.expiredUnfetched++
-					}
-					sh.counters.crawlerReclaimed++
-					sh.unlink(it)
+			for k := 0; r != 0 && k < reapBatch; k++ {
+				h := s.hdr(r)
+				prev := h.prev
+				if s.reapOne(c, r, now) {
 					n++
+				} else {
+					resume, resumeCAS = r, h.cas
 				}
-				it = prev
+				r = prev
 			}
-			sh.mu.Unlock()
-			if it == nil {
+			c.mu.Unlock()
+			if r == 0 {
 				break
-			}
-			if resume == nil {
-				// A whole batch of dead items: the next batch starts at
-				// the tail again, which is where the survivors now end.
-				continue
 			}
 		}
 	}
 	return n
+}
+
+// reapOne unlinks r if it is dead and its shard's mutex is free. The
+// caller holds c.mu.
+func (s *Store) reapOne(c *class, r ref, now int64) bool {
+	hv := s.hash(s.key(r))
+	sh := s.shardOf(hv)
+	if !sh.mu.TryLock() {
+		return false
+	}
+	defer sh.mu.Unlock()
+	h := s.hdr(r)
+	if s.live(h, now) {
+		return false
+	}
+	if h.bits&bitFetched == 0 {
+		c.counters.expiredUnfetched++
+	}
+	c.counters.crawlerReclaimed++
+	s.unhash(sh, r, hv)
+	s.lruRemove(c, r)
+	c.items--
+	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
+	s.free(c, r)
+	return true
 }

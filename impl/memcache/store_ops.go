@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 )
 
@@ -30,8 +31,9 @@ const (
 	ModePrepend
 )
 
-// View is a snapshot of an item as one operation saw it. Value is shared with
-// the store and must not be modified.
+// View is a snapshot of an item as one operation saw it. Value is a copy,
+// in the buffer the caller passed (grown if it was too small): the item's
+// memory may be reused once the operation returns.
 type View struct {
 	Value   []byte
 	Flags   uint32
@@ -41,59 +43,67 @@ type View struct {
 	Fetched bool  // fetched before this access
 }
 
-func viewOf(it *item) View {
-	return View{Value: it.value, Flags: it.flags, CAS: it.cas, Exptime: it.exptime, Access: it.access, Fetched: it.fetched}
+// viewOf copies item r out. The caller holds r's shard mutex.
+func (s *Store) viewOf(r ref, buf []byte) View {
+	h := s.hdr(r)
+	return View{Value: append(buf[:0], s.value(r)...), Flags: h.flags, CAS: h.cas, Exptime: s.abs(h.exptime), Access: s.abs(h.access), Fetched: h.bits&bitFetched != 0}
 }
 
 // Now is the store's current unix second.
 func (s *Store) Now() int64 { return s.now() }
 
-// Get returns the live item for key and marks it fetched and most recently
-// used. With touch it also sets the item's exptime (gat, mg T); exptime is the
-// protocol value. The View is the item as found, before the touch: mg reports
-// the TTL from before its T flag when its t flag comes first, as memcached
-// does. A touching get counts as a touch only (cmd_touch, touch_hits,
-// touch_misses), not as a get, as memcached counts gat and mg T.
-func (s *Store) Get(key []byte, touch bool, exptime int64) (View, bool) {
+// Get returns the live item for key, its value copied into buf, and marks it
+// fetched and most recently used. With touch it also sets the item's exptime
+// (gat, mg T); exptime is the protocol value. The View is the item as found,
+// before the touch: mg reports the TTL from before its T flag when its t flag
+// comes first, as memcached does. A touching get counts as a touch only
+// (cmd_touch, touch_hits, touch_misses), not as a get, as memcached counts
+// gat and mg T.
+func (s *Store) Get(key []byte, touch bool, exptime int64, buf []byte) (View, bool) {
 	now := s.now()
-	sh := s.shardFor(key)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	c := &sh.counters
 	cmd, hits, misses := &c.cmdGet, &c.getHits, &c.getMisses
 	if touch {
 		cmd, hits, misses = &c.cmdTouch, &c.touchHits, &c.touchMisses
 	}
 	*cmd++
-	it := s.lookup(sh, key, now)
-	if it == nil {
+	r := s.lookup(sh, key, hv, now)
+	if r == 0 {
 		*misses++
-		sh.mu.Unlock()
 		return View{}, false
 	}
 	*hits++
-	v := viewOf(it)
+	v := s.viewOf(r, buf)
+	h := s.hdr(r)
 	if touch {
-		it.exptime = s.absExptime(exptime, now)
+		h.exptime = s.relExptime(s.absExptime(exptime, now))
 	}
-	it.fetched = true
-	it.access = now
-	sh.bump(it)
-	sh.mu.Unlock()
+	h.bits |= bitFetched
+	k := hitGet
+	if touch {
+		k = hitTouch
+	}
+	s.touchLRU(r, now, 0, k)
 	return v, true
 }
 
-// Peek returns the live item for key without counting it as a fetch (meta
-// me, the debug command).
-func (s *Store) Peek(key []byte) (View, bool) {
+// Peek returns the live item for key, its value copied into buf, without
+// counting it as a fetch (meta me, the debug command).
+func (s *Store) Peek(key []byte, buf []byte) (View, bool) {
 	now := s.now()
-	sh := s.shardFor(key)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	it := s.lookup(sh, key, now)
-	if it == nil {
+	r := s.lookup(sh, key, hv, now)
+	if r == 0 {
 		return View{}, false
 	}
-	return viewOf(it), true
+	return s.viewOf(r, buf), true
 }
 
 // SetReq is a storage request.
@@ -114,78 +124,155 @@ func (s *Store) Fits(key []byte, n int, flags uint32) bool {
 	return itemTotal(len(key), n, flags) <= int64(s.itemMax)
 }
 
+// raceTries bounds how often an operation that read an item, let go of its
+// shard to allocate, and found the item changed when it came back starts
+// over; past it the operation fails as out of memory.
+const raceTries = 100
+
 // Set stores value under key per req and returns the result and the new CAS
 // unique. value is copied.
+//
+// The chunk is allocated, and the value written into it, before the shard's
+// mutex is taken, as memcached allocates before it stores: allocation may
+// evict from other shards.
 func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	if !s.Fits(key, len(value), req.Flags) {
+		s.countSet(key)
 		if req.Mode == ModeSet {
 			s.Drop(key)
 		}
 		return TooLarge, 0
 	}
+	if req.Mode == ModeAppend || req.Mode == ModePrepend {
+		return s.join(key, value, req)
+	}
 	now := s.now()
-	sh := s.shardFor(key)
+	r, res := s.newItem(key, len(value), req.Flags, s.absExptime(req.Exptime, now), now)
+	if r == 0 {
+		s.countSet(key)
+		// memcached drops the old value of a set it could not store, so
+		// that no stale value outlives a set that was answered an error.
+		if req.Mode == ModeSet {
+			s.Drop(key)
+		}
+		return res, 0
+	}
+	copy(s.value(r), value)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.counters.cmdSet++
-	old := s.lookup(sh, key, now)
-	it := &item{key: string(key), flags: req.Flags, stored: now, access: now}
+	old := s.lookup(sh, key, hv, now)
 	// memcached's rules: a set or a replace with a CAS unique is the cas
-	// command, which needs the item and its unique; add ignores the unique;
-	// append and prepend need the item, and its unique when one other than
-	// 0 is given.
+	// command, which needs the item and its unique; add ignores the unique.
 	isCAS := req.HasCAS && (req.Mode == ModeSet || req.Mode == ModeReplace)
+	res = Stored
 	switch {
-	case isCAS && old == nil:
+	case isCAS && old == 0:
 		sh.counters.casMisses++
-		return NotFound, 0
-	case isCAS && old.cas != req.CAS:
+		res = NotFound
+	case isCAS && s.hdr(old).cas != req.CAS:
 		sh.counters.casBadval++
-		return Exists, 0
+		res = Exists
 	case isCAS:
 		sh.counters.casHits++
-	case req.Mode == ModeAdd && old != nil:
+	case req.Mode == ModeAdd && old != 0:
 		// memcached bumps the existing item on a failed add.
-		sh.bump(old)
-		return NotStored, 0
-	case (req.Mode == ModeReplace || req.Mode == ModeAppend || req.Mode == ModePrepend) && old == nil:
-		return NotStored, 0
-	case req.Mode == ModeAppend || req.Mode == ModePrepend:
-		if req.HasCAS && req.CAS != 0 && old.cas != req.CAS {
+		s.touchLRU(old, s.abs(s.hdr(old).access), 0, hitNone)
+		res = NotStored
+	case req.Mode == ModeReplace && old == 0:
+		res = NotStored
+	}
+	// memcached counts a set in the class of the item it allocated,
+	// whatever the outcome.
+	if res != Stored {
+		s.release(r, hitSet)
+		if res == Exists {
+			s.countClass(old, hitCASBadval)
+		}
+		return res, 0
+	}
+	cas := s.cas.Add(1)
+	s.hdr(r).cas = cas
+	if isCAS {
+		s.countClass(old, hitCAS)
+	}
+	s.link(sh, old, r, hv, hitSet)
+	return Stored, cas
+}
+
+// countSet counts a set that failed before it reached its shard.
+func (s *Store) countSet(key []byte) {
+	sh := s.shardOf(s.hash(key))
+	sh.mu.Lock()
+	sh.counters.cmdSet++
+	sh.mu.Unlock()
+}
+
+// join runs append and prepend: a new item holding the old value and the
+// new one, replacing the old item if it is still the one read.
+func (s *Store) join(key, value []byte, req SetReq) (Result, uint64) {
+	now := s.now()
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
+	for try := 0; ; try++ {
+		sh.mu.Lock()
+		if try == 0 {
+			sh.counters.cmdSet++
+		}
+		old := s.lookup(sh, key, hv, now)
+		if old == 0 {
+			sh.mu.Unlock()
+			return NotStored, 0
+		}
+		oh := s.hdr(old)
+		if req.HasCAS && req.CAS != 0 && oh.cas != req.CAS {
+			sh.mu.Unlock()
 			return Exists, 0 // a unique of 0 compares with nothing here
 		}
-		if !s.Fits(key, len(old.value)+len(value), old.flags) {
+		n := int(oh.nbytes) + len(value)
+		if !s.Fits(key, n, oh.flags) {
+			sh.mu.Unlock()
 			return TooLarge, 0
 		}
-		joined := make([]byte, 0, len(old.value)+len(value))
-		if req.Mode == ModeAppend {
-			joined = append(append(joined, old.value...), value...)
-		} else {
-			joined = append(append(joined, value...), old.value...)
+		oldCAS, flags, exptime := oh.cas, oh.flags, s.abs(oh.exptime)
+		sh.mu.Unlock()
+		r, res := s.newItem(key, n, flags, exptime, now)
+		if r == 0 {
+			return res, 0
 		}
-		it.value = joined
-		it.flags = old.flags
-		it.exptime = old.exptime
+		sh.mu.Lock()
+		if s.lookup(sh, key, hv, now) != old || oh.cas != oldCAS {
+			sh.mu.Unlock()
+			s.release(r, hitNone)
+			if try == raceTries {
+				return NoMemory, 0
+			}
+			continue
+		}
+		dst, ov := s.value(r), s.value(old)
+		if req.Mode == ModeAppend {
+			copy(dst[copy(dst, ov):], value)
+		} else {
+			copy(dst[copy(dst, value):], ov)
+		}
+		cas := s.cas.Add(1)
+		s.hdr(r).cas = cas
+		s.link(sh, old, r, hv, hitSet)
+		sh.mu.Unlock()
+		return Stored, cas
 	}
-	if it.value == nil {
-		it.value = append(make([]byte, 0, len(value)), value...)
-		it.exptime = s.absExptime(req.Exptime, now)
-	}
-	if it.size() > s.shardMax {
-		return NoMemory, 0
-	}
-	it.cas = s.cas.Add(1)
-	s.link(sh, old, it, now)
-	return Stored, it.cas
 }
 
 // Drop removes key without counting a delete: a set refused as too large
 // must not leave the old value behind (memcached does the same).
 func (s *Store) Drop(key []byte) {
-	sh := s.shardFor(key)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
 	sh.mu.Lock()
-	if it := sh.items[string(key)]; it != nil {
-		sh.unlink(it)
+	if r := s.find(sh, key, hv); r != 0 {
+		s.unlink(sh, r, hv, hitNone)
 	}
 	sh.mu.Unlock()
 }
@@ -194,19 +281,20 @@ func (s *Store) Drop(key []byte) {
 // cas (meta md C).
 func (s *Store) Delete(key []byte, hasCAS bool, cas uint64) Result {
 	now := s.now()
-	sh := s.shardFor(key)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	it := s.lookup(sh, key, now)
-	if it == nil {
+	r := s.lookup(sh, key, hv, now)
+	if r == 0 {
 		sh.counters.deleteMisses++
 		return NotFound
 	}
-	if hasCAS && it.cas != cas {
+	if hasCAS && s.hdr(r).cas != cas {
 		return Exists
 	}
 	sh.counters.deleteHits++
-	sh.unlink(it)
+	s.unlink(sh, r, hv, hitDelete)
 	return Stored
 }
 
@@ -215,21 +303,23 @@ func (s *Store) Delete(key []byte, hasCAS bool, cas uint64) Result {
 // flag then says so) and ma's T flag does not.
 func (s *Store) Touch(key []byte, exptime int64, fetch bool) Result {
 	now := s.now()
-	sh := s.shardFor(key)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.counters.cmdTouch++
-	it := s.lookup(sh, key, now)
-	if it == nil {
+	r := s.lookup(sh, key, hv, now)
+	if r == 0 {
 		sh.counters.touchMisses++
 		return NotFound
 	}
 	sh.counters.touchHits++
-	it.exptime = s.absExptime(exptime, now)
+	h := s.hdr(r)
+	h.exptime = s.relExptime(s.absExptime(exptime, now))
 	if fetch {
-		it.fetched = true
+		h.bits |= bitFetched
 	}
-	sh.bump(it)
+	s.touchLRU(r, s.abs(h.access), 0, hitTouch)
 	return Stored
 }
 
@@ -249,78 +339,144 @@ type DeltaReq struct {
 // Delta adds to or subtracts from the decimal number stored under key:
 // unsigned 64-bit, incr wraps, decr stops at 0. It returns the item after the
 // change, whose value is the new number without padding.
+//
+// A number no longer than the old one is rewritten in place, padded with
+// spaces, as memcached does; a longer one, and a created one, is a new item,
+// allocated with the shard's mutex released, and stored only if the item read
+// is still there unchanged (else the operation starts over).
 func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 	now := s.now()
-	sh := s.shardFor(key)
+	hv := s.hash(key)
+	sh := s.shardOf(hv)
+	for try := 0; ; try++ {
+		res, v, r, n := s.deltaTry(sh, key, hv, req, now)
+		if r == 0 {
+			return res, v
+		}
+		// A new item for the new number n: allocate, then recheck.
+		var exptime int64
+		var flags uint32
+		if res == Created {
+			exptime = s.absExptime(req.Exptime, now)
+		} else {
+			flags, exptime = v.Flags, v.Exptime
+		}
+		num := strconv.AppendUint(nil, n, 10)
+		nr, nres := s.newItem(key, len(num), flags, exptime, now)
+		if nr == 0 {
+			return nres, View{}
+		}
+		copy(s.value(nr), num)
+		sh.mu.Lock()
+		cur := s.lookup(sh, key, hv, now)
+		if (res == Created && cur != 0) || (res != Created && (cur != r || s.hdr(r).cas != v.CAS)) {
+			sh.mu.Unlock()
+			s.release(nr, hitNone)
+			if try == raceTries {
+				return NoMemory, View{}
+			}
+			continue
+		}
+		s.countDelta(sh, req, res)
+		cas := s.cas.Add(1)
+		s.hdr(nr).cas = cas
+		k := hitNone
+		if res == Stored && req.Incr {
+			k = hitIncr
+		} else if res == Stored {
+			k = hitDecr
+		}
+		s.link(sh, cur, nr, hv, k)
+		out := s.viewOf(nr, nil)
+		sh.mu.Unlock()
+		return res, out
+	}
+}
+
+// deltaTry does the part of Delta that needs no allocation. It returns the
+// final result (r == 0), or asks for a new item holding n: res Created for a
+// missing item, Stored for one that grew, with v and r the item read.
+func (s *Store) deltaTry(sh *shard, key []byte, hv uint64, req DeltaReq, now int64) (res Result, v View, r ref, n uint64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old := s.lookup(sh, key, now)
-	if old == nil {
-		if req.Incr {
-			sh.counters.incrMisses++
-		} else {
-			sh.counters.decrMisses++
-		}
+	old := s.lookup(sh, key, hv, now)
+	if old == 0 {
 		if !req.Vivify {
-			return NotFound, View{}
+			s.countDelta(sh, req, NotFound)
+			return NotFound, View{}, 0, 0
 		}
-		v := strconv.AppendUint(nil, req.Initial, 10)
-		if !s.Fits(key, len(v), 0) {
-			return TooLarge, View{}
+		if !s.Fits(key, len(strconv.AppendUint(nil, req.Initial, 10)), 0) {
+			s.countDelta(sh, req, NotFound)
+			return TooLarge, View{}, 0, 0
 		}
-		it := &item{key: string(key), value: v, exptime: s.absExptime(req.Exptime, now), stored: now, access: now}
-		it.cas = s.cas.Add(1)
-		s.link(sh, nil, it, now)
-		return Created, viewOf(it)
+		return Created, View{}, ^ref(0), req.Initial
 	}
+	oh := s.hdr(old)
+	val := s.value(old)
 	// memcached's order: an empty value is no number, then the unique is
 	// compared, then the value parsed.
-	if len(old.value) == 0 {
-		return NonNumeric, View{}
+	if len(val) == 0 {
+		return NonNumeric, View{}, 0, 0
 	}
-	if req.HasCAS && old.cas != req.CAS {
+	if req.HasCAS && oh.cas != req.CAS {
 		sh.counters.casBadval++
-		return Exists, View{}
+		s.countClass(old, hitCASBadval)
+		return Exists, View{}, 0, 0
 	}
-	n, ok := parseStoredUint(old.value)
+	n, ok := parseStoredUint(val)
 	if !ok {
-		return NonNumeric, View{}
+		return NonNumeric, View{}, 0, 0
 	}
 	if req.Incr {
 		n += req.Delta
-		sh.counters.incrHits++
+	} else if req.Delta > n {
+		n = 0
 	} else {
-		if req.Delta > n {
-			n = 0
-		} else {
-			n -= req.Delta
-		}
-		sh.counters.decrHits++
+		n -= req.Delta
 	}
-	num := strconv.AppendUint(nil, n, 10)
-	val := num
-	// memcached rewrites a number that got shorter in place, padded with
-	// spaces to the old length; clients see the padding on get.
-	if len(num) < len(old.value) {
-		val = make([]byte, len(old.value))
-		copy(val, num)
-		for i := len(num); i < len(val); i++ {
-			val[i] = ' '
-		}
+	var digits [20]byte
+	num := strconv.AppendUint(digits[:0], n, 10)
+	if len(num) > len(val) {
+		return Stored, View{Flags: oh.flags, CAS: oh.cas, Exptime: s.abs(oh.exptime)}, old, n
 	}
-	// In place (the number did not grow) the item stays the one fetched
-	// before; a longer number is a new item, fetched by nobody yet.
-	it := &item{key: old.key, value: val, flags: old.flags, exptime: old.exptime, stored: now, access: now, fetched: old.fetched && len(num) <= len(old.value)}
-	it.cas = s.cas.Add(1)
-	s.link(sh, old, it, now)
-	if len(num) <= len(old.value) {
-		// memcached rewrites such a number in place: no item is stored, so
-		// total_items does not count one.
-		sh.counters.totalItems--
+	// memcached rewrites a number that did not grow in place, padded with
+	// spaces to the old length (clients see the padding on get), and stores
+	// no item: total_items does not count it, and the item stays the one
+	// fetched before.
+	copy(val[copy(val, num):], "                    "[:len(val)-len(num)])
+	k := hitDecr
+	if req.Incr {
+		k = hitIncr
 	}
-	v := viewOf(it)
-	v.Value = num
-	return Stored, v
+	s.touchLRU(old, now, s.cas.Add(1), k)
+	s.countDelta(sh, req, Stored)
+	out := s.viewOf(old, nil)
+	out.Value = out.Value[:len(num)]
+	return Stored, out, 0, 0
+}
+
+// countClass counts a hit in r's class. The caller holds r's shard mutex.
+func (s *Store) countClass(r ref, k hit) {
+	c := &s.classes[s.hdr(r).class]
+	c.mu.Lock()
+	c.counters.hits[k]++
+	c.mu.Unlock()
+}
+
+// countDelta counts an incr or decr that ended in res. The caller holds
+// sh.mu.
+func (s *Store) countDelta(sh *shard, req DeltaReq, res Result) {
+	c := &sh.counters
+	switch {
+	case res == Stored && req.Incr:
+		c.incrHits++
+	case res == Stored:
+		c.decrHits++
+	case req.Incr:
+		c.incrMisses++
+	default:
+		c.decrMisses++
+	}
 }
 
 // parseStoredUint reads a stored value as memcached's safe_strtoull does:
@@ -366,9 +522,9 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
-// Flush invalidates every item: now when delay <= 0 (the memory is freed at
-// once, shard by shard), else every item stored before now+delay stops being
-// returned once that second comes.
+// Flush invalidates every item: now when delay <= 0 (their chunks are freed
+// at once), else every item stored before now+delay stops being returned
+// once that second comes.
 func (s *Store) Flush(delay int64) {
 	s.flushCmds.Add(1)
 	if delay > 0 {
@@ -377,10 +533,24 @@ func (s *Store) Flush(delay int64) {
 	}
 	s.flushAt.Store(0)
 	for i := range s.shards {
+		s.shards[i].mu.Lock()
+	}
+	for i := 1; i < len(s.classes); i++ {
+		c := &s.classes[i]
+		c.mu.Lock()
+		for r := c.head; r != 0; {
+			next := s.hdr(r).next
+			s.free(c, r)
+			r = next
+		}
+		c.head, c.tail, c.items, c.requested = 0, 0, 0, 0
+		c.tailAge.Store(math.MinInt64)
+		c.mu.Unlock()
+	}
+	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
-		clear(sh.items)
-		sh.head, sh.tail, sh.bytes = nil, nil, 0
+		clear(sh.buckets)
+		sh.count, sh.bytes = 0, 0
 		sh.mu.Unlock()
 	}
 }

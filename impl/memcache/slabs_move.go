@@ -1,0 +1,179 @@
+package memcache
+
+import (
+	"math"
+	"runtime"
+)
+
+// steal moves one page to c from the class whose least recently used item
+// is oldest (an empty class first), evicting what the page holds, as
+// memcached's slab rebalancer does; it reports whether c got a page. One
+// steal runs at a time; a class that could evict instead does not wait for
+// another's steal. The caller holds no lock.
+func (s *Store) steal(c *class, now int64) bool {
+	c.mu.Lock()
+	must := c.items == 0
+	c.mu.Unlock()
+	if must {
+		s.stealMu.Lock()
+	} else if !s.stealMu.TryLock() {
+		return false
+	}
+	defer s.stealMu.Unlock()
+	var v *class
+	oldest := int64(math.MaxInt64)
+	for i := 1; i < len(s.classes); i++ {
+		d := &s.classes[i]
+		if d == c || d.npages.Load() == 0 {
+			continue
+		}
+		if age := d.tailAge.Load(); age < oldest {
+			v, oldest = d, age
+		}
+	}
+	if v == nil {
+		return false
+	}
+	p, ok := s.drain(v, now)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	c.pages = append(c.pages, p)
+	c.spare = append(c.spare, p)
+	c.npages.Store(int64(len(c.pages)))
+	c.mu.Unlock()
+	return true
+}
+
+// drainPasses bounds how long drain waits for chunks of the page that were
+// handed out before it began and are not yet linked or freed.
+const drainPasses = 1000
+
+// drain takes a page from v and evicts every item in it. It waits for each
+// item's shard mutex, so the caller holds none. It fails, leaving the page
+// with v, when a chunk stays handed out and unlinked through drainPasses
+// passes.
+func (s *Store) drain(v *class, now int64) (int, bool) {
+	v.mu.Lock()
+	if len(v.pages) == 0 {
+		v.mu.Unlock()
+		return 0, false
+	}
+	p := v.pages[len(v.pages)-1]
+	v.pages = v.pages[:len(v.pages)-1]
+	v.npages.Store(int64(len(v.pages)))
+	carved := v.perPage
+	switch {
+	case p == v.bump:
+		carved, v.bump = v.bumpNext, -1
+	case removeInt(&v.spare, p):
+		carved = 0
+	}
+	v.draining = p
+	for i := range carved {
+		if r := s.refAt(p*s.pageSize + i*v.size); s.hdr(r).state == stateFree {
+			s.unfree(v, r)
+		}
+	}
+	v.mu.Unlock()
+
+	var linked []ref
+	for pass := 0; ; pass++ {
+		v.mu.Lock()
+		linked, inFlight := linked[:0], false
+		for i := range carved {
+			r := s.refAt(p*s.pageSize + i*v.size)
+			switch s.hdr(r).state {
+			case stateLinked:
+				linked = append(linked, r)
+			case stateAlloc:
+				inFlight = true
+			}
+		}
+		v.mu.Unlock()
+		if len(linked) == 0 && !inFlight {
+			break
+		}
+		for _, r := range linked {
+			s.evictForMove(v, r, now)
+		}
+		if len(linked) == 0 {
+			if pass >= drainPasses {
+				s.undrain(v, p, carved)
+				return 0, false
+			}
+			runtime.Gosched()
+		}
+	}
+	v.mu.Lock()
+	v.draining = -1
+	v.counters.reassigned++
+	v.mu.Unlock()
+	return p, true
+}
+
+// evictForMove evicts item r of v, unless it was freed or replaced since
+// drain saw it. The caller holds no lock.
+func (s *Store) evictForMove(v *class, r ref, now int64) {
+	v.mu.Lock()
+	h := s.hdr(r)
+	if h.state != stateLinked {
+		v.mu.Unlock()
+		return
+	}
+	hv := s.hash(s.key(r))
+	v.mu.Unlock()
+	sh := s.shardOf(hv)
+	sh.mu.Lock()
+	v.mu.Lock()
+	// The chunk cannot be reused while its page drains, so a chunk still
+	// linked is the item whose key was hashed above.
+	if h.state == stateLinked {
+		if s.live(h, now) {
+			v.counters.evictions++
+			if h.bits&bitFetched == 0 {
+				v.counters.evictedUnfetched++
+			}
+		} else {
+			v.counters.reclaimed++
+		}
+		s.unhash(sh, r, hv)
+		s.lruRemove(v, r)
+		v.items--
+		v.requested -= itemSize(int(h.nkey), int(h.nbytes))
+		s.free(v, r)
+	}
+	v.mu.Unlock()
+	sh.mu.Unlock()
+}
+
+// undrain gives page p back to v after a failed drain: its free chunks go
+// back on the free list, the chunks never carved become free ones.
+func (s *Store) undrain(v *class, p, carved int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.draining = -1
+	v.pages = append(v.pages, p)
+	v.npages.Store(int64(len(v.pages)))
+	for i := range v.perPage {
+		r := s.refAt(p*s.pageSize + i*v.size)
+		if i >= carved {
+			*s.hdr(r) = header{class: v.id}
+		}
+		if s.hdr(r).state == stateFree {
+			s.free(v, r)
+		}
+	}
+}
+
+// removeInt removes x from *list, reporting whether it was there.
+func removeInt(list *[]int, x int) bool {
+	for i, y := range *list {
+		if y == x {
+			*list = append((*list)[:i], (*list)[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
