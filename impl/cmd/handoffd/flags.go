@@ -28,6 +28,8 @@ type options struct {
 	maxConns     int
 	maxBytes     int64
 	itemMax      int
+	factor       float64 // -f: growth factor between slab classes
+	minChunk     int     // -n: key and value bytes of the smallest chunk
 	backlog      int
 	reqsPerEvent int
 	idle         time.Duration
@@ -40,6 +42,7 @@ type options struct {
 	daemon       bool   // -d
 	flushOff     bool   // -F
 	shutdownCmd  bool   // -A
+	pprof        string // --pprof: a loopback address for Go's profiler; "": off
 	// ignored are the flags and -o options accepted for memcached command
 	// lines that mean nothing here, logged once at start.
 	ignored []string
@@ -74,8 +77,6 @@ var memcachedIgnored = []foreignFlag{
 	{"lock-memory", "k", false, "memory is not locked"},
 	{"enable-coredumps", "r", false, "the core file limit is left as it is"},
 	{"enable-largepages", "L", false, "no large pages"},
-	{"slab-growth-factor", "f", true, "no slab allocator"},
-	{"slab-min-size", "n", true, "no slab allocator"},
 	{"disable-cas", "C", false, "CAS is always on"},
 	{"disable-dumping", "X", false, "no dump commands to disable"},
 	{"disable-watch", "W", false, "no watch command to disable"},
@@ -163,6 +164,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 			}
 		}
 	}
+	fs.Float64VarP(&o.factor, "slab-growth-factor", "f", 1.25, "chunk size growth factor between slab classes")
+	fs.IntVarP(&o.minChunk, "slab-min-size", "n", 48, "key and value bytes of the smallest chunk")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler on this loopback `address` (host:port); off by default")
 	fs.IntVar(&o.acceptors, "acceptors", 1, "acceptor threads; more than 1 binds TCP listeners with SO_REUSEPORT")
 	fs.StringVar(&o.notify, "notify", string(reactor.NotifyPipe), "acceptor→worker notify channel: pipe|eventfd")
 	fs.StringVar(&o.wakeup, "wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced")
@@ -230,6 +234,13 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	o.itemMax = int(itemMax)
 	if int64(o.itemMax) > o.maxBytes/2 {
 		return bad("-I %s is more than half of -m %s: memcached refuses this too", *item, *mem)
+	}
+	// memcached's own checks and words.
+	if o.factor <= 1 {
+		return bad("-f %g: Factor must be greater than 1", o.factor)
+	}
+	if o.minChunk < 1 {
+		return bad("-n %d: Chunk size must be greater than 0", o.minChunk)
 	}
 	for _, opt := range *opts {
 		for _, kv := range strings.Split(opt, ",") {

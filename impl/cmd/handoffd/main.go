@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"effective_maxconns", max(0, int64(lim.cur)-int64(reservedFDs(o.threads, len(o.listen)))))
 	}
 
-	store, err := memcache.NewStore(memcache.StoreConfig{MaxBytes: o.maxBytes, ItemMax: o.itemMax})
+	store, err := memcache.NewStore(memcache.StoreConfig{MaxBytes: o.maxBytes, ItemMax: o.itemMax, Factor: o.factor, MinChunk: o.minChunk})
 	if err != nil {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 2
@@ -152,6 +152,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer os.Remove(o.pidFile)
+	}
+	if o.pprof != "" {
+		bound, stop, err := servePprof(o.pprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "handoffd: %v\n", err)
+			_ = rs.Close()
+			return 1
+		}
+		defer stop()
+		fmt.Fprintf(stderr, "handoffd: profiler on http://%s/debug/pprof/\n", bound)
 	}
 	if o.user != "" && runningAsRoot() {
 		if err := dropPrivileges(o.user); err != nil {

@@ -24,6 +24,7 @@ var settingsLines = [][]string{
 	{"-m", "1024", "-I", "4m", "-c", "4096", "-t", "3", "-R", "50"},
 	{"-m", "2", "-I", "1m", "-b", "2048", "-o", "idle_timeout=30"},
 	{"-v", "-t", "8", "-c", "64", "-o", "idle_timeout=0", "-A", "-F"},
+	{"-f", "1.5", "-n", "100"},
 }
 
 // settingsSame are the keys of stats settings that come from the command
@@ -34,6 +35,7 @@ var settingsSame = []string{
 	"umask", "growth_factor", "chunk_size", "detail_enabled", "auth_enabled_sasl", "auth_enabled_ascii",
 	"maxconns_fast", "flush_enabled", "shutdown_command", "oldest", "track_sizes",
 	"stat_key_prefix", "close_idle_timeout", "lru_crawler", "expirezero_does_not_evict", "hashpower_init",
+	"slab_reassign", "slab_automove", "slab_automove_ratio",
 }
 
 // settingsOwn are the keys whose values differ by design, with the reason.
@@ -41,19 +43,18 @@ var settingsOwn = map[string]string{
 	"tcpport":               "each server listens on its own port",
 	"hash_algorithm":        "handoff hashes keys with Go's maphash",
 	"binding_protocol":      "handoff speaks only the text protocol",
-	"lru_maintainer_thread": "no background LRU maintainer: each shard's LRU is exact",
-	"lru_segmented":         "one LRU per shard, not hot/warm/cold segments",
-	"slab_automove":         "no slab allocator",
-	"slab_reassign":         "no slab allocator",
+	"lru_maintainer_thread": "no background LRU maintainer: each class's LRU is exact",
+	"lru_segmented":         "one exact LRU per slab class, not hot/warm/cold segments",
+	"slab_chunk_max":        "the largest class is a whole page, not half of one with larger items chained",
 	"store_shards":          "handoff's own: the store's lock shards",
 }
 
 // settingsAbsent are memcached's keys handoffd does not report, by the
 // feature they belong to.
 var settingsAbsent = map[string]string{
-	"ext_": "extstore", "ssl_": "TLS", "slab_": "the slab allocator", "hot_": "the segmented LRU",
+	"ext_": "extstore", "ssl_": "TLS", "slab_automove_": "memcached's automove thread (its window and free ratio)", "hot_": "the segmented LRU",
 	"warm_": "the segmented LRU", "lru_crawler_": "the LRU crawler", "temporary_ttl": "the segmented LRU",
-	"tail_repair_time": "the slab allocator", "memory_file": "restartable caches",
+	"tail_repair_time": "item reference counts, which handoff's store has none of", "memory_file": "restartable caches",
 	"read_buf_mem_limit": "memcached's read buffer pool", "worker_logbuf_size": "the watch command",
 	"watcher_logbuf_size": "the watch command", "num_napi_ids": "NAPI ids", "dump_enabled": "the lru_crawler metadump",
 	"num_threads_per_udp": "UDP",
@@ -271,7 +272,7 @@ func TestRefusedLikeMemcached(t *testing.T) {
 		"-o idle_timeout=x": "an idle timeout that is no number, which memcached reads as 0 (off)",
 	}
 	for _, line := range []string{"-m 1 -I 1m", "-t 0", "-R 0", "-c 0", "-b 0", "-I 2000m", "-m 0", "-m x",
-		"-o idle_timeout=x", "-o bogus_option", "-I 2m", "-t 1 -c 50"} {
+		"-o idle_timeout=x", "-o bogus_option", "-I 2m", "-t 1 -c 50", "-f 1", "-f 0.5", "-n 0"} {
 		t.Run(line, func(t *testing.T) {
 			t.Parallel()
 			// A refused command line exits within milliseconds; one still
