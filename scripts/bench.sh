@@ -4,11 +4,17 @@
 # missing, runs the reactor's dispatch-latency benchmark, then starts every
 # server and has handoff-bench measure them round after round (the order
 # rotated each round: A B C, B C A, ...), and prints the medians as ratios to
-# the floor and to memcached. Writes docs/bench.svg (the README's chart).
+# the floor and to memcached. Then the store suite: handoffd's cache beside
+# memcached's, fills of -m 64 three times over (resident memory, items held)
+# and saturation at 50, 400 and 2,000 connections, depth 1 and 8. Writes its
+# figures and charts under results/ (BENCH_RESULTS), never over a tracked
+# file: the README's charts in docs/ are copies of a run's.
 #
 #   bash scripts/bench.sh                 # full run, 7 rounds: about 6 minutes on 2 cores
 #   BENCH_QUICK=1 bash scripts/bench.sh   # fewer rounds, shorter runs: under 2 minutes
 #   BENCH_BASELINE=main bash scripts/bench.sh   # before/after: this tree against main
+#   BENCH_STORE=0 bash scripts/bench.sh   # without the store suite (about 4 minutes more)
+#   BENCH_STORE=only bash scripts/bench.sh   # the store suite alone
 #
 # Before/after: BENCH_BASELINE=<git revision> (a commit, tag or branch) also
 # builds handoffd at that revision, in a temporary git worktree removed on
@@ -31,16 +37,19 @@
 # event loops, Go's net package with GOMAXPROCS = cores, the hand-off floor
 # with 2 worker threads. The floor is single-threaded by definition. Each
 # server runs on loopback at a free port.
-# Environment: BENCH_ROUNDS, BENCH_OUT (chart path), BENCH_JSON (results),
-# BENCH_BASELINE (a git revision to measure against).
+# Environment: BENCH_ROUNDS, BENCH_RESULTS (the results folder), BENCH_OUT
+# (chart path), BENCH_JSON (results), BENCH_BASELINE (a git revision to
+# measure against), BENCH_STORE (1, 0 or only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 quick=${BENCH_QUICK:-0}
-out=${BENCH_OUT:-docs/bench.svg}
+results=${BENCH_RESULTS:-results}
+out=${BENCH_OUT:-$results/bench.svg}
+store=${BENCH_STORE:-1}
 baseline=${BENCH_BASELINE:-}
 work=$(mktemp -d /tmp/handoff-bench.XXXXXX)
-json=${BENCH_JSON:-$work/bench.json}
+json=${BENCH_JSON:-$results/bench.json}
 basetree=$work/baseline
 cleanup() {
 	if [ -d "$basetree" ]; then
@@ -51,7 +60,7 @@ cleanup() {
 }
 trap cleanup EXIT
 bin=$work/bin
-mkdir -p "$bin" "$(dirname "$out")"
+mkdir -p "$bin" "$results" "$(dirname "$out")" "$(dirname "$json")"
 
 if [ "$quick" = 1 ]; then
 	rounds=${BENCH_ROUNDS:-3} dur=1s idle=2000 dispatch=1000x count=1
@@ -104,6 +113,7 @@ bash scripts/need.sh memcached memcached
 memcached_user=()
 [ "$(id -u)" -eq 0 ] && memcached_user=(-u root) # memcached and handoffd refuse root without -u
 
+if [ "$store" != only ]; then
 echo "bench: dispatch latency (go test -bench DispatchLatency)" >&2
 $GO test -run '^$' -bench DispatchLatency -benchtime "$dispatch" -count "$count" ./impl/reactor/ | tee "$work/dispatch.txt" >&2
 gobench=(-gobench "$work/dispatch.txt")
@@ -140,4 +150,18 @@ echo "bench: $rounds rounds, servers side by side" >&2
 "$bin/handoff-bench" suite "${servers[@]}" -rounds "$rounds" \
 	-conn-d "$dur" -req-d "$dur" -idle-c "$idle" -quiet-max "${BENCH_QUIET_MAX:-0.05}" \
 	"${gobench[@]}" -json "$json" -svg "$out" -logs "$work"
-echo "bench: chart written to $out" >&2
+echo "bench: chart written to $out, figures to $json" >&2
+fi
+
+# The store suite: both caches on two threads and -m 64, memcached first
+# (the base of the ratios).
+if [ "$store" != 0 ]; then
+	srounds=${BENCH_STORE_ROUNDS:-3} sdur=2s
+	[ "$quick" = 1 ] && srounds=${BENCH_STORE_ROUNDS:-1} sdur=1s
+	echo "bench: store suite, $srounds rounds: fills, then saturation" >&2
+	"$bin/handoff-bench" store -rounds "$srounds" -d "$sdur" -m 64 -quiet-max "${BENCH_QUIET_MAX:-0.05}" \
+		-server "memcached=memcached ${memcached_user[*]} -l 127.0.0.1 -p {port} -U 0 -t 2 -m 64 -c 10000" \
+		-server "handoffd=$bin/handoffd ${memcached_user[*]} -l 127.0.0.1 -p {port} -t 2 -m 64 -c 10000" \
+		-json "$results/store.json" -svg "$results/store.svg" -logs "$work" | tee "$results/store.txt"
+	echo "bench: store figures in $results/store.txt, .json and .svg" >&2
+fi

@@ -143,10 +143,19 @@ func (s *Store) alloc(c *class, now int64) ref {
 		}
 		// With the arena used up, the first round evicts in c only if no
 		// other class holds older items; later rounds evict regardless.
+		var busy ref
+		var busyCAS uint64
+		var busyHash uint64
 		if r == 0 && c.items > 0 && (try > 0 || !s.olderElsewhere(c, now)) {
-			r = s.evictTail(c, now)
+			r, busy = s.evictTail(c, now)
+			if busy != 0 {
+				busyCAS, busyHash = s.hdr(busy).cas, s.hash(s.key(busy))
+			}
 		}
 		c.mu.Unlock()
+		if r == 0 && busy != 0 {
+			r = s.evictWaiting(c, busy, busyCAS, busyHash, now)
+		}
 		if r != 0 {
 			return r
 		}
@@ -293,10 +302,11 @@ const automoveRatio = 0.8
 
 // evictTail frees c's least recently used item whose shard mutex it can
 // take without waiting, trying as memcached's lru_pull_tail does a few from
-// the tail, and returns its chunk in stateAlloc; 0 if none could be taken.
-// The caller holds c.mu.
-func (s *Store) evictTail(c *class, now int64) ref {
-	r := c.tail
+// the tail, and returns its chunk in stateAlloc. If none could be taken it
+// returns 0 and the tail item whose shard was busy, for evictWaiting. The
+// caller holds c.mu.
+func (s *Store) evictTail(c *class, now int64) (r, busy ref) {
+	r = c.tail
 	for tries := 0; r != 0 && tries < 5; tries++ {
 		prev := s.hdr(r).prev
 		if s.pageOf(r) == c.draining {
@@ -306,29 +316,57 @@ func (s *Store) evictTail(c *class, now int64) ref {
 		hv := s.hash(s.key(r))
 		sh := s.shardOf(hv)
 		if !sh.mu.TryLock() {
+			if busy == 0 {
+				busy = r
+			}
 			r = prev
 			continue
 		}
-		h := s.hdr(r)
-		if s.live(h, now) {
-			c.counters.evictions++
-			if h.bits&bitFetched == 0 {
-				c.counters.evictedUnfetched++
-			}
-			if h.exptime != 0 {
-				c.counters.evictedNonzero++
-			}
-			c.counters.evictedTime = now - s.abs(h.access)
-		} else {
-			c.counters.reclaimed++
-		}
-		s.unhash(sh, r, hv)
+		s.evictLocked(c, sh, r, hv, now)
 		sh.mu.Unlock()
-		s.lruRemove(c, r)
-		c.items--
-		c.requested -= itemSize(int(h.nkey), int(h.nbytes))
-		*h = header{class: c.id, state: stateAlloc}
-		return r
+		return r, 0
 	}
-	return 0
+	return 0, busy
+}
+
+// evictWaiting evicts r, the tail item evictTail found with its shard busy,
+// waiting for the shard's mutex with c's released (the order of the locks
+// is shard, then class); unless r was freed or replaced meanwhile (its CAS
+// unique names the item). A shard held by someone who waits for c would
+// otherwise keep its items at the tail, passed over, until every try fails.
+// The caller holds no lock.
+func (s *Store) evictWaiting(c *class, r ref, cas, hv uint64, now int64) ref {
+	sh := s.shardOf(hv)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h := s.hdr(r); h.state != stateLinked || h.class != c.id || h.cas != cas || s.pageOf(r) == c.draining {
+		return 0
+	}
+	s.evictLocked(c, sh, r, hv, now)
+	return r
+}
+
+// evictLocked counts and unlinks r, c's item, and leaves its chunk in
+// stateAlloc for the caller. The caller holds sh.mu and c.mu.
+func (s *Store) evictLocked(c *class, sh *shard, r ref, hv uint64, now int64) {
+	h := s.hdr(r)
+	if s.live(h, now) {
+		c.counters.evictions++
+		if h.bits&bitFetched == 0 {
+			c.counters.evictedUnfetched++
+		}
+		if h.exptime != 0 {
+			c.counters.evictedNonzero++
+		}
+		c.counters.evictedTime = now - s.abs(h.access)
+	} else {
+		c.counters.reclaimed++
+	}
+	s.unhash(sh, r, hv)
+	s.lruRemove(c, r)
+	c.items--
+	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
+	*h = header{class: c.id, state: stateAlloc}
 }
