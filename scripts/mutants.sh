@@ -60,7 +60,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	flush-offset-reset write-jumps-queue slot-kept-on-error
 	cache-append-drops-ttl cache-stored-under-noreply cache-expired-at-its-second
 	cache-touch-bumps-cas cache-mg-quiet-miss-answered cache-incr-saturates
-	cache-busy-tail-skipped cache-free-in-draining-page cache-lru-not-bumped
+	cache-busy-tail-skipped cache-free-in-draining-page cache-lru-not-bumped cache-touch-not-reaped
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's

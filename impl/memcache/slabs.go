@@ -39,7 +39,11 @@ type class struct {
 	// draining is the page being taken away (-1: none): its chunks are not
 	// handed out and a freed one is not put on the free list.
 	draining int
-	counters classCounters
+	// mayExpire is set when an item with an exptime is linked or touched,
+	// and cleared by a Reap pass that found none: Reap skips a class
+	// whose items cannot expire (unless a flush_all is pending).
+	mayExpire bool
+	counters  classCounters
 	// tailAge is the access second of the tail, math.MinInt64 when the LRU
 	// is empty: steal reads it without the lock.
 	tailAge atomic.Int64

@@ -239,6 +239,7 @@ func (s *Store) touchLRU(r ref, now int64, cas uint64, k hit) {
 	c := &s.classes[h.class]
 	c.mu.Lock()
 	h.access = s.rel(now)
+	c.mayExpire = c.mayExpire || h.exptime != 0
 	c.counters.hits[k]++
 	if cas != 0 {
 		h.cas = cas
@@ -280,6 +281,7 @@ func (s *Store) link(sh *shard, old, r ref, hv uint64, k hit) {
 	c := &s.classes[h.class]
 	c.mu.Lock()
 	h.state = stateLinked
+	c.mayExpire = c.mayExpire || h.exptime != 0
 	c.counters.hits[k]++
 	s.lruPush(c, r)
 	c.items++
@@ -331,11 +333,19 @@ const reapBatch = 512
 // shard is busy is passed over.
 func (s *Store) Reap() int {
 	now := s.now()
+	flushing := s.flushAt.Load() != 0
 	n := 0
 	for i := 1; i < len(s.classes); i++ {
 		c := &s.classes[i]
+		c.mu.Lock()
+		skip := !c.mayExpire && !flushing
+		c.mu.Unlock()
+		if skip {
+			continue
+		}
 		var resume ref // last item passed; 0: start at the tail
 		var resumeCAS uint64
+		sawExptime, whole := false, false
 		for {
 			c.mu.Lock()
 			r := c.tail
@@ -349,15 +359,25 @@ func (s *Store) Reap() int {
 			for k := 0; r != 0 && k < reapBatch; k++ {
 				h := s.hdr(r)
 				prev := h.prev
-				if s.reapOne(c, r, now) {
+				removed, exp := s.reapOne(c, r, now)
+				sawExptime = sawExptime || exp
+				if removed {
 					n++
 				} else {
 					resume, resumeCAS = r, h.cas
 				}
 				r = prev
 			}
-			c.mu.Unlock()
 			if r == 0 {
+				// A whole pass that saw no exptime: until one is linked or
+				// touched, nothing here can expire.
+				if !sawExptime {
+					c.mayExpire = false
+				}
+				whole = true
+			}
+			c.mu.Unlock()
+			if whole {
 				break
 			}
 		}
@@ -365,18 +385,19 @@ func (s *Store) Reap() int {
 	return n
 }
 
-// reapOne unlinks r if it is dead and its shard's mutex is free. The
-// caller holds c.mu.
-func (s *Store) reapOne(c *class, r ref, now int64) bool {
+// reapOne unlinks r if it is dead and its shard's mutex is free; it also
+// reports whether r has an exptime (true when the shard was busy, since it
+// could not look). The caller holds c.mu.
+func (s *Store) reapOne(c *class, r ref, now int64) (removed, exptime bool) {
 	hv := s.hash(s.key(r))
 	sh := s.shardOf(hv)
 	if !sh.mu.TryLock() {
-		return false
+		return false, true
 	}
 	defer sh.mu.Unlock()
 	h := s.hdr(r)
 	if s.live(h, now) {
-		return false
+		return false, h.exptime != 0
 	}
 	if h.bits&bitFetched == 0 {
 		c.counters.expiredUnfetched++
@@ -387,5 +408,5 @@ func (s *Store) reapOne(c *class, r ref, now int64) bool {
 	c.items--
 	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
 	s.free(c, r)
-	return true
+	return true, true
 }

@@ -214,3 +214,27 @@ func TestReapInBatches(t *testing.T) {
 		t.Fatalf("%d items left, want %d", s.CurrItems, n-dead)
 	}
 }
+
+// TestReapAfterTouch: Reap skips a class none of whose items can expire,
+// but not once one is touched to an exptime, or once a delayed flush_all is
+// pending: such items are reclaimed without a get, as memcached's crawler
+// reclaims them.
+func TestReapAfterTouch(t *testing.T) {
+	st, clock := newStore(t, StoreConfig{})
+	st.Set([]byte("a"), []byte("x"), SetReq{})
+	st.Set([]byte("b"), []byte("y"), SetReq{})
+	if n := st.Reap(); n != 0 {
+		t.Fatalf("Reap removed %d items that never expire", n)
+	}
+	st.Touch([]byte("a"), 5, false)
+	clock.now += 5
+	if n := st.Reap(); n != 1 {
+		t.Fatalf("Reap removed %d, want 1 (a, touched to expire)", n)
+	}
+	st.Flush(3)
+	clock.now += 3
+	if n := st.Reap(); n != 1 {
+		t.Fatalf("Reap removed %d, want 1 (b, flushed)", n)
+	}
+	checkStore(t, st, "the reaps")
+}
