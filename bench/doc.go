@@ -32,6 +32,12 @@
 //	handoff-bench suite -server 'floor=handoff-bench floor -p {port}' -server ... -rounds 5
 //	handoff-bench chart -in bench.json -o docs/bench.svg
 //
+// The store suite, handoffd's cache beside memcached's: fills of -m with
+// three value sizes (resident memory, items held), then saturation at each
+// connection count and pipeline depth (throughput, latency, CPU):
+//
+//	handoff-bench store -server 'memcached=...' -server 'handoffd=...' -rounds 3
+//
 // A server named "handoffd@REV/pipe+per-conn" is that design of handoffd
 // built at revision REV: the suite quotes handoffd/pipe+per-conn against it
 // as well, round by round, in a before/after table (names.go), and

@@ -19,7 +19,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: handoff-bench conn|req|idle|floor|handoff-floor|netserver|suite|chart [flags]
+const usage = `usage: handoff-bench conn|req|idle|floor|handoff-floor|netserver|suite|store|chart [flags]
        handoff-bench MODE -h   for a mode's flags
 `
 
@@ -68,6 +68,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = runSuite(ctx, *cfg, stdout, stderr)
+	case "store":
+		cfg := storeFlags(fs)
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		err = runStore(ctx, *cfg, stdout, stderr)
 	case "chart":
 		in := fs.String("in", "bench.json", "results `file` written by suite -json")
 		out := fs.String("o", "docs/bench.svg", "SVG `file` to write")
