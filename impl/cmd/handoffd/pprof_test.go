@@ -26,7 +26,27 @@ func TestPprofOnLoopbackOnly(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile:") {
 		t.Fatalf("GET goroutine profile: %d, %v, %.80q", resp.StatusCode, err, body)
 	}
-	stop()
+	// A CPU profile is cut short by stop: shutdown does not wait for it.
+	got := make(chan error, 1)
+	go func() {
+		resp, err := client.Get("http://" + bound + "/debug/pprof/profile?seconds=60")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		got <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // let the profile start; stop is tested either way
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop waited for a 60 s CPU profile")
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("the CPU profile cut short: %v", err)
+	}
 	if _, err := client.Get("http://" + bound + "/debug/pprof/"); err == nil {
 		t.Fatal("the profiler still answers after stop")
 	}
