@@ -47,7 +47,13 @@ type worker struct {
 	conns []*Conn
 	// rbuf is the read buffer shared by every connection of this Worker.
 	rbuf []byte
-	tok  [notifyBatch]byte
+	// heldSpare is the array of input a connection held and then handed
+	// back, kept for the next connection that must hold input, so that
+	// pipelined input split across reads costs no allocation in the steady
+	// state, and no garbage for the collector. Invariant: it is no
+	// connection's in, and its capacity is at most maxHeldSpare.
+	heldSpare []byte
+	tok       [notifyBatch]byte
 	// gen numbers registrations; it goes into each poll event so that an
 	// event queued for a closed connection never reaches a newer one on the
 	// same fd.
@@ -483,6 +489,9 @@ func (w *worker) deliver(c *Conn, data []byte) {
 		c.in = nil
 		c.err = fmt.Errorf("reactor: OnData consumed %d of %d bytes", n, len(buf))
 	case rest == 0:
+		if held && cap(c.in) <= maxHeldSpare && cap(c.in) > cap(w.heldSpare) {
+			w.heldSpare = c.in[:0]
+		}
 		c.in = nil
 	case rest > w.maxInput:
 		c.in = nil
@@ -490,9 +499,14 @@ func (w *worker) deliver(c *Conn, data []byte) {
 	case held:
 		c.in = c.in[:copy(c.in, c.in[n:])]
 	default:
-		c.in = append([]byte(nil), buf[n:]...)
+		c.in = append(w.heldSpare[:0:cap(w.heldSpare)], buf[n:]...)
+		w.heldSpare = nil
 	}
 }
+
+// maxHeldSpare bounds the held-input array a Worker keeps for reuse: a
+// read buffer's worth and a partial item beside it.
+const maxHeldSpare = 256 << 10
 
 // settleDirty settles every connection on the dirty list, those a settle
 // puts on it included: settling one connection can run a callback (the
