@@ -71,6 +71,9 @@ func StartMemcached(args ...string) (*Memcached, error) {
 	return m, nil
 }
 
+// PID is memcached's process id, for its /proc figures.
+func (m *Memcached) PID() int { return m.cmd.Process.Pid }
+
 // Kill stops memcached and waits for it; a second call does nothing.
 func (m *Memcached) Kill() {
 	if m.cmd.ProcessState == nil {
