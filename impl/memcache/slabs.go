@@ -368,9 +368,17 @@ func (s *Store) evictLocked(c *class, sh *shard, r ref, hv uint64, now int64) {
 	} else {
 		c.counters.reclaimed++
 	}
+	s.drop(c, sh, r, hv)
+	*h = header{class: c.id, state: stateAlloc}
+}
+
+// drop takes r, c's linked item, off its shard's chain and c's LRU, and out
+// of both counts; its chunk is then the caller's to free or reuse. The
+// caller holds sh.mu and c.mu.
+func (s *Store) drop(c *class, sh *shard, r ref, hv uint64) {
+	h := s.hdr(r)
 	s.unhash(sh, r, hv)
 	s.lruRemove(c, r)
 	c.items--
 	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
-	*h = header{class: c.id, state: stateAlloc}
 }

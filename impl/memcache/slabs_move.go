@@ -130,18 +130,7 @@ func (s *Store) evictForMove(v *class, r ref, now int64) {
 	// The chunk cannot be reused while its page drains, so a chunk still
 	// linked is the item whose key was hashed above.
 	if h.state == stateLinked {
-		if s.live(h, now) {
-			v.counters.evictions++
-			if h.bits&bitFetched == 0 {
-				v.counters.evictedUnfetched++
-			}
-		} else {
-			v.counters.reclaimed++
-		}
-		s.unhash(sh, r, hv)
-		s.lruRemove(v, r)
-		v.items--
-		v.requested -= itemSize(int(h.nkey), int(h.nbytes))
+		s.evictLocked(v, sh, r, hv, now)
 		s.free(v, r)
 	}
 	v.mu.Unlock()

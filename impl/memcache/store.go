@@ -256,14 +256,10 @@ func (s *Store) touchLRU(r ref, now int64, cas uint64, k hit) {
 // unlink removes r from its shard's hash and its class's LRU, counts the
 // hit, and frees its chunk. The caller holds sh.mu.
 func (s *Store) unlink(sh *shard, r ref, hv uint64, k hit) {
-	s.unhash(sh, r, hv)
-	h := s.hdr(r)
-	c := &s.classes[h.class]
+	c := &s.classes[s.hdr(r).class]
 	c.mu.Lock()
 	c.counters.hits[k]++
-	s.lruRemove(c, r)
-	c.items--
-	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
+	s.drop(c, sh, r, hv)
 	s.free(c, r)
 	c.mu.Unlock()
 }
@@ -403,10 +399,7 @@ func (s *Store) reapOne(c *class, r ref, now int64) (removed, exptime bool) {
 		c.counters.expiredUnfetched++
 	}
 	c.counters.crawlerReclaimed++
-	s.unhash(sh, r, hv)
-	s.lruRemove(c, r)
-	c.items--
-	c.requested -= itemSize(int(h.nkey), int(h.nbytes))
+	s.drop(c, sh, r, hv)
 	s.free(c, r)
 	return true, true
 }
