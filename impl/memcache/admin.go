@@ -73,6 +73,55 @@ func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
 	return append(out, "END\r\n"...)
 }
 
+// slabs runs "slabs reassign <src> <dst>" and "slabs automove <0|1|2>" or
+// "slabs automove ratio <r>", with memcached's replies.
+func (s *Session) slabs(toks [][]byte, out []byte) []byte {
+	st := s.cache.store
+	switch {
+	case len(toks) == 4 && string(toks[1]) == "reassign":
+		src, ok1 := parseInt(toks[2], 31)
+		dst, ok2 := parseInt(toks[3], 31)
+		if !ok1 || !ok2 {
+			return append(out, replyBadFormat...)
+		}
+		switch st.Reassign(int(src), int(dst)) {
+		case ReassignOK:
+			return append(out, "OK\r\n"...)
+		case ReassignBusy:
+			return append(out, "BUSY currently processing reassign request\r\n"...)
+		case ReassignBadClass:
+			return append(out, "BADCLASS invalid src or dst class id\r\n"...)
+		case ReassignNoSpare:
+			return append(out, "NOSPARE source class has no spare pages\r\n"...)
+		default:
+			return append(out, "SAME src and dst class are identical\r\n"...)
+		}
+	case len(toks) >= 3 && string(toks[1]) == "automove":
+		quiet := noreply(toks)
+		if string(toks[2]) == "ratio" {
+			if len(toks) < 4 {
+				return s.quietly(out, quiet, replyError)
+			}
+			r, err := strconv.ParseFloat(string(toks[3]), 64)
+			if err != nil {
+				return s.quietly(out, quiet, replyError)
+			}
+			st.SetAutomoveRatio(r)
+			return s.quietly(out, quiet, "OK\r\n")
+		}
+		level, ok := parseUint(toks[2], 32)
+		switch {
+		case !ok:
+			return s.quietly(out, quiet, replyBadFormat)
+		case level > 2:
+			return s.quietly(out, quiet, replyError)
+		}
+		st.SetAutomove(int(level))
+		return s.quietly(out, quiet, "OK\r\n")
+	}
+	return append(out, replyError...)
+}
+
 // appendURIEncoded appends key with every byte but letters, digits and
 // "-._~" written %XX, as memcached's metadump writes keys.
 func appendURIEncoded(out []byte, key []byte) []byte {

@@ -75,6 +75,8 @@ func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 		return out, 0, st
 	case "lru_crawler":
 		return s.lruCrawler(toks, out), 0, done
+	case "slabs":
+		return s.slabs(toks, out), 0, done
 	}
 	return append(out, replyError...), 0, done
 }

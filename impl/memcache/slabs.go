@@ -286,23 +286,27 @@ func (s *Store) lruRemove(c *class, r ref) {
 // is older than c's by memcached's automove ratio: then a page should move
 // to c rather than c evicting its own younger item. The caller holds c.mu.
 func (s *Store) olderElsewhere(c *class, now int64) bool {
+	if s.automove.Load() == 0 {
+		return false
+	}
+	ratio := s.AutomoveRatio()
 	mine := now - c.tailAge.Load()
 	for i := 1; i < len(s.classes); i++ {
 		v := &s.classes[i]
 		if v == c || v.npages.Load() == 0 {
 			continue
 		}
-		if age := v.tailAge.Load(); age == math.MinInt64 || float64(mine) < automoveRatio*float64(now-age) {
+		if age := v.tailAge.Load(); age == math.MinInt64 || float64(mine) < ratio*float64(now-age) {
 			return true
 		}
 	}
 	return false
 }
 
-// automoveRatio is memcached's slab_automove_ratio: a page moves when the
-// receiving class's oldest item is younger than this fraction of the
-// donor's.
-const automoveRatio = 0.8
+// defaultAutomoveRatio is memcached's slab_automove_ratio: a page moves
+// when the receiving class's oldest item is younger than this fraction of
+// the donor's.
+const defaultAutomoveRatio = 0.8
 
 // evictTail frees c's least recently used item whose shard mutex it can
 // take without waiting, trying as memcached's lru_pull_tail does a few from

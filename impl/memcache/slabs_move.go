@@ -35,16 +35,89 @@ func (s *Store) steal(c *class, now int64) bool {
 		return false
 	}
 	p, ok := s.drain(v, now)
-	if !ok {
-		return false
+	if ok {
+		s.give(c, p)
 	}
+	return ok
+}
+
+// give makes page p, drained, one of c's spare pages.
+func (s *Store) give(c *class, p int) {
 	c.mu.Lock()
 	c.pages = append(c.pages, p)
 	c.spare = append(c.spare, p)
 	c.npages.Store(int64(len(c.pages)))
 	c.mu.Unlock()
-	return true
 }
+
+// ReassignResult is the outcome of Reassign, one per reply of memcached's
+// slabs reassign.
+type ReassignResult uint8
+
+const (
+	ReassignOK       ReassignResult = iota // OK: the page is moving
+	ReassignBusy                           // BUSY: a page is moving already
+	ReassignBadClass                       // BADCLASS: no such class
+	ReassignNoSpare                        // NOSPARE: the source has fewer than 2 pages
+	ReassignSame                           // SAME: source and destination are one class
+)
+
+// Reassign starts moving a page from class src to class dst, as memcached's
+// slabs reassign does: in the background, evicting what the page holds. src
+// -1 picks the class with the most pages. The move is the one steal makes,
+// and like it holds stealMu until it ends. memcached's class 0, its global
+// page pool, is no class here: handoff hands pages straight to classes.
+func (s *Store) Reassign(src, dst int) ReassignResult {
+	if !s.stealMu.TryLock() {
+		return ReassignBusy
+	}
+	unlock := true
+	defer func() {
+		if unlock {
+			s.stealMu.Unlock()
+		}
+	}()
+	if src == dst {
+		return ReassignSame
+	}
+	if src == -1 {
+		most := int64(0)
+		for i := 1; i < len(s.classes); i++ {
+			if n := s.classes[i].npages.Load(); i != dst && n > most {
+				src, most = i, n
+			}
+		}
+	}
+	if src < 1 || src >= len(s.classes) || dst < 1 || dst >= len(s.classes) {
+		return ReassignBadClass
+	}
+	v, c := &s.classes[src], &s.classes[dst]
+	if v.npages.Load() < 2 {
+		return ReassignNoSpare
+	}
+	unlock = false
+	go func() {
+		defer s.stealMu.Unlock()
+		if p, ok := s.drain(v, s.now()); ok {
+			s.give(c, p)
+		}
+	}()
+	return ReassignOK
+}
+
+// SetAutomove sets memcached's slab_automove: 0 moves no page by age
+// (a class with nothing to evict still takes one), 1 and 2 move them by
+// the automove ratio.
+func (s *Store) SetAutomove(level int) { s.automove.Store(int32(level)) }
+
+// Automove is the slab_automove level.
+func (s *Store) Automove() int { return int(s.automove.Load()) }
+
+// SetAutomoveRatio sets slab_automove_ratio.
+func (s *Store) SetAutomoveRatio(r float64) { s.automoveRatio.Store(math.Float64bits(r)) }
+
+// AutomoveRatio is slab_automove_ratio.
+func (s *Store) AutomoveRatio() float64 { return math.Float64frombits(s.automoveRatio.Load()) }
 
 // drainPasses bounds how long drain waits for chunks of the page that were
 // handed out before it began and are not yet linked or freed.

@@ -198,8 +198,8 @@ func (s *Session) settingsStats(out []byte) []byte {
 	// Pages move between classes as memcached's automove 1 moves them, by
 	// the age ratio of the classes' oldest items (see Store.alloc).
 	out = statStr(out, "slab_reassign", "yes")
-	out = statInt(out, "slab_automove", 1)
-	out = statStr(out, "slab_automove_ratio", "0.80")
+	out = statInt(out, "slab_automove", int64(cache.store.Automove()))
+	out = statStr(out, "slab_automove_ratio", strconv.FormatFloat(cache.store.AutomoveRatio(), 'f', 2, 64))
 	out = statInt(out, "slab_chunk_max", int64(cache.store.pageSize))
 	out = statStr(out, "lru_crawler", yesNo(true))
 	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))

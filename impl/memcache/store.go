@@ -76,6 +76,10 @@ type Store struct {
 	pagesUsed  atomic.Int64 // pages handed to classes so far; never given back
 	classes    []class      // classes[1:] in increasing chunk size; classes[0] unused
 	stealMu    sync.Mutex   // one page move at a time
+	// automove and automoveRatio are memcached's slab_automove (0: no page
+	// moves by age) and slab_automove_ratio (float64 bits).
+	automove      atomic.Int32
+	automoveRatio atomic.Uint64
 	shards     []shard
 	mask       uint64 // len(shards)-1; len(shards) is a power of two
 	seed       maphash.Seed
@@ -155,6 +159,8 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	// The arena is the store's: it goes when the store does.
 	runtime.AddCleanup(s, unmapArena, arena)
 	s.initClasses(cfg.Factor, cfg.MinChunk)
+	s.SetAutomove(1)
+	s.SetAutomoveRatio(defaultAutomoveRatio)
 	s.started = s.now()
 	s.epoch = s.started - 2
 	for i := range s.shards {

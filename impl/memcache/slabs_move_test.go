@@ -1,0 +1,70 @@
+package memcache
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
+)
+
+// TestReassignMovesAPage: slabs reassign takes a page from one class, evicts
+// what it held, and gives it to another, in the background as memcached's
+// rebalancer does; the store's invariants hold after it, and a second
+// reassign while the first runs is BUSY.
+func TestReassignMovesAPage(t *testing.T) {
+	st, _ := newStore(t, StoreConfig{MaxBytes: 8 << 20, ItemMax: 64 << 10})
+	small := st.classFor(headerSize + 8 + 100)
+	big := st.classFor(headerSize + 8 + 5000)
+	for i := range 2000 { // 2,000 small items: more than one page of them
+		st.Set(fmt.Appendf(nil, "s:%05d", i), make([]byte, 100), SetReq{})
+	}
+	if n := small.npages.Load(); n < 2 {
+		t.Fatalf("class %d has %d pages after the fill, want 2 or more", small.id, n)
+	}
+	pages, items := small.npages.Load(), st.Stats().CurrItems
+	st.stealMu.Lock() // a move under way
+	if got := st.Reassign(int(small.id), int(big.id)); got != ReassignBusy {
+		t.Fatalf("Reassign during a move: %v, want ReassignBusy", got)
+	}
+	st.stealMu.Unlock()
+	if got := st.Reassign(int(small.id), int(big.id)); got != ReassignOK {
+		t.Fatalf("Reassign: %v, want ReassignOK", got)
+	}
+	reactortest.WaitFor(t, "the page to reach the big class", func() bool { return big.npages.Load() == 1 })
+	st.stealMu.Lock() // the move has ended
+	st.stealMu.Unlock()
+	checkStore(t, st, "the reassign")
+	s := st.Stats()
+	if small.npages.Load() != pages-1 || s.CurrItems >= items || s.reassigned != 1 {
+		t.Fatalf("small class: %d pages (was %d); %d items (was %d); %d pages moved", small.npages.Load(), pages, s.CurrItems, items, s.reassigned)
+	}
+	// The big class fills its page without evicting or moving another.
+	for i := range 8 {
+		if res, _ := st.Set(fmt.Appendf(nil, "b:%d", i), make([]byte, 5000), SetReq{}); res != Stored {
+			t.Fatalf("big set %d: %v", i, res)
+		}
+	}
+	if s2 := st.Stats(); s2.Evictions() != s.Evictions() || s2.reassigned != 1 {
+		t.Fatalf("storing into the moved page evicted %d and moved %d pages", s2.Evictions()-s.Evictions(), s2.reassigned-1)
+	}
+}
+
+// TestAutomoveOff: with slab_automove 0 a class evicts its own items rather
+// than take a page from a class whose items are older; with 1 it takes it.
+func TestAutomoveOff(t *testing.T) {
+	for _, level := range []int{0, 1} {
+		st, clock := newStore(t, StoreConfig{MaxBytes: 2 << 20, ItemMax: 64 << 10})
+		st.SetAutomove(level)
+		for i := 0; st.pagesUsed.Load() < int64(st.npages)/2; i++ {
+			st.Set(fmt.Appendf(nil, "old:%d", i), make([]byte, 100), SetReq{})
+		}
+		clock.now += 100 // the small items are old now
+		for i := range 2000 {
+			st.Set(fmt.Appendf(nil, "new:%d", i), make([]byte, 3000), SetReq{})
+		}
+		checkStore(t, st, fmt.Sprintf("automove %d", level))
+		if moved := st.Stats().reassigned; (level == 0) != (moved == 0) {
+			t.Errorf("automove %d: %d pages moved", level, moved)
+		}
+	}
+}
