@@ -80,19 +80,19 @@ type Store struct {
 	// moves by age) and slab_automove_ratio (float64 bits).
 	automove      atomic.Int32
 	automoveRatio atomic.Uint64
-	shards     []shard
-	mask       uint64 // len(shards)-1; len(shards) is a power of two
-	seed       maphash.Seed
-	maxBytes   int64
-	itemMax    int
-	factor     float64 // -f
-	minChunk   int     // -n
-	clock      func() time.Time
-	started    int64         // unix seconds at NewStore (memcached's process_started)
-	epoch      int64         // relative seconds count from here; see rel
-	cas        atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
-	flushAt    atomic.Int64  // unix second of a pending delayed flush_all; 0: none
-	flushCmds  atomic.Uint64 // cmd_flush
+	shards        []shard
+	mask          uint64 // len(shards)-1; len(shards) is a power of two
+	seed          maphash.Seed
+	maxBytes      int64
+	itemMax       int
+	factor        float64 // -f
+	minChunk      int     // -n
+	clock         func() time.Time
+	started       int64         // unix seconds at NewStore (memcached's process_started)
+	epoch         int64         // relative seconds count from here; see rel
+	cas           atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
+	flushAt       atomic.Int64  // unix second of a pending delayed flush_all; 0: none
+	flushCmds     atomic.Uint64 // cmd_flush
 }
 
 // ErrConfig reports an impossible StoreConfig.
