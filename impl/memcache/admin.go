@@ -24,28 +24,98 @@ func (s *Session) shutdown(toks [][]byte, out []byte) ([]byte, status) {
 	return append(out, "CLIENT_ERROR invalid shutdown mode\r\n"...), done
 }
 
-// lruCrawler runs "lru_crawler metadump all" (or of some classes): a line per
-// live item in memcached's form, "key=K exp=E la=L cas=C fetch=yes|no
-// cls=N size=S" ended by a bare newline as memcached's are,
-// with the key URI-encoded and the times absolute (-1: no expiry), then
-// END. Its other subcommands tune a crawler handoff does not have.
+// lruCrawler runs memcached's lru_crawler commands. "metadump all" (or of
+// some classes) writes a line per live item in memcached's form, "key=K
+// exp=E la=L cas=C fetch=yes|no cls=N size=S" ended by a bare newline as
+// memcached's are, with the key URI-encoded and the times absolute (-1: no
+// expiry), then END. "crawl" reclaims the classes' expired items in the
+// background (Store.ReapClasses); "enable" and "disable" start and stop
+// the periodic one; "tocrawl" and "sleep" are checked as memcached checks
+// them and change nothing.
 func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
-	if len(toks) != 3 || string(toks[1]) != "metadump" {
+	cache := s.cache
+	if len(toks) == 2 {
+		switch string(toks[1]) {
+		case "enable":
+			cache.crawlerOff.Store(false)
+			return append(out, "OK\r\n"...)
+		case "disable":
+			cache.crawlerOff.Store(true)
+			return append(out, "OK\r\n"...)
+		}
 		return append(out, replyError...)
 	}
-	// "all", or a comma-separated list of class ids.
-	var classes []int
-	if string(toks[2]) == "all" {
-		classes = []int{0}
-	} else {
-		for id := range bytes.SplitSeq(toks[2], []byte(",")) {
-			n, ok := parseUint(id, 8)
-			if !ok || n == 0 || n >= uint64(len(s.cache.store.classes)) {
-				return append(out, "BADCLASS invalid class id\r\n"...)
-			}
-			classes = append(classes, int(n))
-		}
+	if len(toks) != 3 {
+		return append(out, replyError...)
 	}
+	switch string(toks[1]) {
+	case "tocrawl":
+		// handoff's crawl always covers a whole class: the limit is
+		// accepted and has no effect.
+		if _, ok := parseUint(toks[2], 32); !ok {
+			return append(out, replyBadFormat...)
+		}
+		return append(out, "OK\r\n"...)
+	case "sleep":
+		// Reap pauses between batches by releasing its locks, not by
+		// sleeping; the setting is checked and accepted.
+		us, ok := parseUint(toks[2], 32)
+		switch {
+		case !ok:
+			return append(out, replyBadFormat...)
+		case us > 1_000_000:
+			return append(out, "CLIENT_ERROR sleep must be one second or less\r\n"...)
+		}
+		return append(out, "OK\r\n"...)
+	case "crawl", "metadump":
+	default:
+		return append(out, replyError...)
+	}
+	if cache.crawlerOff.Load() {
+		return append(out, "CLIENT_ERROR lru crawler disabled\r\n"...)
+	}
+	classes, ok := s.classList(toks[2])
+	if !ok {
+		return append(out, "BADCLASS invalid class id\r\n"...)
+	}
+	if string(toks[1]) == "crawl" {
+		// In the background, as memcached's crawler thread does; one at a
+		// time.
+		if !cache.crawling.CompareAndSwap(false, true) {
+			return append(out, "BUSY currently processing crawler request\r\n"...)
+		}
+		go func() {
+			defer cache.crawling.Store(false)
+			if classes[0] == 0 {
+				classes = nil
+			}
+			cache.store.ReapClasses(classes)
+		}()
+		return append(out, "OK\r\n"...)
+	}
+	return s.metadump(classes, out)
+}
+
+// classList parses "all" (returned as [0]) or a comma-separated list of
+// class ids, as memcached's crawler takes them.
+func (s *Session) classList(arg []byte) ([]int, bool) {
+	if string(arg) == "all" {
+		return []int{0}, true
+	}
+	var classes []int
+	for id := range bytes.SplitSeq(arg, []byte(",")) {
+		n, ok := parseUint(id, 8)
+		if !ok || n == 0 || n >= uint64(len(s.cache.store.classes)) {
+			return nil, false
+		}
+		classes = append(classes, int(n))
+	}
+	return classes, true
+}
+
+// metadump writes a line per live item of the classes (0: all) in
+// memcached's metadump form, then END.
+func (s *Session) metadump(classes []int, out []byte) []byte {
 	for _, cls := range classes {
 		s.cache.store.dump(cls, func(m *ItemMeta) bool {
 			out = append(out, "key="...)

@@ -75,6 +75,11 @@ type Cache struct {
 	connStats atomic.Pointer[func() ConnStats]
 	started   time.Time
 	verbosity atomic.Int32
+	// crawlerOff is "lru_crawler disable": RunReaper pauses, and crawl and
+	// metadump are refused, as memcached's are with its crawler stopped.
+	crawlerOff atomic.Bool
+	// crawling is set while an "lru_crawler crawl" runs in the background.
+	crawling atomic.Bool
 
 	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
 }
@@ -132,7 +137,9 @@ func (c *Cache) RunReaper(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.store.Reap()
+			if !c.crawlerOff.Load() {
+				c.store.Reap()
+			}
 		}
 	}
 }

@@ -68,3 +68,20 @@ func TestAutomoveOff(t *testing.T) {
 		}
 	}
 }
+
+// TestCrawlReclaims: "lru_crawler crawl" reclaims the expired items of the
+// classes it names, in the background, and leaves the rest.
+func TestCrawlReclaims(t *testing.T) {
+	st, clock := newStore(t, StoreConfig{})
+	s := NewCache(st, Settings{}, nil).NewSession()
+	runCmds(t, s, "set short 0 5 1\r\nx\r\nset long 0 100 1\r\ny\r\nset big 0 5 3000\r\n"+string(make([]byte, 3000))+"\r\n")
+	clock.now += 5
+	small := st.classFor(headerSize + 5 + 1).id
+	if got := runCmds(t, s, fmt.Sprintf("lru_crawler crawl %d\r\n", small)); got != "OK\r\n" {
+		t.Fatalf("crawl: %q", got)
+	}
+	reactortest.WaitFor(t, "the crawl of the small items' class", func() bool { return !s.cache.crawling.Load() })
+	if c := st.Stats(); c.CurrItems != 2 || c.crawlerReclaimed != 1 {
+		t.Fatalf("after the crawl: %d items, %d reclaimed; want long and big left, short reclaimed", c.CurrItems, c.crawlerReclaimed)
+	}
+}

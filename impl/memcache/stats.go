@@ -201,7 +201,7 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statInt(out, "slab_automove", int64(cache.store.Automove()))
 	out = statStr(out, "slab_automove_ratio", strconv.FormatFloat(cache.store.AutomoveRatio(), 'f', 2, 64))
 	out = statInt(out, "slab_chunk_max", int64(cache.store.pageSize))
-	out = statStr(out, "lru_crawler", yesNo(true))
+	out = statStr(out, "lru_crawler", yesNo(!cache.crawlerOff.Load()))
 	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))
 	out = statStr(out, "shutdown_command", yesNo(set.Shutdown != nil))
 	out = statStr(out, "hash_algorithm", "maphash")

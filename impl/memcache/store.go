@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -333,58 +334,67 @@ const reapBatch = 512
 // item it passed. If that item was removed or replaced meanwhile, the sweep
 // of that class ends early and the next call covers the rest. An item whose
 // shard is busy is passed over.
-func (s *Store) Reap() int {
+func (s *Store) Reap() int { return s.ReapClasses(nil) }
+
+// ReapClasses is Reap over the classes cls only (nil: every class); an id
+// that names no class is passed over.
+func (s *Store) ReapClasses(cls []int) int {
 	now := s.now()
 	flushing := s.flushAt.Load() != 0
 	n := 0
 	for i := 1; i < len(s.classes); i++ {
-		c := &s.classes[i]
-		c.mu.Lock()
-		skip := !c.mayExpire && !flushing
-		c.mu.Unlock()
-		if skip {
-			continue
-		}
-		var resume ref // last item passed; 0: start at the tail
-		var resumeCAS uint64
-		sawExptime, whole := false, false
-		for {
-			c.mu.Lock()
-			r := c.tail
-			if resume != 0 {
-				if h := s.hdr(resume); h.state != stateLinked || h.class != c.id || h.cas != resumeCAS {
-					c.mu.Unlock()
-					break
-				}
-				r = s.hdr(resume).prev
-			}
-			for k := 0; r != 0 && k < reapBatch; k++ {
-				h := s.hdr(r)
-				prev := h.prev
-				removed, exp := s.reapOne(c, r, now)
-				sawExptime = sawExptime || exp
-				if removed {
-					n++
-				} else {
-					resume, resumeCAS = r, h.cas
-				}
-				r = prev
-			}
-			if r == 0 {
-				// A whole pass that saw no exptime: until one is linked or
-				// touched, nothing here can expire.
-				if !sawExptime {
-					c.mayExpire = false
-				}
-				whole = true
-			}
-			c.mu.Unlock()
-			if whole {
-				break
-			}
+		if cls == nil || slices.Contains(cls, i) {
+			n += s.reapClass(&s.classes[i], now, flushing)
 		}
 	}
 	return n
+}
+
+// reapClass is Reap's sweep of one class.
+func (s *Store) reapClass(c *class, now int64, flushing bool) int {
+	c.mu.Lock()
+	skip := !c.mayExpire && !flushing
+	c.mu.Unlock()
+	if skip {
+		return 0
+	}
+	n := 0
+	var resume ref // last item passed; 0: start at the tail
+	var resumeCAS uint64
+	sawExptime := false
+	for {
+		c.mu.Lock()
+		r := c.tail
+		if resume != 0 {
+			if h := s.hdr(resume); h.state != stateLinked || h.class != c.id || h.cas != resumeCAS {
+				c.mu.Unlock()
+				return n
+			}
+			r = s.hdr(resume).prev
+		}
+		for k := 0; r != 0 && k < reapBatch; k++ {
+			h := s.hdr(r)
+			prev := h.prev
+			removed, exp := s.reapOne(c, r, now)
+			sawExptime = sawExptime || exp
+			if removed {
+				n++
+			} else {
+				resume, resumeCAS = r, h.cas
+			}
+			r = prev
+		}
+		if r == 0 {
+			// A whole pass that saw no exptime: until one is linked or
+			// touched, nothing here can expire.
+			if !sawExptime {
+				c.mayExpire = false
+			}
+			c.mu.Unlock()
+			return n
+		}
+		c.mu.Unlock()
+	}
 }
 
 // reapOne unlinks r if it is dead and its shard's mutex is free; it also
