@@ -137,7 +137,6 @@ const raceTries = 100
 // evict from other shards.
 func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	if !s.Fits(key, len(value), req.Flags) {
-		s.countSet(key)
 		if req.Mode == ModeSet {
 			s.Drop(key)
 		}
@@ -149,8 +148,9 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	now := s.now()
 	r, res := s.newItem(key, len(value), req.Flags, s.absExptime(req.Exptime, now), now)
 	if r == 0 {
-		s.countSet(key)
-		// memcached drops the old value of a set it could not store, so
+		// memcached counts no set it found no memory for (its cmd_set is
+		// the sum of its classes' set_cmds, counted once an item is
+		// allocated), and drops the old value of a set it could not store, so
 		// that no stale value outlives a set that was answered an error.
 		if req.Mode == ModeSet {
 			s.Drop(key)
@@ -200,14 +200,6 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	}
 	s.link(sh, old, r, hv, hitSet)
 	return Stored, cas
-}
-
-// countSet counts a set that failed before it reached its shard.
-func (s *Store) countSet(key []byte) {
-	sh := s.shardOf(s.hash(key))
-	sh.mu.Lock()
-	sh.counters.cmdSet++
-	sh.mu.Unlock()
 }
 
 // join runs append and prepend: a new item holding the old value and the
