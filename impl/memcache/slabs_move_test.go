@@ -31,8 +31,13 @@ func TestReassignMovesAPage(t *testing.T) {
 		t.Fatalf("Reassign: %v, want ReassignOK", got)
 	}
 	reactortest.WaitFor(t, "the page to reach the big class", func() bool { return big.npages.Load() == 1 })
-	st.stealMu.Lock() // the move has ended
-	st.stealMu.Unlock()
+	reactortest.WaitFor(t, "the move to end", func() bool {
+		if !st.stealMu.TryLock() {
+			return false
+		}
+		st.stealMu.Unlock()
+		return true
+	})
 	checkStore(t, st, "the reassign")
 	s := st.Stats()
 	if small.npages.Load() != pages-1 || s.CurrItems >= items || s.reassigned != 1 {
