@@ -192,6 +192,28 @@ func (s *Session) slabs(toks [][]byte, out []byte) []byte {
 	return append(out, replyError...)
 }
 
+// cacheMemlimit runs "cache_memlimit <megabytes> [noreply]" with
+// memcached's replies. The limit can go down, and back up to the -m the
+// server started with, but not past it: the arena is mapped once, at -m.
+func (s *Session) cacheMemlimit(toks [][]byte, out []byte) []byte {
+	if len(toks) != 2 && len(toks) != 3 {
+		return append(out, replyError...)
+	}
+	quiet := noreply(toks)
+	mb, ok := parseUint(toks[1], 32)
+	switch {
+	case !ok:
+		return s.quietly(out, quiet, replyError)
+	case mb < 8:
+		return s.quietly(out, quiet, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n")
+	case mb > 1_000_000_000:
+		return s.quietly(out, quiet, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n")
+	case !s.cache.store.SetMaxBytes(int64(mb) << 20):
+		return s.quietly(out, quiet, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n")
+	}
+	return s.quietly(out, quiet, "OK\r\n")
+}
+
 // appendURIEncoded appends key with every byte but letters, digits and
 // "-._~" written %XX, as memcached's metadump writes keys.
 func appendURIEncoded(out []byte, key []byte) []byte {

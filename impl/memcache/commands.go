@@ -77,6 +77,8 @@ func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 		return s.lruCrawler(toks, out), 0, done
 	case "slabs":
 		return s.slabs(toks, out), 0, done
+	case "cache_memlimit":
+		return s.cacheMemlimit(toks, out), 0, done
 	}
 	return append(out, replyError...), 0, done
 }

@@ -204,7 +204,7 @@ func (s *Store) takeChunk(c *class) ref {
 func (s *Store) grantPage(c *class) bool {
 	for {
 		n := s.pagesUsed.Load()
-		if n >= int64(s.npages) {
+		if n >= s.limitPages.Load() {
 			return false
 		}
 		if s.pagesUsed.CompareAndSwap(n, n+1) {

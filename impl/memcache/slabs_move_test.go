@@ -90,3 +90,25 @@ func TestCrawlReclaims(t *testing.T) {
 		t.Fatalf("after the crawl: %d items, %d reclaimed; want long and big left, short reclaimed", c.CurrItems, c.crawlerReclaimed)
 	}
 }
+
+// TestCacheMemlimit: cache_memlimit lowers the limit at run time: stats
+// and stats settings report it, and no page past it is handed out; the
+// pages already in use stay, as memcached's do. It cannot rise past the
+// -m the arena was mapped with.
+func TestCacheMemlimit(t *testing.T) {
+	st, _ := newStore(t, StoreConfig{MaxBytes: 32 << 20, ItemMax: 64 << 10})
+	s := NewCache(st, Settings{}, nil).NewSession()
+	if got := runCmds(t, s, "cache_memlimit 8\r\ncache_memlimit 33\r\n"); got != "OK\r\nMEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n" {
+		t.Fatalf("cache_memlimit: %q", got)
+	}
+	if g, set := statsOf(t, runCmds(t, s, "stats\r\n")), statsOf(t, runCmds(t, s, "stats settings\r\n")); g["limit_maxbytes"] != "8388608" || set["maxbytes"] != "8388608" {
+		t.Fatalf("limit_maxbytes %s, maxbytes %s after cache_memlimit 8", g["limit_maxbytes"], set["maxbytes"])
+	}
+	for i := range 3000 { // 15 MB into 8 MiB: every page of the new limit, none past it
+		st.Set(fmt.Appendf(nil, "k:%d", i), make([]byte, 5000), SetReq{})
+	}
+	if p := st.Stats().Pages; p != 8<<20/int64(st.pageSize) {
+		t.Fatalf("%d pages handed out under an 8 MiB limit of %d-byte pages", p, st.pageSize)
+	}
+	checkStore(t, st, "the fill under the lowered limit")
+}

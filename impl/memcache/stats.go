@@ -128,7 +128,7 @@ func (s *Session) generalStats(out []byte) []byte {
 	out = stat(out, "idle_kicks", cs.IdleKicks)
 	out = stat(out, "bytes_read", cs.BytesRead)
 	out = stat(out, "bytes_written", cs.BytesWritten)
-	out = statInt(out, "limit_maxbytes", cache.store.maxBytes)
+	out = statInt(out, "limit_maxbytes", cache.store.MaxBytes())
 	out = stat(out, "accepting_conns", 1)
 	out = stat(out, "listen_disabled_num", cs.ListenDisabled)
 	out = stat(out, "time_in_listen_disabled_us", 0)
@@ -159,7 +159,7 @@ func yesNo(b bool) string {
 func (s *Session) settingsStats(out []byte) []byte {
 	cache := s.cache
 	set := cache.settings
-	out = statInt(out, "maxbytes", cache.store.maxBytes)
+	out = statInt(out, "maxbytes", cache.store.MaxBytes())
 	out = statInt(out, "maxconns", int64(set.MaxConns))
 	out = statInt(out, "tcpport", int64(set.TCPPort))
 	out = statInt(out, "udpport", 0)

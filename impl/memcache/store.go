@@ -84,16 +84,19 @@ type Store struct {
 	shards        []shard
 	mask          uint64 // len(shards)-1; len(shards) is a power of two
 	seed          maphash.Seed
-	maxBytes      int64
-	itemMax       int
-	factor        float64 // -f
-	minChunk      int     // -n
-	clock         func() time.Time
-	started       int64         // unix seconds at NewStore (memcached's process_started)
-	epoch         int64         // relative seconds count from here; see rel
-	cas           atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
-	flushAt       atomic.Int64  // unix second of a pending delayed flush_all; 0: none
-	flushCmds     atomic.Uint64 // cmd_flush
+	// maxBytes is -m, or what cache_memlimit set since; limitPages the
+	// pages it allows. Invariant: limitPages <= npages.
+	maxBytes   atomic.Int64
+	limitPages atomic.Int64
+	itemMax    int
+	factor     float64 // -f
+	minChunk   int     // -n
+	clock      func() time.Time
+	started    int64         // unix seconds at NewStore (memcached's process_started)
+	epoch      int64         // relative seconds count from here; see rel
+	cas        atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
+	flushAt    atomic.Int64  // unix second of a pending delayed flush_all; 0: none
+	flushCmds  atomic.Uint64 // cmd_flush
 }
 
 // ErrConfig reports an impossible StoreConfig.
@@ -137,7 +140,6 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		shards:   make([]shard, cfg.Shards),
 		mask:     uint64(cfg.Shards - 1),
 		seed:     maphash.MakeSeed(),
-		maxBytes: cfg.MaxBytes,
 		itemMax:  cfg.ItemMax,
 		factor:   cfg.Factor,
 		minChunk: cfg.MinChunk,
@@ -157,6 +159,8 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	s.arena = arena
+	s.maxBytes.Store(cfg.MaxBytes)
+	s.limitPages.Store(int64(s.npages))
 	// The arena is the store's: it goes when the store does.
 	runtime.AddCleanup(s, unmapArena, arena)
 	s.initClasses(cfg.Factor, cfg.MinChunk)
@@ -171,7 +175,22 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 }
 
 // MaxBytes is the memory limit (stat limit_maxbytes).
-func (s *Store) MaxBytes() int64 { return s.maxBytes }
+func (s *Store) MaxBytes() int64 { return s.maxBytes.Load() }
+
+// SetMaxBytes changes the memory limit at run time (cache_memlimit): pages
+// beyond the new limit are no longer handed to classes, and those in use
+// stay in use, as memcached's mem_limit works. It cannot grow past the
+// arena mapped at start, which is the -m the store was made with, and
+// reports false for such a limit.
+func (s *Store) SetMaxBytes(n int64) bool {
+	pages := n / int64(s.pageSize)
+	if pages > int64(s.npages) || pages < 1 {
+		return false
+	}
+	s.maxBytes.Store(n)
+	s.limitPages.Store(pages)
+	return true
+}
 
 // ItemMax is the item size limit (stat item_size_max).
 func (s *Store) ItemMax() int { return s.itemMax }

@@ -131,8 +131,11 @@ func storeInvariants(st *Store) (bytesUsed, items int64, err error) {
 	if len(onChain) != 0 {
 		return 0, 0, fmt.Errorf("%d items on chains but on no LRU", len(onChain))
 	}
-	if pages != st.pagesUsed.Load() || pages*int64(st.pageSize) > st.maxBytes || bytesUsed > st.maxBytes {
-		return 0, 0, fmt.Errorf("%d pages owned, %d handed out, of %d bytes: over -m %d? items take %d", pages, st.pagesUsed.Load(), st.pageSize, st.maxBytes, bytesUsed)
+	// The pages handed out fit in the arena, which is -m (a lowered
+	// cache_memlimit leaves the pages in use where they are, as
+	// memcached's does), and the items fit in their pages.
+	if pages != st.pagesUsed.Load() || pages > int64(st.npages) || bytesUsed > pages*int64(st.pageSize) {
+		return 0, 0, fmt.Errorf("%d pages owned, %d handed out, of %d bytes, in an arena of %d pages: items take %d", pages, st.pagesUsed.Load(), st.pageSize, st.npages, bytesUsed)
 	}
 	return bytesUsed, items, nil
 }
