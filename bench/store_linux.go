@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -330,12 +329,5 @@ func runStore(ctx context.Context, c storeConfig, stdout, stderr io.Writer) erro
 		}
 	}
 	rep.print(stdout)
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(c.jsonOut, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(c.svgOut, rep.svg(), 0o644)
+	return writeResults(c.jsonOut, rep, c.svgOut, rep.svg())
 }

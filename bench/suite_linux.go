@@ -316,14 +316,20 @@ func runSuite(ctx context.Context, c suiteConfig, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "\nwarning: %d runs had other work over %.0f%% of the machine after %d tries each; their figures are in the medians\n",
 			disturbed, 100*c.quietMax, c.retries+1)
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
+	return writeResults(c.jsonOut, rep, c.svgOut, rep.svg())
+}
+
+// writeResults writes a suite's results as indented JSON to jsonOut and its
+// chart to svgOut.
+func writeResults(jsonOut string, results any, svgOut string, svg []byte) error {
+	b, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.jsonOut, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(c.svgOut, rep.svg(), 0o644)
+	return os.WriteFile(svgOut, svg, 0o644)
 }
 
 // idleFresh starts a new process of s, holds the idle connections, stops it.
