@@ -148,12 +148,11 @@ func (s *Store) alloc(c *class, now int64) ref {
 		// With the arena used up, the first round evicts in c only if no
 		// other class holds older items; later rounds evict regardless.
 		var busy ref
-		var busyCAS uint64
-		var busyHash uint64
+		var busyCAS, busyHash uint64
 		if r == 0 && c.items > 0 && (try > 0 || !s.olderElsewhere(c, now)) {
-			r, busy = s.evictTail(c, now)
+			r, busy, busyHash = s.evictTail(c, now)
 			if busy != 0 {
-				busyCAS, busyHash = s.hdr(busy).cas, s.hash(s.key(busy))
+				busyCAS = s.hdr(busy).cas
 			}
 		}
 		c.mu.Unlock()
@@ -311,9 +310,9 @@ const defaultAutomoveRatio = 0.8
 // evictTail frees c's least recently used item whose shard mutex it can
 // take without waiting, trying as memcached's lru_pull_tail does a few from
 // the tail, and returns its chunk in stateAlloc. If none could be taken it
-// returns 0 and the tail item whose shard was busy, for evictWaiting. The
-// caller holds c.mu.
-func (s *Store) evictTail(c *class, now int64) (r, busy ref) {
+// returns 0 and the tail item whose shard was busy, with its key's hash, for
+// evictWaiting. The caller holds c.mu.
+func (s *Store) evictTail(c *class, now int64) (r, busy ref, busyHash uint64) {
 	r = c.tail
 	for tries := 0; r != 0 && tries < 5; tries++ {
 		prev := s.hdr(r).prev
@@ -325,16 +324,16 @@ func (s *Store) evictTail(c *class, now int64) (r, busy ref) {
 		sh := s.shardOf(hv)
 		if !sh.mu.TryLock() {
 			if busy == 0 {
-				busy = r
+				busy, busyHash = r, hv
 			}
 			r = prev
 			continue
 		}
 		s.evictLocked(c, sh, r, hv, now)
 		sh.mu.Unlock()
-		return r, 0
+		return r, 0, 0
 	}
-	return 0, busy
+	return 0, busy, busyHash
 }
 
 // evictWaiting evicts r, the tail item evictTail found with its shard busy,

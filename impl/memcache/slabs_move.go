@@ -3,6 +3,7 @@ package memcache
 import (
 	"math"
 	"runtime"
+	"slices"
 )
 
 // steal moves one page to c from the class whose least recently used item
@@ -140,7 +141,8 @@ func (s *Store) drain(v *class, now int64) (int, bool) {
 	switch {
 	case p == v.bump:
 		carved, v.bump = v.bumpNext, -1
-	case removeInt(&v.spare, p):
+	case slices.Contains(v.spare, p):
+		v.spare = slices.DeleteFunc(v.spare, func(q int) bool { return q == p })
 		carved = 0
 	}
 	v.draining = p
@@ -227,15 +229,4 @@ func (s *Store) undrain(v *class, p, carved int) {
 			s.free(v, r)
 		}
 	}
-}
-
-// removeInt removes x from *list, reporting whether it was there.
-func removeInt(list *[]int, x int) bool {
-	for i, y := range *list {
-		if y == x {
-			*list = append((*list)[:i], (*list)[i+1:]...)
-			return true
-		}
-	}
-	return false
 }

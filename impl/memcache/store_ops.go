@@ -341,8 +341,8 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 	hv := s.hash(key)
 	sh := s.shardOf(hv)
 	for try := 0; ; try++ {
-		res, v, r, n := s.deltaTry(sh, key, hv, req, now)
-		if r == 0 {
+		res, v, old, n, grow := s.deltaTry(sh, key, hv, req, now)
+		if !grow {
 			return res, v
 		}
 		// A new item for the new number n: allocate, then recheck.
@@ -361,7 +361,8 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 		copy(s.value(nr), num)
 		sh.mu.Lock()
 		cur := s.lookup(sh, key, hv, now)
-		if (res == Created && cur != 0) || (res != Created && (cur != r || s.hdr(r).cas != v.CAS)) {
+		// Still the item read (none, for a created one), unchanged.
+		if cur != old || (old != 0 && s.hdr(old).cas != v.CAS) {
 			sh.mu.Unlock()
 			s.release(nr, hitNone)
 			if try == raceTries {
@@ -373,10 +374,8 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 		cas := s.cas.Add(1)
 		s.hdr(nr).cas = cas
 		k := hitNone
-		if res == Stored && req.Incr {
-			k = hitIncr
-		} else if res == Stored {
-			k = hitDecr
+		if res == Stored {
+			k = req.hit()
 		}
 		s.link(sh, cur, nr, hv, k)
 		out := s.viewOf(nr, nil)
@@ -386,38 +385,39 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 }
 
 // deltaTry does the part of Delta that needs no allocation. It returns the
-// final result (r == 0), or asks for a new item holding n: res Created for a
-// missing item, Stored for one that grew, with v and r the item read.
-func (s *Store) deltaTry(sh *shard, key []byte, hv uint64, req DeltaReq, now int64) (res Result, v View, r ref, n uint64) {
+// final result, or, with grow, asks for a new item holding n: res Created
+// for a missing item (old 0), Stored for one that grew, with v and old the
+// item read.
+func (s *Store) deltaTry(sh *shard, key []byte, hv uint64, req DeltaReq, now int64) (res Result, v View, old ref, n uint64, grow bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old := s.lookup(sh, key, hv, now)
+	old = s.lookup(sh, key, hv, now)
 	if old == 0 {
 		if !req.Vivify {
 			s.countDelta(sh, req, NotFound)
-			return NotFound, View{}, 0, 0
+			return NotFound, View{}, 0, 0, false
 		}
 		if !s.Fits(key, len(strconv.AppendUint(nil, req.Initial, 10)), 0) {
 			s.countDelta(sh, req, NotFound)
-			return TooLarge, View{}, 0, 0
+			return TooLarge, View{}, 0, 0, false
 		}
-		return Created, View{}, ^ref(0), req.Initial
+		return Created, View{}, 0, req.Initial, true
 	}
 	oh := s.hdr(old)
 	val := s.value(old)
 	// memcached's order: an empty value is no number, then the unique is
 	// compared, then the value parsed.
 	if len(val) == 0 {
-		return NonNumeric, View{}, 0, 0
+		return NonNumeric, View{}, 0, 0, false
 	}
 	if req.HasCAS && oh.cas != req.CAS {
 		sh.counters.casBadval++
 		s.countClass(old, hitCASBadval)
-		return Exists, View{}, 0, 0
+		return Exists, View{}, 0, 0, false
 	}
 	n, ok := parseStoredUint(val)
 	if !ok {
-		return NonNumeric, View{}, 0, 0
+		return NonNumeric, View{}, 0, 0, false
 	}
 	if req.Incr {
 		n += req.Delta
@@ -429,22 +429,26 @@ func (s *Store) deltaTry(sh *shard, key []byte, hv uint64, req DeltaReq, now int
 	var digits [20]byte
 	num := strconv.AppendUint(digits[:0], n, 10)
 	if len(num) > len(val) {
-		return Stored, View{Flags: oh.flags, CAS: oh.cas, Exptime: s.abs(oh.exptime)}, old, n
+		return Stored, View{Flags: oh.flags, CAS: oh.cas, Exptime: s.abs(oh.exptime)}, old, n, true
 	}
 	// memcached rewrites a number that did not grow in place, padded with
 	// spaces to the old length (clients see the padding on get), and stores
 	// no item: total_items does not count it, and the item stays the one
 	// fetched before.
 	copy(val[copy(val, num):], "                    "[:len(val)-len(num)])
-	k := hitDecr
-	if req.Incr {
-		k = hitIncr
-	}
-	s.touchLRU(old, now, s.cas.Add(1), k)
+	s.touchLRU(old, now, s.cas.Add(1), req.hit())
 	s.countDelta(sh, req, Stored)
 	out := s.viewOf(old, nil)
 	out.Value = out.Value[:len(num)]
-	return Stored, out, 0, 0
+	return Stored, out, 0, 0, false
+}
+
+// hit is the per-class count an incr or decr that found its number adds to.
+func (req DeltaReq) hit() hit {
+	if req.Incr {
+		return hitIncr
+	}
+	return hitDecr
 }
 
 // countClass counts a hit in r's class. The caller holds r's shard mutex.
