@@ -25,6 +25,7 @@ deps:
 	@bash scripts/need.sh cc gcc
 	@bash scripts/need.sh memcached memcached
 	@bash scripts/need.sh nutcracker nutcracker
+	@bash scripts/need.sh memccapable libmemcached-tools
 
 # go vet and staticcheck over the main module, go vet over the gnet peer's
 # module (./... stops at its go.mod), gofmt over both (a file gofmt would

@@ -131,6 +131,7 @@ func (s *Session) retrieve(args, out []byte, withCAS, touch bool) []byte {
 			return append(out[:start], replyBadFormat...)
 		}
 		v, ok := s.cache.store.Get(key, touch, exptime, s.sc.value)
+		s.cache.recordGet(key, ok)
 		if !ok {
 			continue
 		}
@@ -194,6 +195,7 @@ func (s *Session) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, 
 		}
 		req.HasCAS, req.CAS = true, cas
 	}
+	s.cache.recordSet(key)
 	if !s.cache.store.Fits(key, int(n), req.Flags) {
 		s.cache.storeTooLarge.Add(1)
 		if mode == ModeSet {
@@ -246,6 +248,7 @@ func (s *Session) delete(toks [][]byte, out []byte) []byte {
 	if len(toks[1]) > keyMax {
 		return s.quietly(out, quiet, replyBadFormat)
 	}
+	s.cache.recordDelete(toks[1])
 	if s.cache.store.Delete(toks[1], false, 0) == NotFound {
 		return s.quietly(out, quiet, "NOT_FOUND\r\n")
 	}

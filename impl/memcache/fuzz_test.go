@@ -63,7 +63,7 @@ func FuzzParser(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cache := NewCache(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3}, nil)
+		cache := NewCache(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3, Binding: BindASCII}, nil)
 		s := cache.NewSession()
 		size := int(chunk%257) + 1
 		var pending, all []byte

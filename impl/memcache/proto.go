@@ -54,6 +54,15 @@ type Settings struct {
 	// memcached's words ("<28 get foo", ">28 sending key foo", ">28 END");
 	// nil logs nothing.
 	Log io.Writer
+	// Binding is which protocols connections speak (memcached's -B): auto,
+	// the zero value and memcached's default, lets each connection's first
+	// byte choose.
+	Binding Binding
+	// PrefixDelimiter ends the prefix stats detail counts a key under
+	// (memcached's -D); 0 is DefaultPrefixDelimiter. Detail starts stats
+	// detail on, as -D does.
+	PrefixDelimiter byte
+	Detail          bool
 	// SocketMask is the unix socket's mode (-a), for stats settings' umask;
 	// 0 is memcached's default, 0700.
 	SocketMask uint32
@@ -80,6 +89,7 @@ type Cache struct {
 	crawlerOff atomic.Bool
 	// crawling is set while an "lru_crawler crawl" runs in the background.
 	crawling atomic.Bool
+	detail   detailStats
 
 	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
 }
@@ -99,7 +109,11 @@ func NewCache(store *Store, settings Settings, connStats func() ConnStats) *Cach
 	if settings.ReqsPerEvent <= 0 {
 		settings.ReqsPerEvent = 20
 	}
+	if settings.PrefixDelimiter == 0 {
+		settings.PrefixDelimiter = DefaultPrefixDelimiter
+	}
 	c := &Cache{store: store, settings: settings, started: store.clock()}
+	c.detail.on.Store(settings.Detail)
 	c.verbosity.Store(int32(min(max(settings.Verbosity, 0), 2)))
 	c.SetConnStats(connStats)
 	return c
@@ -161,6 +175,9 @@ type Session struct {
 	spoke bool
 	// suppressed is the reply the last command withheld under noreply.
 	suppressed string
+	// negotiated is set once the first byte chose the protocol; binary, if
+	// it chose memcached's binary protocol, for the connection's life.
+	negotiated, binary bool
 }
 
 // Scratch is parsing space for Process, reusable by any number of
@@ -172,6 +189,9 @@ type Scratch struct {
 	// value holds the value of the item being replied, copied out of the
 	// store; it grows to the largest value replied, at most -I.
 	value []byte
+	// stats holds a binary stat command's figures in their text form
+	// before they are framed.
+	stats []byte
 }
 
 // SetScratch makes s parse in sc; without it s allocates its own on first
@@ -203,6 +223,14 @@ const (
 func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 	if s.sc == nil {
 		s.sc = new(Scratch)
+	}
+	if !s.negotiated && len(in) > 0 {
+		s.negotiated = true
+		b := s.cache.settings.Binding
+		s.binary = b == BindBinary || (b == BindAuto && in[0] == binReqMagic)
+	}
+	if s.binary {
+		return s.processBinary(in, out, outLimit)
 	}
 	pos := 0
 	reqs := 0

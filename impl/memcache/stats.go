@@ -25,21 +25,24 @@ func (s *Session) stats(args [][]byte, out []byte) []byte {
 	case "sizes":
 		return append(out, "STAT sizes_status disabled\r\nEND\r\n"...)
 	case "reset":
-		s.cache.store.ResetCounters()
-		s.cache.storeTooLarge.Store(0)
-		s.cache.storeNoMemory.Store(0)
-		s.cache.cmdMeta.Store(0)
+		s.resetStats()
 		return append(out, "RESET\r\n"...)
 	case "cachedump":
 		return s.cachedump(args[1:], out)
 	case "detail":
-		// There is no per-prefix detail to dump; memcached with detail off
-		// answers "stats detail dump" with an empty list too.
-		if len(args) == 2 && string(args[1]) == "dump" {
-			return append(out, "END\r\n"...)
-		}
+		return s.statsDetail(args[1:], out)
 	}
 	return append(out, replyError...)
+}
+
+// resetStats zeroes the counters stats reports and forgets the prefixes of
+// stats detail, as memcached's stats reset does.
+func (s *Session) resetStats() {
+	s.cache.store.ResetCounters()
+	s.cache.storeTooLarge.Store(0)
+	s.cache.storeNoMemory.Store(0)
+	s.cache.cmdMeta.Store(0)
+	s.cache.clearPrefixes()
 }
 
 func stat(out []byte, name string, v uint64) []byte {
@@ -184,12 +187,12 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statStr(out, "growth_factor", strconv.FormatFloat(cache.store.factor, 'f', 2, 64))
 	out = statInt(out, "chunk_size", int64(cache.store.minChunk))
 	out = statInt(out, "num_threads", int64(set.Threads))
-	out = statStr(out, "stat_key_prefix", ":")
-	out = statStr(out, "detail_enabled", "no")
+	out = statStr(out, "stat_key_prefix", string(s.cache.settings.PrefixDelimiter))
+	out = statStr(out, "detail_enabled", yesNo(s.cache.detail.on.Load()))
 	out = statInt(out, "reqs_per_event", int64(set.ReqsPerEvent))
 	out = statStr(out, "cas_enabled", "yes")
 	out = statInt(out, "tcp_backlog", int64(set.Backlog))
-	out = statStr(out, "binding_protocol", "ascii")
+	out = statStr(out, "binding_protocol", s.cache.settings.Binding.String())
 	out = statStr(out, "auth_enabled_sasl", "no")
 	out = statStr(out, "auth_enabled_ascii", "no")
 	out = statInt(out, "item_size_max", int64(cache.store.itemMax))

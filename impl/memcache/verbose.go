@@ -81,3 +81,32 @@ func (s *Session) logCommand(line, reply []byte, replies bool) {
 		s.logf(">%d %s\n", s.fd, l)
 	}
 }
+
+// logBinHeader writes what memcached -vv logs of a binary request's header:
+// its 24 bytes, four to a line, and before the first, the protocol chosen.
+func (s *Session) logBinHeader(r *binReq) {
+	if !s.spoke {
+		s.spoke = true
+		s.logf("%d: Client using the binary protocol\n", s.fd)
+	}
+	s.logf("%s", hexLines(fmt.Appendf(nil, "<%d Read binary protocol data:", s.fd), fmt.Sprintf("<%d   ", s.fd), r.header))
+}
+
+// logBinResponse writes what memcached -vv logs of a binary response's
+// header.
+func (s *Session) logBinResponse(h []byte) {
+	s.logf("%s", hexLines(fmt.Appendf(nil, ">%d Writing bin response:", s.fd), fmt.Sprintf(">%d  ", s.fd), h))
+}
+
+// hexLines appends b to title as memcached dumps a header: a line per four
+// bytes, each line starting with lead, each byte " 0x%02x".
+func hexLines(title []byte, lead string, b []byte) []byte {
+	for i, c := range b {
+		if i%4 == 0 {
+			title = append(title, '\n')
+			title = append(title, lead...)
+		}
+		title = fmt.Appendf(title, " 0x%02x", c)
+	}
+	return append(title, '\n')
+}

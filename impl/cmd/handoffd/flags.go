@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/handoffd/handoff/impl/memcache"
 	"github.com/handoffd/handoff/impl/reactor"
 )
 
@@ -43,6 +44,8 @@ type options struct {
 	flushOff     bool   // -F
 	shutdownCmd  bool   // -A
 	pprof        string // --pprof: a loopback address for Go's profiler; "": off
+	binding      memcache.Binding
+	delimiter    byte // -D: stats detail's prefix delimiter, and detail on; 0: unset
 	// ignored are the flags and -o options accepted for memcached command
 	// lines that mean nothing here, logged once at start.
 	ignored []string
@@ -81,7 +84,6 @@ var memcachedIgnored = []foreignFlag{
 	{"disable-dumping", "X", false, "no dump commands to disable"},
 	{"disable-watch", "W", false, "no watch command to disable"},
 	{"napi-ids", "N", true, "no NAPI thread selection"},
-	{"prefix-delimiter", "D", true, "no stats detail"},
 }
 
 // memcachedRefused are for features handoffd lacks and cannot pretend to
@@ -146,7 +148,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.BoolVarP(&o.daemon, "daemon", "d", false, "run as a daemon, detached from the terminal")
 	fs.BoolVarP(&o.flushOff, "disable-flush-all", "F", false, "answer flush_all with an error")
 	fs.BoolVarP(&o.shutdownCmd, "enable-shutdown", "A", false, "let the shutdown command stop the server")
-	proto := fs.StringP("protocol", "B", "ascii", "protocol: ascii (or auto); binary is not supported")
+	proto := fs.StringP("protocol", "B", "auto", "protocol: auto (each connection's first byte chooses), ascii or binary")
+	delim := fs.StringP("prefix-delimiter", "D", "", "prefix delimiter `char` of stats detail, which it turns on")
 	help := fs.BoolP("help", "h", false, "print this help and exit")
 	showVersion := fs.BoolP("version", "V", false, "print the version and exit")
 	license := fs.BoolP("license", "i", false, "print the license and exit")
@@ -207,8 +210,21 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	if len(refused) > 0 {
 		return bad("%s", strings.Join(refused, "; "))
 	}
-	if *proto != "ascii" && *proto != "auto" {
-		return bad("-B %q: only the ascii protocol is spoken (binary is not supported)", *proto)
+	switch *proto {
+	case "auto":
+		o.binding = memcache.BindAuto
+	case "ascii":
+		o.binding = memcache.BindASCII
+	case "binary":
+		o.binding = memcache.BindBinary
+	default:
+		return bad("Invalid value for binding protocol: %s -- should be one of auto, binary, or ascii", *proto)
+	}
+	if fs.Changed("prefix-delimiter") {
+		if *delim == "" {
+			return bad("No delimiter specified")
+		}
+		o.delimiter = (*delim)[0]
 	}
 	if o.port < 0 || o.port > 65535 {
 		return bad("-p %d: not a port", o.port)

@@ -100,15 +100,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		shutdown = stopServing
 	}
 	cache := memcache.NewCache(store, memcache.Settings{
-		ReqsPerEvent: o.reqsPerEvent,
-		Verbosity:    o.verbosity(),
-		FlushOff:     o.flushOff,
-		Shutdown:     shutdown,
-		Log:          stderr,
-		SocketMask:   uint32(o.socketMask),
-		TCPPort:      o.port,
-		Inter:        o.inter,
-		DomainSocket: o.socket,
+		ReqsPerEvent:    o.reqsPerEvent,
+		Verbosity:       o.verbosity(),
+		FlushOff:        o.flushOff,
+		Binding:         o.binding,
+		PrefixDelimiter: o.delimiter,
+		Detail:          o.delimiter != 0,
+		Shutdown:        shutdown,
+		Log:             stderr,
+		SocketMask:      uint32(o.socketMask),
+		TCPPort:         o.port,
+		Inter:           o.inter,
+		DomainSocket:    o.socket,
 	}, nil)
 	proto := memcache.NewProtocol(cache)
 	// RaiseProcs: handoffd is the program, and its loops serve best with a

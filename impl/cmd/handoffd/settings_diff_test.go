@@ -25,6 +25,7 @@ var settingsLines = [][]string{
 	{"-m", "2", "-I", "1m", "-b", "2048", "-o", "idle_timeout=30"},
 	{"-v", "-t", "8", "-c", "64", "-o", "idle_timeout=0", "-A", "-F"},
 	{"-f", "1.5", "-n", "100"},
+	{"-B", "ascii", "-D", "/"},
 }
 
 // settingsSame are the keys of stats settings that come from the command
@@ -35,14 +36,13 @@ var settingsSame = []string{
 	"umask", "growth_factor", "chunk_size", "detail_enabled", "auth_enabled_sasl", "auth_enabled_ascii",
 	"maxconns_fast", "flush_enabled", "shutdown_command", "oldest", "track_sizes",
 	"stat_key_prefix", "close_idle_timeout", "lru_crawler", "expirezero_does_not_evict", "hashpower_init",
-	"slab_reassign", "slab_automove", "slab_automove_ratio",
+	"slab_reassign", "slab_automove", "slab_automove_ratio", "binding_protocol",
 }
 
 // settingsOwn are the keys whose values differ by design, with the reason.
 var settingsOwn = map[string]string{
 	"tcpport":               "each server listens on its own port",
 	"hash_algorithm":        "handoff hashes keys with Go's maphash",
-	"binding_protocol":      "handoff speaks only the text protocol",
 	"lru_maintainer_thread": "no background LRU maintainer: each class's LRU is exact",
 	"lru_segmented":         "one exact LRU per slab class, not hot/warm/cold segments",
 	"slab_chunk_max":        "the largest class is a whole page, not half of one with larger items chained",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -19,11 +20,18 @@ import (
 )
 
 // runLogged runs a server on a free loopback port with its stderr in a file,
-// sends reqs on one connection once it listens, reads until the server has
-// answered the last (a version, whose reply ends the exchange), closes it
-// and, when its close is logged, awaits that line, then stops the server
-// with SIGTERM and returns what it wrote.
+// sends reqs on one connection once it listens, then a text version command,
+// reads until the server has answered it, closes the connection and, when
+// its close is logged, awaits that line, then stops the server with SIGTERM
+// and returns what it wrote.
 func runLogged(t *testing.T, name string, args []string, env []string, reqs string, closeLogged bool) string {
+	t.Helper()
+	return runLoggedUntil(t, name, args, env, []byte(reqs+"version\r\n"), []byte("VERSION "), closeLogged)
+}
+
+// runLoggedUntil is runLogged for any protocol: it sends reqs as they are
+// and reads until the replies hold end.
+func runLoggedUntil(t *testing.T, name string, args []string, env []string, reqs, end []byte, closeLogged bool) string {
 	t.Helper()
 	port, err := reliability.FreePort()
 	if err != nil {
@@ -54,12 +62,12 @@ func runLogged(t *testing.T, name string, args []string, env []string, reqs stri
 		}
 	}
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := c.Write([]byte(reqs + "version\r\n")); err != nil {
+	if _, err := c.Write(reqs); err != nil {
 		t.Fatal(err)
 	}
 	var got []byte
 	buf := make([]byte, 4096)
-	for !bytes.Contains(got, []byte("VERSION ")) {
+	for !bytes.Contains(got, end) {
 		n, err := c.Read(buf)
 		got = append(got, buf[:n]...)
 		if err != nil {
@@ -84,16 +92,77 @@ func runLogged(t *testing.T, name string, args []string, env []string, reqs stri
 
 // connLines keeps the log lines about connections (memcached's "<28 ...",
 // ">28 ..." and "28: ..."), their fd replaced by N: each server numbers its
-// own.
+// own; and the lines of binary commands that name no connection.
 func connLines(log string) []string {
 	re := regexp.MustCompile(`^([<>]?)\d+(:? )`)
 	var out []string
 	for _, l := range strings.Split(log, "\n") {
-		if re.MatchString(l) && !strings.Contains(l, "server listening") {
+		switch {
+		case re.MatchString(l) && !strings.Contains(l, "server listening"):
 			out = append(out, re.ReplaceAllString(l, "${1}N${2}"))
+		case strings.HasPrefix(l, "incr "), strings.HasPrefix(l, "Deleting "), strings.HasPrefix(l, "Value len is "):
+			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// binFrame is a binary protocol request.
+func binFrame(op byte, key, ext, value string, cas uint64) []byte {
+	b := []byte{0x80, op}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
+	b = append(b, byte(len(ext)), 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ext)+len(key)+len(value)))
+	b = binary.BigEndian.AppendUint32(b, 0x1234)
+	b = binary.BigEndian.AppendUint64(b, cas)
+	return append(append(append(b, ext...), key...), value...)
+}
+
+// TestVerboseBinaryLogLikeMemcached: with -vv, a binary connection's log is
+// memcached's, line for line: each request header dumped, each command's
+// own line, each response header dumped, an error's text before it.
+func TestVerboseBinaryLogLikeMemcached(t *testing.T) {
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		t.Skip("memcached not installed (make deps installs it)")
+	}
+	set := "\x00\x00\x00\x05\x00\x00\x00\x00" // flags 5, no expiry
+	incr := "\x00\x00\x00\x00\x00\x00\x00\x02" + "\x00\x00\x00\x00\x00\x00\x00\x07" + "\x00\x00\x00\x00"
+	var reqs []byte
+	for _, f := range [][]byte{
+		binFrame(0x01, "a", set, "xyz", 0),             // set
+		binFrame(0x00, "a", "", "", 0),                 // get, a hit
+		binFrame(0x0c, "zz", "", "", 0),                // getk, a miss
+		binFrame(0x09, "zz", "", "", 0),                // getq, a quiet miss
+		binFrame(0x02, "a", set, "q", 0),               // add, refused
+		binFrame(0x11, "b", set, "q", 0),               // setq
+		binFrame(0x0e, "a", "", "++", 0),               // append
+		binFrame(0x05, "n", incr, "", 0),               // incr, created
+		binFrame(0x06, "n", incr, "", 0),               // decr
+		binFrame(0x04, "zz", "", "", 0),                // delete, a miss
+		binFrame(0x1c, "a", "\x00\x00\x00\x0a", "", 0), // touch
+		binFrame(0x1d, "a", "\x00\x00\x00\x0a", "", 0), // gat
+		binFrame(0x10, "settings", "", "", 0),          // stat
+		binFrame(0x08, "", "", "", 0),                  // flush
+		binFrame(0x0a, "", "", "", 0),                  // noop
+		binFrame(0x50, "", "", "", 0),                  // unknown
+		binFrame(0x0b, "", "", "", 0),                  // version
+	} {
+		reqs = append(reqs, f...)
+	}
+	user := []string{}
+	if runningAsRoot() {
+		user = []string{"-u", "nobody"}
+	}
+	end := []byte("1.6.18")
+	m := connLines(runLoggedUntil(t, bin, append([]string{"-U", "0", "-vv"}, user...), nil, reqs, end, true))
+	h := connLines(runLoggedUntil(t, os.Args[0], append([]string{"-vv"}, user...), []string{"HANDOFFD_MAIN=1"}, reqs, end, true))
+	if strings.Join(h, "\n") != strings.Join(m, "\n") {
+		t.Errorf("-vv logs differ:\nhandoffd:\n  %s\nmemcached:\n  %s", strings.Join(h, "\n  "), strings.Join(m, "\n  "))
+	}
+	if len(m) < 100 {
+		t.Errorf("memcached -vv logged only %d lines for a binary connection: %q", len(m), m)
+	}
 }
 
 // TestVerboseLogLikeMemcached: with -vv, handoffd writes what memcached
