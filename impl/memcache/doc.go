@@ -1,7 +1,7 @@
 // Package memcache is a memcached-compatible cache: a sharded in-memory
 // Store, the Cache state every connection shares, a Session per connection
-// that speaks the memcached 1.6 text protocol (classic and meta commands),
-// and Protocol, which serves Sessions on a reactor. Nothing here may open a
+// that speaks the memcached 1.6 text protocol (classic and meta commands)
+// and its binary protocol, and Protocol, which serves Sessions on a reactor. Nothing here may open a
 // socket, hold a file descriptor or start a goroutine, and the only system
 // calls are the process figures stats reports (getpid, getrusage): the store
 // and the sessions are pure over an injected clock, and the only reactor
@@ -9,14 +9,16 @@
 //
 // Its layers, from the bottom up, are each tested without the ones above:
 //
-//   - Store (store.go, store_ops.go, store_stats.go) holds the items: a fixed
-//     number of shards, each a hash map with its own mutex, its own LRU list
-//     and its own share of the memory limit. Time comes from an injected
-//     clock, so expiry is deterministic under test.
+//   - Store (store.go, store_ops.go, store_stats.go, slabs.go, slabs_move.go,
+//     assoc.go, item.go) holds the items as memcached does: slab classes of
+//     chunks in pages of one arena of the memory limit, an LRU per class,
+//     and a hash table in shards, each with its own mutex. Time comes from an
+//     injected clock, so expiry is deterministic under test.
 //   - Cache (proto.go) is what the sessions share: the Store, the Settings
 //     and the server-wide counters that stats reports. RunReaper sweeps its
 //     expired items on the caller's goroutine.
-//   - Session (proto.go, commands.go, meta.go, stats.go) is one connection's
+//   - Session (proto.go, commands.go, meta.go, stats.go, admin.go, detail.go,
+//     and binary.go and binary_ops.go for the binary protocol) is one connection's
 //     protocol processor: given the unconsumed input, Process parses as many
 //     complete commands as it can, appends their replies to an output buffer
 //     and reports how many bytes it consumed. It does no I/O.
