@@ -61,7 +61,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	cache-append-drops-ttl cache-stored-under-noreply cache-expired-at-its-second
 	cache-touch-bumps-cas cache-mg-quiet-miss-answered cache-incr-saturates
 	cache-busy-tail-skipped cache-free-in-draining-page cache-lru-not-bumped cache-touch-not-reaped
-	cache-bin-quiet-error-withheld cache-bin-getk-miss-keyless cache-detail-miss-is-hit
+	cache-bin-quiet-error-withheld cache-bin-getk-miss-keyless cache-detail-miss-is-hit cache-conns-closed-kept
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's

@@ -64,24 +64,22 @@ var binQuiet = map[uint8]uint8{
 
 // Binary response statuses.
 const (
-	binOK           = 0x00
-	binKeyENOENT    = 0x01
-	binKeyEEXISTS   = 0x02
-	binE2BIG        = 0x03
-	binEINVAL       = 0x04
-	binNotStored    = 0x05
-	binDeltaBadval  = 0x06
-	binAuthError    = 0x20
-	binUnknownCmd   = 0x81
-	binENOMEM       = 0x82
-	binIncrExtLen   = 20
-	binSetExtLen    = 8
-	binTouchExtLen  = 4
-	binNoExptime    = 0xffffffff // an incr's expiration that forbids creating the item
-	binFlagsExtLen  = 4
-	binFlushExtLen  = 4
-	binMaxExtLen    = 20
-	binIncrValueLen = 8
+	binOK          = 0x00
+	binKeyENOENT   = 0x01
+	binKeyEEXISTS  = 0x02
+	binE2BIG       = 0x03
+	binEINVAL      = 0x04
+	binNotStored   = 0x05
+	binDeltaBadval = 0x06
+	binAuthError   = 0x20
+	binUnknownCmd  = 0x81
+	binENOMEM      = 0x82
+	binIncrExtLen  = 20
+	binSetExtLen   = 8
+	binTouchExtLen = 4
+	binNoExptime   = 0xffffffff // an incr's expiration that forbids creating the item
+	binFlagsExtLen = 4
+	binFlushExtLen = 4
 )
 
 // binStatusText is the body memcached sends with each error status.
@@ -97,8 +95,8 @@ var binStatusText = map[uint16]string{
 	binAuthError:   "Auth failure.",
 }
 
-// binReq is one request frame, its header decoded. ext, key and value alias
-// the input.
+// binReq is one request frame, its header decoded. ext and key alias the
+// input.
 type binReq struct {
 	header  []byte // the 24 bytes as received, for the verbose log
 	opcode  uint8  // as received: the reply carries it back
@@ -109,7 +107,6 @@ type binReq struct {
 	cas     uint64
 	ext     []byte
 	key     []byte
-	value   []byte
 }
 
 // Binding is which protocols a server's connections may speak (memcached's

@@ -90,6 +90,7 @@ type Cache struct {
 	// crawling is set while an "lru_crawler crawl" runs in the background.
 	crawling atomic.Bool
 	detail   detailStats
+	conns    connTable
 
 	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
 }
@@ -178,6 +179,8 @@ type Session struct {
 	// negotiated is set once the first byte chose the protocol; binary, if
 	// it chose memcached's binary protocol, for the connection's life.
 	negotiated, binary bool
+	// conn is the session's entry in stats conns, once registered.
+	conn *connInfo
 }
 
 // Scratch is parsing space for Process, reusable by any number of
@@ -228,6 +231,9 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		s.negotiated = true
 		b := s.cache.settings.Binding
 		s.binary = b == BindBinary || (b == BindAuto && in[0] == binReqMagic)
+	}
+	if s.conn != nil && len(in) > 0 {
+		s.conn.last.Store(s.cache.store.now())
 	}
 	if s.binary {
 		return s.processBinary(in, out, outLimit)

@@ -77,6 +77,7 @@ func (p *Protocol) OnOpen(c *reactor.Conn) {
 	}
 	s := p.cache.NewSession()
 	s.SetFd(c.Fd())
+	s.RegisterConn(c.RemoteAddr(), c.LocalAddr())
 	c.SetContext(s)
 }
 
@@ -122,7 +123,7 @@ func (p *Protocol) OnData(c *reactor.Conn, in []byte) int {
 // OnClose drops the connection's protocol state.
 func (p *Protocol) OnClose(c *reactor.Conn, _ error) {
 	if s, ok := c.Context().(*Session); ok {
-		s.LogClose()
+		s.Close()
 	}
 	c.SetContext(nil)
 }

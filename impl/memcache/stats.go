@@ -31,6 +31,8 @@ func (s *Session) stats(args [][]byte, out []byte) []byte {
 		return s.cachedump(args[1:], out)
 	case "detail":
 		return s.statsDetail(args[1:], out)
+	case "conns":
+		return s.connStats(out)
 	}
 	return append(out, replyError...)
 }

@@ -30,9 +30,11 @@ func (s *Session) SetFd(fd int) {
 	}
 }
 
-// LogClose writes memcached's line for a closed connection, when the log is
-// on.
-func (s *Session) LogClose() {
+// Close ends the session of a closed connection: it takes the connection
+// out of stats conns and writes memcached's line for the close, when the
+// log is on.
+func (s *Session) Close() {
+	s.unregisterConn()
 	if s.verbose() {
 		s.logf("<%d connection closed.\n", s.fd)
 	}
