@@ -132,67 +132,38 @@ func (b Binding) String() string {
 	return "auto-negotiate"
 }
 
-// processBinary is Process for a connection speaking binary: frames instead
-// of lines, with the same contract.
-func (s *Session) processBinary(in, out []byte, outLimit int) (int, []byte, bool) {
-	pos := 0
-	reqs := 0
-	for {
-		if s.swallow > 0 {
-			k := min(s.swallow, int64(len(in)-pos))
-			pos += int(k)
-			s.swallow -= k
-			if s.swallow > 0 {
-				return pos, out, false
-			}
-		}
-		if pos == len(in) || len(out) >= outLimit {
-			return pos, out, false
-		}
-		if reqs >= s.cache.settings.ReqsPerEvent && len(out) > 0 {
-			s.cache.connYields.Add(1)
-			return pos, out, false
-		}
-		rest := in[pos:]
-		if len(rest) < binHeaderLen {
-			return pos, out, false
-		}
-		if rest[0] != binReqMagic {
-			// Not a frame: memcached closes without a reply.
-			return len(in), out, true
-		}
-		var r binReq
-		r.header = rest[:binHeaderLen]
-		r.opcode = rest[1]
-		keyLen := int(binary.BigEndian.Uint16(rest[2:]))
-		extLen := int(rest[4])
-		r.bodyLen = binary.BigEndian.Uint32(rest[8:])
-		r.opaque = binary.BigEndian.Uint32(rest[12:])
-		r.cas = binary.BigEndian.Uint64(rest[16:])
-		head := binHeaderLen + extLen + keyLen
-		if len(rest) < head {
-			return pos, out, false
-		}
-		r.ext = rest[binHeaderLen : binHeaderLen+extLen]
-		r.key = rest[binHeaderLen+extLen : head]
-		// The value, when the frame has one, follows the key; it is taken
-		// (and waited for) only by the commands that store it.
-		var valueLen int64
-		if int64(r.bodyLen) >= int64(extLen+keyLen) {
-			valueLen = int64(r.bodyLen) - int64(extLen+keyLen)
-		}
-		var st status
-		var data int
-		out, data, st = s.binCommand(&r, rest[head:], valueLen, out)
-		switch st {
-		case needMore:
-			return pos, out, false
-		case closeNow:
-			return len(in), out, true
-		}
-		pos += head + data
-		reqs++
+// binaryStep runs the binary frame at the start of rest, as textStep runs
+// a text command.
+func (s *Session) binaryStep(rest, out []byte) ([]byte, int, status) {
+	if len(rest) < binHeaderLen {
+		return out, 0, needMore
 	}
+	if rest[0] != binReqMagic {
+		// Not a frame: memcached closes without a reply.
+		return out, 0, closeNow
+	}
+	var r binReq
+	r.header = rest[:binHeaderLen]
+	r.opcode = rest[1]
+	keyLen := int(binary.BigEndian.Uint16(rest[2:]))
+	extLen := int(rest[4])
+	r.bodyLen = binary.BigEndian.Uint32(rest[8:])
+	r.opaque = binary.BigEndian.Uint32(rest[12:])
+	r.cas = binary.BigEndian.Uint64(rest[16:])
+	head := binHeaderLen + extLen + keyLen
+	if len(rest) < head {
+		return out, 0, needMore
+	}
+	r.ext = rest[binHeaderLen : binHeaderLen+extLen]
+	r.key = rest[binHeaderLen+extLen : head]
+	// The value, when the frame has one, follows the key; it is taken
+	// (and waited for) only by the commands that store it.
+	var valueLen int64
+	if int64(r.bodyLen) >= int64(extLen+keyLen) {
+		valueLen = int64(r.bodyLen) - int64(extLen+keyLen)
+	}
+	out, data, st := s.binCommand(&r, rest[head:], valueLen, out)
+	return out, head + data, st
 }
 
 // binCommand checks a frame's shape as memcached does and runs it; after

@@ -61,7 +61,6 @@ func FuzzBinary(f *testing.F) {
 		}
 		cache := NewCache(st, Settings{ReqsPerEvent: 3, Binding: BindBinary}, nil)
 		s := cache.NewSession()
-		size := int(chunk%257) + 1
 		// Every byte after a request magic may be an opcode asked.
 		asked := map[uint8]bool{binStat: true}
 		for i := 0; i+1 < len(in); i++ {
@@ -69,29 +68,7 @@ func FuzzBinary(f *testing.F) {
 				asked[in[i+1]] = true
 			}
 		}
-		var pending, all []byte
-		for off := 0; off < len(in); off += size {
-			pending = append(pending, in[off:min(off+size, len(in))]...)
-			for len(pending) > 0 {
-				n, out, closeNow := s.Process(pending, nil, 4096)
-				if n < 0 || n > len(pending) {
-					t.Fatalf("consumed %d of %d", n, len(pending))
-				}
-				all = append(all, out...)
-				pending = pending[n:]
-				if closeNow {
-					pending = nil
-					off = len(in)
-					break
-				}
-				if n == 0 && len(out) == 0 {
-					if max := binHeaderLen + 255 + 65535 + 4096; len(pending) > max {
-						t.Fatalf("holds %d unconsumed bytes, over the %d of the largest frame", len(pending), max)
-					}
-					break
-				}
-			}
-		}
+		all := feedChunks(t, s, in, int(chunk%257)+1, binHeaderLen+255+65535+4096)
 		if msg := checkBinResponses(all, asked); msg != "" {
 			t.Fatalf("%s\ninput %x", msg, in)
 		}

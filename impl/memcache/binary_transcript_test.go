@@ -17,9 +17,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/handoffd/handoff/impl/reactor"
-	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
 // A binary transcript (testdata/binary/*.txt) holds cases of the binary
@@ -388,19 +385,7 @@ func TestBinaryTranscriptsOverReactor(t *testing.T) {
 		if slices.ContainsFunc(tr.steps, func(s binStep) bool { return s.fields == nil }) {
 			continue
 		}
-		t.Run(tr.name, func(t *testing.T) {
-			st, err := NewStore(StoreConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := NewProtocol(NewCache(st, Settings{}, nil))
-			cfg, err := p.Config(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs := reactortest.Serve(t, cfg, p)
-			replayBinTCP(t, rs.Addrs()[0].String(), tr, false)
-		})
+		t.Run(tr.name, func(t *testing.T) { replayBinTCP(t, serveFresh(t), tr, false) })
 	}
 }
 

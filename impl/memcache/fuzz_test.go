@@ -65,36 +65,43 @@ func FuzzParser(f *testing.F) {
 		}
 		cache := NewCache(st, Settings{MaxLine: 512, MaxGetLine: 1024, ReqsPerEvent: 3, Binding: BindASCII}, nil)
 		s := cache.NewSession()
-		size := int(chunk%257) + 1
-		var pending, all []byte
-		for off := 0; off < len(in); off += size {
-			pending = append(pending, in[off:min(off+size, len(in))]...)
-			for len(pending) > 0 {
-				n, out, closeNow := s.Process(pending, nil, 4096)
-				if n < 0 || n > len(pending) {
-					t.Fatalf("consumed %d of %d", n, len(pending))
-				}
-				all = append(all, out...)
-				pending = pending[n:]
-				if closeNow {
-					pending = nil
-					off = len(in)
-					break
-				}
-				if n == 0 && len(out) == 0 {
-					// Nothing consumed: it must be waiting for more input,
-					// which is bounded by the line limit or a value.
-					if len(pending) > 1024+4096+2 {
-						t.Fatalf("holds %d unconsumed bytes", len(pending))
-					}
-					break
-				}
-			}
-		}
+		// Nothing consumed: it must be waiting for more input, which is
+		// bounded by the line limit or a value.
+		all := feedChunks(t, s, in, int(chunk%257)+1, 1024+4096+2)
 		if msg := checkReplies(all); msg != "" {
 			t.Fatalf("%s\ninput %q", msg, in)
 		}
 	})
+}
+
+// feedChunks gives s the input in reads of size bytes, offering what is
+// unconsumed again after each as the reactor does, until s closes the
+// connection; it fails when s consumes what it was not given, or waits for
+// more while holding over maxPending bytes. It returns the replies.
+func feedChunks(t *testing.T, s *Session, in []byte, size, maxPending int) []byte {
+	t.Helper()
+	var pending, all []byte
+	for off := 0; off < len(in); off += size {
+		pending = append(pending, in[off:min(off+size, len(in))]...)
+		for len(pending) > 0 {
+			n, out, closeNow := s.Process(pending, nil, 4096)
+			if n < 0 || n > len(pending) {
+				t.Fatalf("consumed %d of %d", n, len(pending))
+			}
+			all = append(all, out...)
+			pending = pending[n:]
+			if closeNow {
+				return all
+			}
+			if n == 0 && len(out) == 0 {
+				if len(pending) > maxPending {
+					t.Fatalf("holds %d unconsumed bytes, over %d", len(pending), maxPending)
+				}
+				break
+			}
+		}
+	}
+	return all
 }
 
 // TestCheckRepliesCatches shows the well-formedness check fails on broken

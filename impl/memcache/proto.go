@@ -235,9 +235,6 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 	if s.conn != nil && len(in) > 0 {
 		s.conn.last.Store(s.cache.store.now())
 	}
-	if s.binary {
-		return s.processBinary(in, out, outLimit)
-	}
 	pos := 0
 	reqs := 0
 	for {
@@ -256,34 +253,12 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 			s.cache.connYields.Add(1)
 			return pos, out, false
 		}
-		rest := in[pos:]
-		nl := bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxLine)], '\n')
-		if nl < 0 && len(rest) > s.cache.settings.MaxLine && isRetrieval(rest) {
-			nl = bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxGetLine)], '\n')
-			if nl < 0 && len(rest) <= s.cache.settings.MaxGetLine {
-				return pos, out, false
-			}
-		}
-		if nl < 0 {
-			if len(rest) <= s.cache.settings.MaxLine {
-				return pos, out, false
-			}
-			out = append(out, "CLIENT_ERROR line too long\r\n"...)
-			return len(in), out, true
-		}
-		line := rest[:nl]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
+		var n int
 		var st status
-		var data int
-		// The command line is logged at the verbosity before it runs, its
-		// reply at the one after, as memcached logs verbosity 1 itself.
-		before, verbose := len(out), s.verbose()
-		s.suppressed = ""
-		out, data, st = s.command(line, rest[nl+1:], out)
-		if st != needMore && verbose {
-			s.logCommand(line, out[before:], s.verbose())
+		if s.binary {
+			out, n, st = s.binaryStep(in[pos:], out)
+		} else {
+			out, n, st = s.textStep(in[pos:], out)
 		}
 		switch st {
 		case needMore:
@@ -291,9 +266,41 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		case closeNow:
 			return len(in), out, true
 		}
-		pos += nl + 1 + data
+		pos += n
 		reqs++
 	}
+}
+
+// textStep runs the text command at the start of rest. It returns the
+// extended out, the bytes consumed (the line and any data block), and what
+// Process does next.
+func (s *Session) textStep(rest, out []byte) ([]byte, int, status) {
+	nl := bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxLine)], '\n')
+	if nl < 0 && len(rest) > s.cache.settings.MaxLine && isRetrieval(rest) {
+		nl = bytes.IndexByte(rest[:min(len(rest), s.cache.settings.MaxGetLine)], '\n')
+		if nl < 0 && len(rest) <= s.cache.settings.MaxGetLine {
+			return out, 0, needMore
+		}
+	}
+	if nl < 0 {
+		if len(rest) <= s.cache.settings.MaxLine {
+			return out, 0, needMore
+		}
+		return append(out, "CLIENT_ERROR line too long\r\n"...), 0, closeNow
+	}
+	line := rest[:nl]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	// The command line is logged at the verbosity before it runs, its
+	// reply at the one after, as memcached logs verbosity 1 itself.
+	before, verbose := len(out), s.verbose()
+	s.suppressed = ""
+	out, data, st := s.command(line, rest[nl+1:], out)
+	if st != needMore && verbose {
+		s.logCommand(line, out[before:], s.verbose())
+	}
+	return out, nl + 1 + data, st
 }
 
 // isRetrieval reports whether a line begins with a command whose key list may

@@ -350,20 +350,24 @@ func TestTranscriptsOverReactor(t *testing.T) {
 		if slices.ContainsFunc(tr.steps, func(s step) bool { return s.data == nil }) {
 			continue
 		}
-		t.Run(tr.name, func(t *testing.T) {
-			st, err := NewStore(StoreConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := NewProtocol(NewCache(st, Settings{}, nil))
-			cfg, err := p.Config(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs := reactortest.Serve(t, cfg, p)
-			replayTCP(t, rs.Addrs()[0].String(), tr, false)
-		})
+		t.Run(tr.name, func(t *testing.T) { replayTCP(t, serveFresh(t), tr, false) })
 	}
+}
+
+// serveFresh serves a fresh store through the reactor and the Protocol for
+// the test, on one Worker, and returns its address.
+func serveFresh(t *testing.T) string {
+	t.Helper()
+	st, err := NewStore(StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProtocol(NewCache(st, Settings{}, nil))
+	cfg, err := p.Config(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reactortest.Serve(t, cfg, p).Addrs()[0].String()
 }
 
 // replayTCP sends a case's reads to a server at addr and compares the
