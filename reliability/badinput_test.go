@@ -20,8 +20,10 @@ type badCase struct {
 	send []byte
 	// shutWrite half-closes the connection after send.
 	shutWrite bool
-	// want are the reply lines expected, in order.
-	want []string
+	// want are the reply lines expected, in order; wantRaw, bytes expected
+	// as they are (a binary response), after them.
+	want    []string
+	wantRaw []byte
 	// closed: the server closes the connection after want; otherwise the
 	// connection must still serve a version request.
 	closed bool
@@ -30,7 +32,13 @@ type badCase struct {
 func badCases() []badCase {
 	long := strings.Repeat("k", 251)
 	rng := rand.New(rand.NewPCG(6, 6))
-	garbage := []byte{0x80, 0x01, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'f', 'o', 'o'}
+	// A frame of the binary protocol, but for its first byte: text that
+	// is garbage.
+	garbage := []byte{'x', 0x01, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'f', 'o', 'o'}
+	// A binary set without its extras, and memcached's answer before it
+	// closes: Invalid arguments.
+	badFrame := []byte{0x80, 0x01, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'f', 'o', 'o'}
+	einval := append([]byte{0x81, 0x01, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "Invalid arguments"...)
 	for range 1500 {
 		b := byte(rng.IntN(256))
 		if b == '\n' {
@@ -50,6 +58,7 @@ func badCases() []badCase {
 		{name: "length not a number", send: []byte("set k 0 0 ten\r\n"), want: []string{"CLIENT_ERROR bad command line format"}},
 		{name: "length 2^31-1, no data", send: []byte("set k 0 0 2147483647\r\n"), want: []string{"SERVER_ERROR object too large for cache"}, closed: false},
 		{name: "binary garbage", send: garbage, want: nil, closed: false},
+		{name: "binary frame malformed", send: badFrame, wantRaw: einval, closed: true},
 		{name: "truncated value, then half-close", send: []byte("set trunc 0 0 10\r\nabc"), shutWrite: true, want: nil, closed: true},
 		{name: "value longer than its length", send: []byte("set k 0 0 3\r\nabcdef\r\n"), want: []string{"CLIENT_ERROR bad data chunk", "ERROR"}}, // memcached reads n+2 bytes, then "f" is a command
 		{name: "set key over 250 bytes", send: []byte("set " + long + " 0 0 1\r\n"), want: []string{"CLIENT_ERROR bad command line format"}},
@@ -95,6 +104,12 @@ func TestBadInput(t *testing.T) {
 			for _, w := range bc.want {
 				if l, err := c.Line(); err != nil || l != w {
 					t.Fatalf("read %q, %v; want %q", l, err, w)
+				}
+			}
+			if len(bc.wantRaw) > 0 {
+				got := make([]byte, len(bc.wantRaw))
+				if _, err := io.ReadFull(c.Reader(), got); err != nil || !bytes.Equal(got, bc.wantRaw) {
+					t.Fatalf("read %x, %v; want %x", got, err, bc.wantRaw)
 				}
 			}
 			if bc.name == "binary garbage" {
