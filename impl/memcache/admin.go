@@ -214,6 +214,31 @@ func (s *Session) cacheMemlimit(toks [][]byte, out []byte) []byte {
 	return s.quietly(out, quiet, "OK\r\n")
 }
 
+// lru runs memcached's "lru tune|mode|temp_ttl ..." with its replies as
+// memcached gives them without its LRU maintainer, which is what handoff's
+// flat, exact LRU per class is: tune's values are checked and accepted
+// (memcached's tune, too, changes nothing while its LRU is not segmented),
+// and mode and temp_ttl, which need the maintainer, are refused.
+func (s *Session) lru(toks [][]byte, out []byte) []byte {
+	quiet := noreply(toks)
+	if len(toks) >= 6 && string(toks[1]) == "tune" {
+		hot, ok1 := parseUint(toks[2], 32)
+		warm, ok2 := parseUint(toks[3], 32)
+		hotFactor, err1 := strconv.ParseFloat(string(toks[4]), 64)
+		warmFactor, err2 := strconv.ParseFloat(string(toks[5]), 64)
+		switch {
+		case !ok1 || !ok2 || err1 != nil || err2 != nil:
+			return s.quietly(out, quiet, replyError)
+		case uint32(hot+warm) > 80:
+			return s.quietly(out, quiet, "ERROR hot and warm pcts must not exceed 80\r\n")
+		case hotFactor <= 0 || warmFactor <= 0:
+			return s.quietly(out, quiet, "ERROR hot/warm age factors must be greater than 0\r\n")
+		}
+		return s.quietly(out, quiet, "OK\r\n")
+	}
+	return s.quietly(out, quiet, replyError)
+}
+
 // appendURIEncoded appends key with every byte but letters, digits and
 // "-._~" written %XX, as memcached's metadump writes keys.
 func appendURIEncoded(out []byte, key []byte) []byte {
