@@ -286,10 +286,10 @@ func (s *Session) binHeader(out []byte, r *binReq, status uint16, extLen, keyLen
 	return out
 }
 
-// binResponse appends a successful response, unless r is quiet; a quiet get
-// that hit is answered all the same (its miss is what quiet withholds).
+// binResponse appends a successful response, unless r is quiet. (A quiet
+// get's hit is answered all the same: binGet writes it itself.)
 func (s *Session) binResponse(out []byte, r *binReq, cas uint64, ext, key, value []byte) []byte {
-	if r.quiet && r.cmd != binGet && r.cmd != binGetK {
+	if r.quiet {
 		return out
 	}
 	out = s.binHeader(out, r, binOK, len(ext), len(key), len(ext)+len(key)+len(value), cas)
