@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -234,6 +235,47 @@ func TestMemcachedToolDump(t *testing.T) {
 	for _, want := range []string{"add plain 5 0 3\nabc\n", "add k%x 7 0 2\nhi\n"} {
 		if !strings.Contains(dump, want) {
 			t.Errorf("memcached-tool dump lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestMemcachedToolReports: memcached-tool's display, stats, settings and
+// sizes read handoffd as they read memcached: each exits 0 and prints what
+// it prints of memcached (display a row per slab class in use, stats and
+// settings their keys, sizes the sizes status).
+func TestMemcachedToolReports(t *testing.T) {
+	const tool = "/usr/share/memcached/scripts/memcached-tool"
+	perl, err := exec.LookPath("perl")
+	if _, serr := os.Stat(tool); err != nil || serr != nil {
+		t.Skip("memcached-tool or perl missing (make deps installs memcached)")
+	}
+	_, addr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1")
+	addr = strings.TrimPrefix(addr, "tcp://")
+	c, err := reliability.Dial(addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Set("k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for cmd, want := range map[string][]string{
+		"display":  {"Item_Size", "\n  1 "},
+		"stats":    {"curr_items", "get_hits", "limit_maxbytes"},
+		"settings": {"maxbytes", "item_size_max", "binding_protocol"},
+		"sizes":    {"sizes_status"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, perl, tool, addr, cmd).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("memcached-tool %s: %v\n%s", cmd, err, out)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("memcached-tool %s lacks %q:\n%s", cmd, w, out)
+			}
 		}
 	}
 }
