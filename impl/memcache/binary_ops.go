@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strconv"
+	"strings"
 )
 
 // The binary protocol's commands, each as memcached 1.6.18 answers it.
@@ -200,20 +201,19 @@ func (s *Session) binStats(r *binReq, out []byte) []byte {
 	switch {
 	case sub == "":
 		text = s.generalStats(text)
-	case len(sub) >= 5 && sub[:5] == "reset":
+	case strings.HasPrefix(sub, "reset"):
 		s.resetStats()
-	case len(sub) >= 8 && sub[:8] == "settings":
+	case strings.HasPrefix(sub, "settings"):
 		text = s.settingsStats(text)
-	case len(sub) >= 6 && sub[:6] == "detail":
-		arg := sub[6:]
-		switch {
-		case len(arg) >= 5 && arg[:5] == " dump":
+	case strings.HasPrefix(sub, "detail"):
+		switch arg := sub[len("detail"):]; {
+		case strings.HasPrefix(arg, " dump"):
 			s.sc.stats = s.detailDump(text)
 			out = appendBinStat(out, r.opaque, []byte("detailed"), s.sc.stats)
 			return appendBinStat(out, r.opaque, nil, nil)
-		case len(arg) >= 3 && arg[:3] == " on":
+		case strings.HasPrefix(arg, " on"):
 			s.cache.detail.on.Store(true)
-		case len(arg) >= 4 && arg[:4] == " off":
+		case strings.HasPrefix(arg, " off"):
 			s.cache.detail.on.Store(false)
 		default:
 			return s.binError(out, r, binKeyENOENT, "")

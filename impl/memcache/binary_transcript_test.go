@@ -1,7 +1,6 @@
 package memcache
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,12 +43,10 @@ import (
 // reactor; cases marked memcached are replayed unchanged against memcached
 // at MEMCACHED_ADDR by make compat.
 type binTranscript struct {
-	name, file string
-	line       int
-	memcached  bool
-	steps      []binStep
-	want       []string
-	closed     bool
+	caseHeader
+	steps  []binStep
+	want   []string
+	closed bool
 }
 
 type binStep struct {
@@ -90,15 +86,22 @@ func (s binStep) frame(lastCAS uint64) ([]byte, error) {
 	if raw, ok := f["raw"]; ok {
 		return hex.DecodeString(strings.ReplaceAll(raw, "_", ""))
 	}
-	num := func(k string) (uint64, error) {
+	// num reads a numeric field, 0 when absent; the first bad one fails the
+	// frame.
+	var bad error
+	num := func(k string) uint64 {
 		v, ok := f[k]
-		if !ok {
-			return 0, nil
+		switch {
+		case !ok:
+			return 0
+		case v == "$cas":
+			return lastCAS
 		}
-		if v == "$cas" {
-			return lastCAS, nil
+		n, err := strconv.ParseUint(v, 0, 64)
+		if err != nil && bad == nil {
+			bad = fmt.Errorf("%s: %w", k, err)
 		}
-		return strconv.ParseUint(v, 0, 64)
+		return n
 	}
 	var op uint8
 	if o, ok := binOpNames[f["op"]]; ok {
@@ -116,37 +119,26 @@ func (s binStep) frame(lastCAS uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n, err := num("keysize"); err != nil {
-		return nil, err
-	} else if n > 0 {
+	if n := num("keysize"); n > 0 {
 		key = bytes.Repeat([]byte("k"), int(n))
 	}
-	if n, err := num("size"); err != nil {
-		return nil, err
-	} else if n > 0 {
+	if n := num("size"); n > 0 {
 		value = bytes.Repeat([]byte("v"), int(n))
 	}
+	exp := binary.BigEndian.AppendUint32(nil, uint32(num("exp")))
 	var ext []byte
-	_, hasExp := f["exp"]
 	switch op {
 	case binSet, binSetQ, binAdd, binAddQ, binReplace, binReplaceQ:
-		flags, _ := num("flags")
-		exp, _ := num("exp")
-		ext = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(flags)), uint32(exp))
+		ext = append(binary.BigEndian.AppendUint32(nil, uint32(num("flags"))), exp...)
 	case binIncrement, binIncrementQ, binDecrement, binDecrementQ:
-		delta, _ := num("delta")
-		initial, _ := num("initial")
-		exp, _ := num("exp")
-		ext = binary.BigEndian.AppendUint64(nil, delta)
-		ext = binary.BigEndian.AppendUint64(ext, initial)
-		ext = binary.BigEndian.AppendUint32(ext, uint32(exp))
+		ext = binary.BigEndian.AppendUint64(nil, num("delta"))
+		ext = binary.BigEndian.AppendUint64(ext, num("initial"))
+		ext = append(ext, exp...)
 	case binTouch, binGat, binGatQ, binGatK, binGatKQ:
-		exp, _ := num("exp")
-		ext = binary.BigEndian.AppendUint32(nil, uint32(exp))
+		ext = exp
 	case binFlush, binFlushQ:
-		if hasExp {
-			exp, _ := num("exp")
-			ext = binary.BigEndian.AppendUint32(nil, uint32(exp))
+		if _, ok := f["exp"]; ok {
+			ext = exp
 		}
 	}
 	if x, ok := f["ext"]; ok {
@@ -154,18 +146,17 @@ func (s binStep) frame(lastCAS uint64) ([]byte, error) {
 			return nil, err
 		}
 	}
-	cas, err := num("cas")
-	if err != nil {
-		return nil, err
-	}
-	opaque, _ := num("opaque")
-	extLen, keyLen, bodyLen := uint64(len(ext)), uint64(len(key)), uint64(len(ext)+len(key)+len(value))
-	for k, p := range map[string]*uint64{"extlen": &extLen, "keylen": &keyLen, "bodylen": &bodyLen} {
+	// extlen, keylen and bodylen override what the frame's parts say.
+	length := func(k string, n int) uint64 {
 		if _, ok := f[k]; ok {
-			if *p, err = num(k); err != nil {
-				return nil, err
-			}
+			return num(k)
 		}
+		return uint64(n)
+	}
+	extLen, keyLen, bodyLen := length("extlen", len(ext)), length("keylen", len(key)), length("bodylen", len(ext)+len(key)+len(value))
+	cas, opaque := num("cas"), num("opaque")
+	if bad != nil {
+		return nil, bad
 	}
 	b := []byte{binReqMagic, op}
 	b = binary.BigEndian.AppendUint16(b, uint16(keyLen))
@@ -178,14 +169,13 @@ func (s binStep) frame(lastCAS uint64) ([]byte, error) {
 	return append(b, value...), nil
 }
 
-func (s binStep) needsCAS() bool { return slices.Contains(valuesOf(s.fields), "$cas") }
-
-func valuesOf(m map[string]string) []string {
-	var v []string
-	for _, x := range m {
-		v = append(v, x)
+func (s binStep) needsCAS() bool {
+	for _, v := range s.fields {
+		if v == "$cas" {
+			return true
+		}
 	}
-	return v
+	return false
 }
 
 // binFrames splits out into response frames: each rendered, the CAS of the
@@ -283,67 +273,45 @@ func (tr *binTranscript) matches(got []string) bool {
 
 func loadBinTranscripts(t testing.TB) []*binTranscript {
 	t.Helper()
-	files, err := filepath.Glob("testdata/binary/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no binary transcripts: %v", err)
-	}
 	var all []*binTranscript
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		var cur *binTranscript
-		for n := 1; sc.Scan(); n++ {
-			l := sc.Text()
-			fail := func(err error) { t.Fatalf("%s:%d: %v", f, n, err) }
-			switch {
-			case strings.HasPrefix(l, "=== "):
-				fields := strings.Fields(l[4:])
-				cur = &binTranscript{name: fields[0], file: f, line: n}
-				for _, opt := range fields[1:] {
-					if opt != "memcached" {
-						fail(fmt.Errorf("unknown option %q", opt))
-					}
-					cur.memcached = true
+	var cur *binTranscript
+	scanCases(t, "testdata/binary/*.txt", func(h caseHeader) {
+		cur = &binTranscript{caseHeader: h}
+		all = append(all, cur)
+	}, func(l string) error {
+		switch {
+		case strings.HasPrefix(l, "> "):
+			fields := map[string]string{}
+			for i, w := range strings.Fields(l[2:]) {
+				k, v, ok := strings.Cut(w, "=")
+				switch {
+				case i == 0 && !ok:
+					fields["op"] = w
+				case !ok:
+					return fmt.Errorf("field %q has no value", w)
+				default:
+					fields[k] = v
 				}
-				all = append(all, cur)
-			case l == "" || strings.HasPrefix(l, "#"):
-			case cur == nil:
-				fail(errors.New("line outside a case"))
-			case strings.HasPrefix(l, "> "):
-				fields := map[string]string{}
-				for i, w := range strings.Fields(l[2:]) {
-					k, v, ok := strings.Cut(w, "=")
-					switch {
-					case i == 0 && !ok:
-						fields["op"] = w
-					case !ok:
-						fail(fmt.Errorf("field %q has no value", w))
-					default:
-						fields[k] = v
-					}
-				}
-				if _, err := (binStep{fields: fields}).frame(0); err != nil {
-					fail(err)
-				}
-				cur.steps = append(cur.steps, binStep{fields: fields})
-			case strings.HasPrefix(l, "< "):
-				cur.want = append(cur.want, l[2:])
-			case strings.HasPrefix(l, "clock +"):
-				d, err := strconv.ParseInt(l[len("clock +"):], 10, 64)
-				if err != nil {
-					fail(err)
-				}
-				cur.steps = append(cur.steps, binStep{clock: d})
-			case l == "closed":
-				cur.closed = true
-			default:
-				fail(fmt.Errorf("unknown line %q", l))
 			}
+			if _, err := (binStep{fields: fields}).frame(0); err != nil {
+				return err
+			}
+			cur.steps = append(cur.steps, binStep{fields: fields})
+		case strings.HasPrefix(l, "< "):
+			cur.want = append(cur.want, l[2:])
+		case strings.HasPrefix(l, "clock +"):
+			d, err := strconv.ParseInt(l[len("clock +"):], 10, 64)
+			if err != nil {
+				return err
+			}
+			cur.steps = append(cur.steps, binStep{clock: d})
+		case l == "closed":
+			cur.closed = true
+		default:
+			return fmt.Errorf("unknown line %q", l)
 		}
-	}
+		return nil
+	})
 	return all
 }
 

@@ -80,9 +80,6 @@ func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 	case "cache_memlimit":
 		return s.cacheMemlimit(toks, out), 0, done
 	case "lru":
-		if len(toks) < 2 {
-			return append(out, replyError...), 0, done
-		}
 		return s.lru(toks, out), 0, done
 	}
 	return append(out, replyError...), 0, done

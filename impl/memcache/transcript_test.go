@@ -44,14 +44,11 @@ import (
 // before, since the replay relies on fresh keys): that is how the expected
 // bytes were checked against memcached 1.6.18.
 type transcript struct {
-	name      string
-	file      string
-	line      int
-	memcached bool
-	steps     []step
-	want      []byte
-	holes     []int // offsets in want where a number stands (\#), ascending
-	closed    bool
+	caseHeader
+	steps  []step
+	want   []byte
+	holes  []int // offsets in want where a number stands (\#), ascending
+	closed bool
 }
 
 type step struct {
@@ -174,81 +171,107 @@ func unescape(s string) ([]byte, error) {
 	return b, nil
 }
 
-func loadTranscripts(t testing.TB) []*transcript {
+// caseHeader is what a case's "=== name [memcached]" line says, and where
+// it stands.
+type caseHeader struct {
+	name, file string
+	line       int
+	memcached  bool
+}
+
+// scanCases reads the transcript files matching pattern: it calls onCase for
+// each "=== name [memcached]" line and onLine for every other line of a case,
+// blank lines and # comments skipped. An error from onLine, a line outside a
+// case or an unknown option fails the test at the line's file:line.
+func scanCases(t testing.TB, pattern string, onCase func(caseHeader), onLine func(l string) error) {
 	t.Helper()
-	files, err := filepath.Glob("testdata/*.txt")
+	files, err := filepath.Glob(pattern)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no transcripts: %v", err)
+		t.Fatalf("no transcripts at %s: %v", pattern, err)
 	}
-	var all []*transcript
 	for _, f := range files {
-		fh, err := os.Open(f)
+		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
+		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(nil, 1<<20)
-		var cur *transcript
+		inCase := false
 		for n := 1; sc.Scan(); n++ {
 			l := sc.Text()
-			fail := func(err error) { t.Fatalf("%s:%d: %v", f, n, err) }
 			switch {
 			case strings.HasPrefix(l, "=== "):
 				fields := strings.Fields(l[4:])
-				cur = &transcript{name: fields[0], file: f, line: n}
+				h := caseHeader{name: fields[0], file: f, line: n}
 				for _, opt := range fields[1:] {
-					switch opt {
-					case "memcached":
-						cur.memcached = true
-					default:
-						fail(fmt.Errorf("unknown option %q", opt))
+					if opt != "memcached" {
+						t.Fatalf("%s:%d: unknown option %q", f, n, opt)
 					}
+					h.memcached = true
 				}
-				all = append(all, cur)
+				onCase(h)
+				inCase = true
 			case l == "" || strings.HasPrefix(l, "#"):
-			case cur == nil:
-				fail(fmt.Errorf("line outside a case"))
-			case strings.HasPrefix(l, "> "):
-				b, err := unescape(l[2:])
-				if err != nil {
-					fail(err)
-				}
-				cur.steps = append(cur.steps, step{data: b})
-			case strings.HasPrefix(l, "< "):
-				for i, part := range strings.Split(l[2:], `\#`) {
-					if i > 0 {
-						cur.holes = append(cur.holes, len(cur.want))
-					}
-					b, err := unescape(part)
-					if err != nil {
-						fail(err)
-					}
-					cur.want = append(cur.want, b...)
-				}
-			case strings.HasPrefix(l, "repeat "):
-				var count int
-				var ch string
-				if _, err := fmt.Sscanf(l, "repeat %d %s", &count, &ch); err != nil || len(ch) != 1 {
-					fail(fmt.Errorf("bad repeat: %v", err))
-				}
-				cur.steps = append(cur.steps, step{data: bytes.Repeat([]byte(ch), count)})
-			case strings.HasPrefix(l, "clock +"):
-				d, err := strconv.ParseInt(l[len("clock +"):], 10, 64)
-				if err != nil {
-					fail(err)
-				}
-				cur.steps = append(cur.steps, step{clock: d})
-			case l == "closed":
-				cur.closed = true
+			case !inCase:
+				t.Fatalf("%s:%d: line outside a case", f, n)
 			default:
-				fail(fmt.Errorf("unknown line %q", l))
+				if err := onLine(l); err != nil {
+					t.Fatalf("%s:%d: %v", f, n, err)
+				}
 			}
 		}
-		fh.Close()
 		if err := sc.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func loadTranscripts(t testing.TB) []*transcript {
+	t.Helper()
+	var all []*transcript
+	var cur *transcript
+	scanCases(t, "testdata/*.txt", func(h caseHeader) {
+		cur = &transcript{caseHeader: h}
+		all = append(all, cur)
+	}, func(l string) error {
+		switch {
+		case strings.HasPrefix(l, "> "):
+			b, err := unescape(l[2:])
+			if err != nil {
+				return err
+			}
+			cur.steps = append(cur.steps, step{data: b})
+		case strings.HasPrefix(l, "< "):
+			for i, part := range strings.Split(l[2:], `\#`) {
+				if i > 0 {
+					cur.holes = append(cur.holes, len(cur.want))
+				}
+				b, err := unescape(part)
+				if err != nil {
+					return err
+				}
+				cur.want = append(cur.want, b...)
+			}
+		case strings.HasPrefix(l, "repeat "):
+			var count int
+			var ch string
+			if _, err := fmt.Sscanf(l, "repeat %d %s", &count, &ch); err != nil || len(ch) != 1 {
+				return fmt.Errorf("bad repeat: %v", err)
+			}
+			cur.steps = append(cur.steps, step{data: bytes.Repeat([]byte(ch), count)})
+		case strings.HasPrefix(l, "clock +"):
+			d, err := strconv.ParseInt(l[len("clock +"):], 10, 64)
+			if err != nil {
+				return err
+			}
+			cur.steps = append(cur.steps, step{clock: d})
+		case l == "closed":
+			cur.closed = true
+		default:
+			return fmt.Errorf("unknown line %q", l)
+		}
+		return nil
+	})
 	return all
 }
 

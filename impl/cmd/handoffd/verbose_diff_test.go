@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -198,15 +199,43 @@ func TestVerboseLogLikeMemcached(t *testing.T) {
 	}
 }
 
+// memcachedTool is memcached's own memcached-tool, from Debian's memcached
+// package.
+const memcachedTool = "/usr/share/memcached/scripts/memcached-tool"
+
+// requireMemcachedTool skips the test when memcached-tool or perl is
+// missing.
+func requireMemcachedTool(t *testing.T) {
+	t.Helper()
+	_, err := exec.LookPath("perl")
+	if _, serr := os.Stat(memcachedTool); err != nil || serr != nil {
+		t.Skip("memcached-tool or perl missing (make deps installs memcached)")
+	}
+}
+
+// runMemcachedTool runs memcached-tool's cmd against addr, bounded, and
+// returns what it printed to standard output; an error carries what it
+// printed to standard error.
+func runMemcachedTool(t *testing.T, addr, cmd string) ([]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "perl", memcachedTool, addr, cmd).Output()
+	if ctx.Err() != nil {
+		t.Fatalf("memcached-tool %s: no result in 20 s; output so far:\n%s", cmd, out)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		err = fmt.Errorf("%w: %s", err, ee.Stderr)
+	}
+	return out, err
+}
+
 // TestMemcachedToolDump: memcached's own memcached-tool (Debian's
 // memcached package) dumps handoffd's items through lru_crawler metadump,
 // URI-encoded keys decoded, as add commands that restore them.
 func TestMemcachedToolDump(t *testing.T) {
-	const tool = "/usr/share/memcached/scripts/memcached-tool"
-	perl, err := exec.LookPath("perl")
-	if _, serr := os.Stat(tool); err != nil || serr != nil {
-		t.Skip("memcached-tool or perl missing (make deps installs memcached)")
-	}
+	requireMemcachedTool(t)
 	_, addr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1")
 	addr = strings.TrimPrefix(addr, "tcp://")
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
@@ -226,8 +255,7 @@ func TestMemcachedToolDump(t *testing.T) {
 		}
 		got = append(got, buf[:n]...)
 	}
-	cmd := exec.Command(perl, tool, addr, "dump")
-	out, err := cmd.Output()
+	out, err := runMemcachedTool(t, addr, "dump")
 	if err != nil {
 		t.Fatalf("memcached-tool dump: %v\n%s", err, out)
 	}
@@ -244,11 +272,7 @@ func TestMemcachedToolDump(t *testing.T) {
 // it prints of memcached (display a row per slab class in use, stats and
 // settings their keys, sizes the sizes status).
 func TestMemcachedToolReports(t *testing.T) {
-	const tool = "/usr/share/memcached/scripts/memcached-tool"
-	perl, err := exec.LookPath("perl")
-	if _, serr := os.Stat(tool); err != nil || serr != nil {
-		t.Skip("memcached-tool or perl missing (make deps installs memcached)")
-	}
+	requireMemcachedTool(t)
 	_, addr, _ := startDaemon(t, "-p", "0", "-l", "127.0.0.1")
 	addr = strings.TrimPrefix(addr, "tcp://")
 	c, err := reliability.Dial(addr, 10*time.Second)
@@ -265,9 +289,7 @@ func TestMemcachedToolReports(t *testing.T) {
 		"settings": {"maxbytes", "item_size_max", "binding_protocol"},
 		"sizes":    {"sizes_status"},
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		out, err := exec.CommandContext(ctx, perl, tool, addr, cmd).CombinedOutput()
-		cancel()
+		out, err := runMemcachedTool(t, addr, cmd)
 		if err != nil {
 			t.Errorf("memcached-tool %s: %v\n%s", cmd, err, out)
 			continue
