@@ -19,6 +19,7 @@ func (s *Session) shutdown(toks [][]byte, out []byte) ([]byte, status) {
 		return append(out, "ERROR: shutdown not enabled\r\n"...), done
 	case len(toks) == 1, len(toks) == 2 && string(toks[1]) == "graceful":
 		stop()
+		s.quit = true
 		return out, closeNow
 	}
 	return append(out, "CLIENT_ERROR invalid shutdown mode\r\n"...), done
@@ -74,6 +75,16 @@ func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
 	if cache.crawlerOff.Load() {
 		return append(out, "CLIENT_ERROR lru crawler disabled\r\n"...)
 	}
+	if string(toks[1]) == "metadump" {
+		switch {
+		case cache.settings.NoDump:
+			return append(out, "ERROR metadump not allowed\r\n"...)
+		case len(out) > s.flushed:
+			// As memcached: the dump streams, and must not follow
+			// replies not yet sent.
+			return append(out, "ERROR cannot pipeline other commands before metadump\r\n"...)
+		}
+	}
 	classes, ok := s.classList(toks[2])
 	if !ok {
 		return append(out, "BADCLASS invalid class id\r\n"...)
@@ -93,7 +104,9 @@ func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
 		}()
 		return append(out, "OK\r\n"...)
 	}
-	return s.metadump(classes, out)
+	out = s.metadump(classes, out)
+	s.flushed = len(out) // the connection waits for its dump to be sent
+	return out
 }
 
 // classList parses "all" (returned as [0]) or a comma-separated list of

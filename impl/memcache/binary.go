@@ -234,6 +234,7 @@ func (s *Session) binCommand(r *binReq, after []byte, valueLen int64, out []byte
 	case binNoop:
 		return s.binResponse(out, r, 0, nil, nil, nil), 0, done
 	case binQuit:
+		s.quit = true
 		return s.binResponse(out, r, 0, nil, nil, nil), 0, closeNow
 	case binFlush:
 		return s.binFlush(r, out), 0, done

@@ -56,8 +56,10 @@ func (s *Session) binStore(r *binReq, after []byte, valueLen int64, out []byte) 
 		}
 	}
 	n := int(valueLen)
+	s.logFetchOf(r.key)
 	res, cas := s.cache.store.Set(r.key, after[:n], req)
 	s.cache.countFailure(res)
+	s.logStore(storeCmd(req), r.key, res, req.Exptime, n)
 	switch res {
 	case Stored:
 		return s.binResponse(out, r, cas, nil, nil, nil), n, done
@@ -98,6 +100,7 @@ func (s *Session) binGet(r *binReq, out []byte) []byte {
 	}
 	v, ok := s.cache.store.Get(r.key, touch, exptime, s.sc.value)
 	s.cache.recordGet(r.key, ok)
+	s.logFetch(r.key, ok, len(v.Value))
 	if !ok {
 		switch {
 		case r.quiet:
@@ -133,6 +136,7 @@ func (s *Session) binDelete(r *binReq, out []byte) []byte {
 		s.logf("Deleting %s\n", r.key)
 	}
 	s.cache.recordDelete(r.key)
+	s.logFetchOf(r.key)
 	switch s.cache.store.Delete(r.key, r.cas != 0, r.cas) {
 	case Stored:
 		return s.binResponse(out, r, 0, nil, nil, nil)
@@ -156,6 +160,7 @@ func (s *Session) binDelta(r *binReq, out []byte) []byte {
 	if expiration != binNoExptime {
 		req.Vivify, req.Initial, req.Exptime = true, initial, int64(expiration)
 	}
+	s.logFetchOf(r.key)
 	res, v := s.cache.store.Delta(r.key, req)
 	switch res {
 	case Stored, Created:

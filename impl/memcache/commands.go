@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 )
 
@@ -23,15 +24,15 @@ const (
 // how many bytes of after it consumed, and what the loop does next.
 func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 	name, args := firstWord(line)
-	switch string(name) {
-	case "get":
-		return s.retrieve(args, out, false, false), 0, done
-	case "gets":
-		return s.retrieve(args, out, true, false), 0, done
-	case "gat":
-		return s.retrieve(args, out, false, true), 0, done
-	case "gats":
-		return s.retrieve(args, out, true, true), 0, done
+	switch n := string(name); n {
+	case "get", "gets", "gat", "gats":
+		out = s.retrieve(args, out, n == "gets" || n == "gats", n == "gat" || n == "gats")
+		if bytes.HasSuffix(out, []byte("END\r\n")) {
+			// A retrieval that ended flushes what is pending, as
+			// memcached's does.
+			s.flushed = len(out)
+		}
+		return out, 0, done
 	}
 	toks, ok := s.tokenize(line)
 	if len(toks) == 0 || !ok {
@@ -65,7 +66,10 @@ func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 	case "verbosity":
 		return s.verbosity(toks, out), 0, done
 	case "quit":
+		s.quit = true
 		return out, 0, closeNow
+	case "watch":
+		return s.watch(toks, out), 0, done
 	case "stats":
 		return s.stats(toks[1:], out), 0, done
 	case "mn", "mg", "ms", "md", "ma", "me":
@@ -81,6 +85,10 @@ func (s *Session) command(line, after, out []byte) ([]byte, int, status) {
 		return s.cacheMemlimit(toks, out), 0, done
 	case "lru":
 		return s.lru(toks, out), 0, done
+	}
+	if bytes.HasPrefix(toks[len(toks)-1], []byte("HTTP/")) {
+		// An HTTP request line: memcached hangs up without a word.
+		return out, 0, closeNow
 	}
 	return append(out, replyError...), 0, done
 }
@@ -134,6 +142,7 @@ func (s *Session) retrieve(args, out []byte, withCAS, touch bool) []byte {
 		}
 		v, ok := s.cache.store.Get(key, touch, exptime, s.sc.value)
 		s.cache.recordGet(key, ok)
+		s.logFetch(key, ok, len(v.Value))
 		if !ok {
 			continue
 		}
@@ -186,7 +195,9 @@ func (s *Session) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, 
 	flags, ok1 := parseUint(toks[2], 32)
 	exptime, ok2 := parseExptime(toks[3])
 	n, ok3 := parseInt32(toks[4])
-	if !ok1 || !ok2 || !ok3 || n < 0 {
+	// memcached adds the "\r\n" to the length as an int: a length it
+	// would overflow is refused as a bad command line.
+	if !ok1 || !ok2 || !ok3 || n < 0 || n > math.MaxInt32-2 {
 		return reply(replyBadFormat), 0, done
 	}
 	req := SetReq{Mode: mode, Flags: uint32(flags), Exptime: exptime}
@@ -212,8 +223,10 @@ func (s *Session) storage(mode Mode, toks [][]byte, after, out []byte) ([]byte, 
 	if after[n] != '\r' || after[n+1] != '\n' {
 		return reply(replyBadChunk), int(n) + 2, done
 	}
+	s.logFetchOf(key)
 	res, _ := s.cache.store.Set(key, after[:n], req)
 	s.cache.countFailure(res)
+	s.logStore(storeCmd(req), key, res, exptime, int(n))
 	return reply(storageReply(res)), int(n) + 2, done
 }
 
@@ -244,13 +257,14 @@ func (s *Session) delete(toks [][]byte, out []byte) []byte {
 		zero := string(toks[2]) == "0"
 		valid := (len(toks) == 3 && (zero || quiet)) || (len(toks) == 4 && zero && quiet)
 		if !valid {
-			return append(out, replyDeleteUsage...)
+			return s.quietly(out, quiet, replyDeleteUsage)
 		}
 	}
 	if len(toks[1]) > keyMax {
 		return s.quietly(out, quiet, replyBadFormat)
 	}
 	s.cache.recordDelete(toks[1])
+	s.logFetchOf(toks[1])
 	if s.cache.store.Delete(toks[1], false, 0) == NotFound {
 		return s.quietly(out, quiet, "NOT_FOUND\r\n")
 	}
@@ -280,6 +294,7 @@ func (s *Session) delta(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return s.quietly(out, quiet, replyBadDelta)
 	}
+	s.logFetchOf(toks[1])
 	res, v := s.cache.store.Delta(toks[1], DeltaReq{Incr: string(toks[0]) == "incr", Delta: d})
 	switch res {
 	case NotFound:
@@ -309,6 +324,7 @@ func (s *Session) touch(toks [][]byte, out []byte) []byte {
 	if !ok {
 		return s.quietly(out, quiet, replyBadExptime)
 	}
+	s.logFetchOf(toks[1])
 	if s.cache.store.Touch(toks[1], exptime, true) == NotFound {
 		return s.quietly(out, quiet, "NOT_FOUND\r\n")
 	}

@@ -41,7 +41,8 @@ func (s *Session) RegisterConn(remote, local net.Addr) {
 	}
 	t.m[ci] = struct{}{}
 	t.mu.Unlock()
-	s.conn = ci
+	s.conn, s.remote = ci, remote
+	s.logConn(remote, "")
 }
 
 func (s *Session) unregisterConn() {

@@ -116,7 +116,9 @@ func (m *metaReq) appendRet(out []byte, val func(f byte, out []byte) ([]byte, bo
 func (s *Session) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
 	cmd := string(toks[0])
 	if cmd == "mn" {
-		return append(out, "MN\r\n"...), 0, done
+		out = append(out, "MN\r\n"...)
+		s.flushed = len(out) // mn flushes, as memcached's does
+		return out, 0, done
 	}
 	s.cache.cmdMeta.Add(1)
 	if len(toks) < 2 {
@@ -166,6 +168,7 @@ func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 	}
 	st := s.cache.store
 	v, ok := st.Get(m.key, touch, exptime, s.sc.value)
+	s.logFetch(m.key, ok, len(v.Value))
 	if !ok {
 		if m.flag('q') {
 			return out
@@ -288,8 +291,10 @@ func (s *Session) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte
 	if after[n] != '\r' || after[n+1] != '\n' {
 		return append(out, replyBadChunk...), int(n) + 2, done
 	}
+	s.logFetchOf(m.key)
 	res, cas := st.Set(m.key, after[:n], req)
 	s.cache.countFailure(res)
+	s.logStore(storeCmd(req), m.key, res, req.Exptime, int(n))
 	var code string
 	switch res {
 	case Stored:
@@ -332,6 +337,7 @@ func (s *Session) metaDelete(m *metaReq, out []byte) []byte {
 		}
 	}
 	var code string
+	s.logFetchOf(m.key)
 	switch s.cache.store.Delete(m.key, m.flag('C'), cas) {
 	case Stored:
 		if m.flag('q') {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"sync/atomic"
 	"time"
 )
@@ -63,6 +64,15 @@ type Settings struct {
 	// detail on, as -D does.
 	PrefixDelimiter byte
 	Detail          bool
+	// NoWatch refuses the watch command (memcached's -W); WatcherBuffer is
+	// each watcher's buffer in bytes (-o watcher_logbuf_size, in KiB
+	// there), 0 for DefaultWatcherBuffer.
+	NoWatch       bool
+	WatcherBuffer int
+	// NoDump refuses stats cachedump and lru_crawler metadump (memcached's
+	// -X); CrawlerOff starts with the crawler stopped, as "lru_crawler
+	// disable" stops it (-o no_lru_crawler, and -o no_modern).
+	NoDump, CrawlerOff bool
 	// SocketMask is the unix socket's mode (-a), for stats settings' umask;
 	// 0 is memcached's default, 0700.
 	SocketMask uint32
@@ -73,6 +83,10 @@ type Settings struct {
 	MaxConns, Threads, Backlog, TCPPort int
 	Inter, DomainSocket                 string
 	IdleTimeout                         time.Duration
+	// ReservedFDs is the descriptors the program counts for itself, not
+	// for connections, when it sets the open-file limit (stats:
+	// reserved_fds, memcached's margin for its own fds).
+	ReservedFDs int
 }
 
 // Cache is the state every connection shares: the store, the settings and
@@ -91,6 +105,7 @@ type Cache struct {
 	crawling atomic.Bool
 	detail   detailStats
 	conns    connTable
+	watchers watchers
 
 	storeTooLarge, storeNoMemory, cmdMeta, connYields atomic.Uint64
 }
@@ -114,7 +129,10 @@ func NewCache(store *Store, settings Settings, connStats func() ConnStats) *Cach
 		settings.PrefixDelimiter = DefaultPrefixDelimiter
 	}
 	c := &Cache{store: store, settings: settings, started: store.clock()}
+	store.onEvict = c.logEviction
+	c.watchers.evictions = &store.logEvictions
 	c.detail.on.Store(settings.Detail)
+	c.crawlerOff.Store(settings.CrawlerOff)
 	c.verbosity.Store(int32(min(max(settings.Verbosity, 0), 2)))
 	c.SetConnStats(connStats)
 	return c
@@ -179,8 +197,22 @@ type Session struct {
 	// negotiated is set once the first byte chose the protocol; binary, if
 	// it chose memcached's binary protocol, for the connection's life.
 	negotiated, binary bool
-	// conn is the session's entry in stats conns, once registered.
-	conn *connInfo
+	// conn is the session's entry in stats conns, once registered; remote
+	// its peer, for the connection log.
+	conn   *connInfo
+	remote net.Addr
+	// wake calls Process again from another goroutine (SetWaker); watcher
+	// is set once the connection sent watch, and then it is served no
+	// command.
+	wake    func() error
+	watcher *watcher
+	// quit is set by quit and shutdown, failed by any other command that
+	// closes the connection (a protocol error): the close's reason.
+	quit, failed bool
+	// flushed is how much of Process's out memcached would have sent by
+	// now: it sends what is pending after a retrieval and after mn, and
+	// watch and metadump refuse to follow replies not yet sent.
+	flushed int
 }
 
 // Scratch is parsing space for Process, reusable by any number of
@@ -227,6 +259,11 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 	if s.sc == nil {
 		s.sc = new(Scratch)
 	}
+	if s.watcher != nil {
+		n, out := s.watchStep(in, out, outLimit)
+		return n, out, false
+	}
+	s.flushed = len(out)
 	if !s.negotiated && len(in) > 0 {
 		s.negotiated = true
 		b := s.cache.settings.Binding
@@ -264,10 +301,15 @@ func (s *Session) Process(in, out []byte, outLimit int) (int, []byte, bool) {
 		case needMore:
 			return pos, out, false
 		case closeNow:
+			s.failed = !s.quit
 			return len(in), out, true
 		}
 		pos += n
 		reqs++
+		if s.watcher != nil {
+			// Nothing after watch is served: memcached stops reading.
+			return len(in), out, false
+		}
 	}
 }
 

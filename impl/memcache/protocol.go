@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/handoffd/handoff/impl/reactor"
@@ -78,6 +79,7 @@ func (p *Protocol) OnOpen(c *reactor.Conn) {
 	s := p.cache.NewSession()
 	s.SetFd(c.Fd())
 	s.RegisterConn(c.RemoteAddr(), c.LocalAddr())
+	s.SetWaker(c.Wake)
 	c.SetContext(s)
 }
 
@@ -95,6 +97,16 @@ func (p *Protocol) OnData(c *reactor.Conn, in []byte) int {
 	}
 	ws := p.scratch(c.Worker())
 	s.SetScratch(&ws.sc)
+	if s.Watching() {
+		// A watcher's lines, handed over while its output is under the
+		// bound; its input is discarded.
+		n, out, _ := s.Process(in, ws.out[:0], p.maxOutput-c.OutputLen())
+		if len(out) > 0 {
+			_ = c.Write(out)
+		}
+		ws.out = out[:0]
+		return n
+	}
 	consumed := 0
 	for consumed < len(in) {
 		budget := p.maxOutput - c.OutputLen()
@@ -121,9 +133,18 @@ func (p *Protocol) OnData(c *reactor.Conn, in []byte) int {
 }
 
 // OnClose drops the connection's protocol state.
-func (p *Protocol) OnClose(c *reactor.Conn, _ error) {
+func (p *Protocol) OnClose(c *reactor.Conn, err error) {
 	if s, ok := c.Context().(*Session); ok {
-		s.Close()
+		reason := CloseNormal
+		switch {
+		case errors.Is(err, reactor.ErrIdleTimeout):
+			reason = CloseIdle
+		case errors.Is(err, reactor.ErrServerClosed):
+			reason = CloseStopped
+		case err != nil:
+			reason = CloseError
+		}
+		s.Close(reason)
 	}
 	c.SetContext(nil)
 }

@@ -58,7 +58,13 @@ type classCounters struct {
 	evictions, evictedUnfetched, evictedNonzero   uint64
 	reclaimed, expiredUnfetched, crawlerReclaimed uint64
 	outOfMemory, reassigned                       uint64
-	evictedTime                                   int64 // age of the last evicted item, seconds
+	// crawlerChecked counts the items Reap examined; moveEvicted the live
+	// items evicted because their page moved, moveBusy the chunks a move
+	// found handed out and unlinked, and waited for (memcached's
+	// crawler_items_checked, slab_reassign_evictions_nomem and
+	// slab_reassign_busy_items).
+	crawlerChecked, moveEvicted, moveBusy uint64
+	evictedTime                           int64 // age of the last evicted item, seconds
 	// hits counts the commands that found an item of the class, by kind
 	// (memcached's per-class slab_stats).
 	hits [numHits]uint64
@@ -111,6 +117,27 @@ func (s *Store) initClasses(factor float64, minChunk int) {
 	}
 }
 
+// classOf is the id of the class an item of this key and value length goes
+// in, 0 if none holds it.
+func (s *Store) classOf(key, n int) int {
+	if c := s.classFor(headerSize + key + n); c != nil {
+		return int(c.id)
+	}
+	return 0
+}
+
+// Evicted describes a live item evicted to make room, for the eviction
+// log: Key aliases the store and is valid only during the call, TTL is the
+// seconds it had left (-1: no expiry), Idle the seconds since its last
+// access.
+type Evicted struct {
+	Key       []byte
+	Fetched   bool
+	TTL, Idle int64
+	Class     int
+	Size      int
+}
+
 // classFor returns the smallest class whose chunk holds n bytes, nil if
 // none does.
 func (s *Store) classFor(n int) *class {
@@ -161,6 +188,10 @@ func (s *Store) alloc(c *class, now int64) ref {
 		}
 		if r != 0 {
 			return r
+		}
+		if s.noEvict {
+			// A page move evicts what the page holds.
+			break
 		}
 		s.steal(c, now)
 	}
@@ -329,6 +360,11 @@ func (s *Store) evictTail(c *class, now int64) (r, busy ref, busyHash uint64) {
 			r = prev
 			continue
 		}
+		if s.noEvict && s.live(s.hdr(r), now) {
+			sh.mu.Unlock()
+			r = prev
+			continue
+		}
 		s.evictLocked(c, sh, r, hv, now)
 		sh.mu.Unlock()
 		return r, 0, 0
@@ -348,7 +384,8 @@ func (s *Store) evictWaiting(c *class, r ref, cas, hv uint64, now int64) ref {
 	defer sh.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if h := s.hdr(r); h.state != stateLinked || h.class != c.id || h.cas != cas || s.pageOf(r) == c.draining {
+	if h := s.hdr(r); h.state != stateLinked || h.class != c.id || h.cas != cas || s.pageOf(r) == c.draining ||
+		s.noEvict && s.live(h, now) {
 		return 0
 	}
 	s.evictLocked(c, sh, r, hv, now)
@@ -360,6 +397,13 @@ func (s *Store) evictWaiting(c *class, r ref, cas, hv uint64, now int64) ref {
 func (s *Store) evictLocked(c *class, sh *shard, r ref, hv uint64, now int64) {
 	h := s.hdr(r)
 	if s.live(h, now) {
+		if s.onEvict != nil && s.logEvictions.Load() {
+			e := Evicted{Key: s.key(r), Fetched: h.bits&bitFetched != 0, TTL: -1, Idle: now - s.abs(h.access), Class: int(c.id), Size: int(h.nbytes)}
+			if h.exptime != 0 {
+				e.TTL = s.abs(h.exptime) - now
+			}
+			s.onEvict(&e)
+		}
 		c.counters.evictions++
 		if h.bits&bitFetched == 0 {
 			c.counters.evictedUnfetched++

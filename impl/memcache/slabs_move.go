@@ -129,6 +129,8 @@ const drainPasses = 1000
 // with v, when a chunk stays handed out and unlinked through drainPasses
 // passes.
 func (s *Store) drain(v *class, now int64) (int, bool) {
+	s.moving.Store(true)
+	defer s.moving.Store(false)
 	v.mu.Lock()
 	if len(v.pages) == 0 {
 		v.mu.Unlock()
@@ -164,6 +166,7 @@ func (s *Store) drain(v *class, now int64) (int, bool) {
 				linked = append(linked, r)
 			case stateAlloc:
 				inFlight = true
+				v.counters.moveBusy++
 			}
 		}
 		v.mu.Unlock()
@@ -205,6 +208,7 @@ func (s *Store) evictForMove(v *class, r ref, now int64) {
 	// The chunk cannot be reused while its page drains, so a chunk still
 	// linked is the item whose key was hashed above.
 	if h.state == stateLinked {
+		v.counters.moveEvicted++
 		s.evictLocked(v, sh, r, hv, now)
 		s.free(v, r)
 	}

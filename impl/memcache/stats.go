@@ -1,9 +1,11 @@
 package memcache
 
 import (
+	"math/bits"
 	"os"
 	"runtime"
 	"strconv"
+	"unsafe"
 )
 
 // stats runs "stats [group]" with memcached's stat names, so that tools which
@@ -106,6 +108,7 @@ func (s *Session) generalStats(out []byte) []byte {
 	out = stat(out, "total_connections", cs.TotalConns)
 	out = stat(out, "rejected_connections", cs.Rejected)
 	out = statInt(out, "connection_structures", cs.ConnStructures)
+	out = statInt(out, "reserved_fds", int64(set.ReservedFDs))
 	out = stat(out, "cmd_get", st.cmdGet)
 	out = stat(out, "cmd_set", st.cmdSet)
 	out = stat(out, "cmd_flush", st.CmdFlush)
@@ -130,7 +133,9 @@ func (s *Session) generalStats(out []byte) []byte {
 	out = stat(out, "store_no_memory", cache.storeNoMemory.Load())
 	out = stat(out, "auth_cmds", 0)
 	out = stat(out, "auth_errors", 0)
-	out = stat(out, "idle_kicks", cs.IdleKicks)
+	if set.IdleTimeout > 0 {
+		out = stat(out, "idle_kicks", cs.IdleKicks)
+	}
 	out = stat(out, "bytes_read", cs.BytesRead)
 	out = stat(out, "bytes_written", cs.BytesWritten)
 	out = statInt(out, "limit_maxbytes", cache.store.MaxBytes())
@@ -142,16 +147,66 @@ func (s *Session) generalStats(out []byte) []byte {
 	// watches it for a leak, which threads, the worker count, cannot show.
 	out = statInt(out, "goroutines", int64(runtime.NumGoroutine()))
 	out = stat(out, "conn_yields", cache.connYields.Load())
+	// The hash table: memcached's is one table of 2^hash_power_level
+	// pointers; handoff's is a table per shard, each a power of two, so
+	// the level is that of their sum. A table grows under its shard's
+	// mutex, never in the background: hash_is_expanding stays 0.
+	out = statInt(out, "hash_power_level", int64(bits.Len64(uint64(st.Buckets))-1))
+	out = statInt(out, "hash_bytes", st.Buckets*int64(unsafe.Sizeof(ref(0))))
+	out = stat(out, "hash_is_expanding", 0)
+	// handoff's page mover evicts a page's items, never copies them to
+	// another chunk (rescues 0), and needs no inline reclaim or deletes.
+	out = stat(out, "slab_reassign_rescues", 0)
+	out = stat(out, "slab_reassign_chunk_rescues", 0)
+	out = stat(out, "slab_reassign_evictions_nomem", st.moveEvicted)
+	out = stat(out, "slab_reassign_inline_reclaim", 0)
+	out = stat(out, "slab_reassign_busy_items", st.moveBusy)
+	out = stat(out, "slab_reassign_busy_deletes", 0)
+	out = stat(out, "slab_reassign_running", b2u(st.Moving))
+	out = stat(out, "slabs_moved", st.reassigned)
+	if !cache.crawlerOff.Load() {
+		// An accepted crawl counts from its OK, before its goroutine
+		// begins the sweep: a client that polls for its end sees it.
+		out = stat(out, "lru_crawler_running", b2u(st.Crawling || cache.crawling.Load()))
+		out = stat(out, "lru_crawler_starts", st.Crawls)
+	}
+	// The arena is mapped once at start: no allocation at run time can
+	// fail.
+	out = stat(out, "malloc_fails", 0)
+	out = s.cache.watchers.stats(out)
+	// Without memcached's NAPI-id worker selection (-N), nothing falls
+	// back to round robin and no id is unexpected.
+	out = stat(out, "unexpected_napi_ids", 0)
+	out = stat(out, "round_robin_fallback", 0)
 	out = statInt(out, "bytes", st.Bytes)
 	out = statInt(out, "curr_items", st.CurrItems)
 	out = stat(out, "total_items", st.totalItems)
+	// memcached's class 0, the global page pool, is no class here.
+	out = stat(out, "slab_global_page_pool", 0)
 	out = stat(out, "expired_unfetched", st.expiredUnfetched)
 	out = stat(out, "evicted_unfetched", st.evictedUnfetched)
 	out = stat(out, "evicted_active", 0)
 	out = stat(out, "evictions", st.evictions)
 	out = stat(out, "reclaimed", st.reclaimed)
 	out = stat(out, "crawler_reclaimed", st.crawlerReclaimed)
+	out = stat(out, "crawler_items_checked", st.crawlerChecked)
+	// Nothing holds an item at the LRU's tail by reference: a reply
+	// copies the value out under the shard's mutex.
+	out = stat(out, "lrutail_reflocked", 0)
+	// The segmented LRU's moves: handoff's LRU per class is flat, so none.
+	out = stat(out, "moves_to_cold", 0)
+	out = stat(out, "moves_to_warm", 0)
+	out = stat(out, "moves_within_lru", 0)
+	out = stat(out, "direct_reclaims", 0)
+	out = stat(out, "lru_bumps_dropped", 0)
 	return append(out, "END\r\n"...)
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func yesNo(b bool) string {
@@ -175,7 +230,7 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statStr(out, "inter", inter)
 	out = statInt(out, "verbosity", int64(cache.verbosity.Load()))
 	out = statInt(out, "oldest", 0)
-	out = statStr(out, "evictions", "on")
+	out = statStr(out, "evictions", map[bool]string{false: "on", true: "off"}[cache.store.noEvict])
 	sock := set.DomainSocket
 	if sock == "" {
 		sock = "NULL"
@@ -192,7 +247,7 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statStr(out, "stat_key_prefix", string(s.cache.settings.PrefixDelimiter))
 	out = statStr(out, "detail_enabled", yesNo(s.cache.detail.on.Load()))
 	out = statInt(out, "reqs_per_event", int64(set.ReqsPerEvent))
-	out = statStr(out, "cas_enabled", "yes")
+	out = statStr(out, "cas_enabled", yesNo(!cache.store.noCAS))
 	out = statInt(out, "tcp_backlog", int64(set.Backlog))
 	out = statStr(out, "binding_protocol", s.cache.settings.Binding.String())
 	out = statStr(out, "auth_enabled_sasl", "no")
@@ -208,12 +263,18 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statInt(out, "slab_chunk_max", int64(cache.store.pageSize))
 	out = statStr(out, "lru_crawler", yesNo(!cache.crawlerOff.Load()))
 	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))
+	out = statStr(out, "dump_enabled", yesNo(!set.NoDump))
 	out = statStr(out, "shutdown_command", yesNo(set.Shutdown != nil))
 	out = statStr(out, "hash_algorithm", "maphash")
 	out = statStr(out, "lru_maintainer_thread", "no")
 	out = statStr(out, "lru_segmented", "no")
 	out = statStr(out, "temp_lru", "no")
 	out = statInt(out, "idle_timeout", int64(set.IdleTimeout.Seconds()))
+	wb := set.WatcherBuffer
+	if wb <= 0 {
+		wb = DefaultWatcherBuffer
+	}
+	out = statInt(out, "watcher_logbuf_size", int64(wb))
 	out = statStr(out, "track_sizes", "no")
 	out = statStr(out, "inline_ascii_response", "no")
 	out = statInt(out, "store_shards", int64(cache.store.Shards()))
@@ -240,7 +301,7 @@ func (s *Session) itemStats(out []byte) []byte {
 			{"outofmemory", int64(c.outOfMemory)}, {"tailrepairs", 0},
 			{"reclaimed", int64(c.reclaimed)}, {"expired_unfetched", int64(c.expiredUnfetched)},
 			{"evicted_unfetched", int64(c.evictedUnfetched)}, {"evicted_active", 0},
-			{"crawler_reclaimed", int64(c.crawlerReclaimed)}, {"crawler_items_checked", 0},
+			{"crawler_reclaimed", int64(c.crawlerReclaimed)}, {"crawler_items_checked", int64(c.crawlerChecked)},
 			{"lrutail_reflocked", 0}, {"moves_to_cold", 0}, {"moves_to_warm", 0},
 			{"moves_within_lru", 0}, {"direct_reclaims", 0}, {"hits_to_hot", 0},
 			{"hits_to_warm", 0}, {"hits_to_cold", int64(c.hits[hitGet])}, {"hits_to_temp", 0},
@@ -282,6 +343,9 @@ func (s *Session) slabStats(out []byte) []byte {
 // it): "ITEM <key> [<bytes> b; <exptime> s]" per item of class 1, at most
 // limit items (0: all, capped at 2 MB of output as memcached caps it).
 func (s *Session) cachedump(args [][]byte, out []byte) []byte {
+	if s.cache.settings.NoDump {
+		return append(out, "CLIENT_ERROR stats cachedump not allowed\r\n"...)
+	}
 	if len(args) != 2 {
 		return append(out, replyError...)
 	}

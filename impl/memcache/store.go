@@ -53,6 +53,13 @@ type StoreConfig struct {
 	// Clock returns the current time; default time.Now. Expiry reads it at
 	// one-second granularity, as memcached does.
 	Clock func() time.Time
+	// NoEvict answers a store that finds no room with out of memory
+	// rather than evict a live item or move a page (memcached's -M);
+	// expired items are still reclaimed.
+	NoEvict bool
+	// NoCAS shows clients no CAS unique (0 in gets, mg and binary replies)
+	// and lets every unique match, as memcached's -C does.
+	NoCAS bool
 }
 
 // Store is the cache, laid out as memcached's: items live in slab pages of
@@ -77,6 +84,13 @@ type Store struct {
 	pagesUsed  atomic.Int64 // pages handed to classes so far; never given back
 	classes    []class      // classes[1:] in increasing chunk size; classes[0] unused
 	stealMu    sync.Mutex   // one page move at a time
+	// moving is set while a page drains (stats: slab_reassign_running).
+	moving atomic.Bool
+	// crawls counts the sweeps of ReapClasses begun, crawling those under
+	// way (lru_crawler_starts and lru_crawler_running: the sweep is what
+	// memcached's LRU crawler does).
+	crawls   atomic.Uint64
+	crawling atomic.Int32
 	// automove and automoveRatio are memcached's slab_automove (0: no page
 	// moves by age) and slab_automove_ratio (float64 bits).
 	automove      atomic.Int32
@@ -91,12 +105,21 @@ type Store struct {
 	itemMax    int
 	factor     float64 // -f
 	minChunk   int     // -n
+	noEvict    bool    // -M: StoreConfig.NoEvict
+	noCAS      bool    // -C: StoreConfig.NoCAS
 	clock      func() time.Time
 	started    int64         // unix seconds at NewStore (memcached's process_started)
 	epoch      int64         // relative seconds count from here; see rel
 	cas        atomic.Uint64 // last CAS unique handed out; items get cas.Add(1)
 	flushAt    atomic.Int64  // unix second of a pending delayed flush_all; 0: none
 	flushCmds  atomic.Uint64 // cmd_flush
+	// onEvict, when set and logEvictions is, is called for each live item
+	// evicted, under the item's shard and class mutexes; it is set before
+	// the store is used (NewCache) and never changed. logEvictions is set
+	// while a watcher asks for evictions, so that no eviction costs more
+	// than a load otherwise.
+	onEvict      func(*Evicted)
+	logEvictions atomic.Bool
 }
 
 // ErrConfig reports an impossible StoreConfig.
@@ -144,6 +167,8 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		factor:   cfg.Factor,
 		minChunk: cfg.MinChunk,
 		clock:    cfg.Clock,
+		noEvict:  cfg.NoEvict,
+		noCAS:    cfg.NoCAS,
 	}
 	s.alignShift = minAlignShift
 	for cfg.MaxBytes>>s.alignShift >= math.MaxUint32 {
@@ -358,6 +383,9 @@ func (s *Store) Reap() int { return s.ReapClasses(nil) }
 // ReapClasses is Reap over the classes cls only (nil: every class); an id
 // that names no class is passed over.
 func (s *Store) ReapClasses(cls []int) int {
+	s.crawls.Add(1)
+	s.crawling.Add(1)
+	defer s.crawling.Add(-1)
 	now := s.now()
 	flushing := s.flushAt.Load() != 0
 	n := 0
@@ -420,6 +448,7 @@ func (s *Store) reapClass(c *class, now int64, flushing bool) int {
 // reports whether r has an exptime (true when the shard was busy, since it
 // could not look). The caller holds c.mu.
 func (s *Store) reapOne(c *class, r ref, now int64) (removed, exptime bool) {
+	c.counters.crawlerChecked++
 	hv := s.hash(s.key(r))
 	sh := s.shardOf(hv)
 	if !sh.mu.TryLock() {

@@ -46,7 +46,24 @@ type View struct {
 // viewOf copies item r out. The caller holds r's shard mutex.
 func (s *Store) viewOf(r ref, buf []byte) View {
 	h := s.hdr(r)
-	return View{Value: append(buf[:0], s.value(r)...), Flags: h.flags, CAS: h.cas, Exptime: s.abs(h.exptime), Access: s.abs(h.access), Fetched: h.bits&bitFetched != 0}
+	return View{Value: append(buf[:0], s.value(r)...), Flags: h.flags, CAS: s.shownCAS(h.cas), Exptime: s.abs(h.exptime), Access: s.abs(h.access), Fetched: h.bits&bitFetched != 0}
+}
+
+// shownCAS is the unique a client is shown for an item whose unique is
+// cas: none (0) with CAS off (memcached's -C), whose items carry none.
+// The store still numbers its items, to tell an item from its successor.
+func (s *Store) shownCAS(cas uint64) uint64 {
+	if s.noCAS {
+		return 0
+	}
+	return cas
+}
+
+// casMatch reports whether a client's unique names item r. With CAS off
+// every unique does, as memcached compares the item's unique, 0, with the
+// request's, which it could not store either.
+func (s *Store) casMatch(r ref, cas uint64) bool {
+	return s.noCAS || s.hdr(r).cas == cas
 }
 
 // Now is the store's current unix second.
@@ -172,7 +189,7 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	case isCAS && old == 0:
 		sh.counters.casMisses++
 		res = NotFound
-	case isCAS && s.hdr(old).cas != req.CAS:
+	case isCAS && !s.casMatch(old, req.CAS):
 		sh.counters.casBadval++
 		res = Exists
 	case isCAS:
@@ -199,7 +216,7 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 		s.countClass(old, hitCAS)
 	}
 	s.link(sh, old, r, hv, hitSet)
-	return Stored, cas
+	return Stored, s.shownCAS(cas)
 }
 
 // join runs append and prepend: a new item holding the old value and the
@@ -219,7 +236,7 @@ func (s *Store) join(key, value []byte, req SetReq) (Result, uint64) {
 			return NotStored, 0
 		}
 		oh := s.hdr(old)
-		if req.HasCAS && req.CAS != 0 && oh.cas != req.CAS {
+		if req.HasCAS && req.CAS != 0 && !s.casMatch(old, req.CAS) {
 			sh.mu.Unlock()
 			return Exists, 0 // a unique of 0 compares with nothing here
 		}
@@ -253,7 +270,7 @@ func (s *Store) join(key, value []byte, req SetReq) (Result, uint64) {
 		s.hdr(r).cas = cas
 		s.link(sh, old, r, hv, hitSet)
 		sh.mu.Unlock()
-		return Stored, cas
+		return Stored, s.shownCAS(cas)
 	}
 }
 
@@ -282,7 +299,7 @@ func (s *Store) Delete(key []byte, hasCAS bool, cas uint64) Result {
 		sh.counters.deleteMisses++
 		return NotFound
 	}
-	if hasCAS && s.hdr(r).cas != cas {
+	if hasCAS && !s.casMatch(r, cas) {
 		return Exists
 	}
 	sh.counters.deleteHits++
@@ -343,6 +360,7 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 	for try := 0; ; try++ {
 		res, v, old, n, grow := s.deltaTry(sh, key, hv, req, now)
 		if !grow {
+			v.CAS = s.shownCAS(v.CAS)
 			return res, v
 		}
 		// A new item for the new number n: allocate, then recheck.
@@ -380,6 +398,7 @@ func (s *Store) Delta(key []byte, req DeltaReq) (Result, View) {
 		s.link(sh, cur, nr, hv, k)
 		out := s.viewOf(nr, nil)
 		sh.mu.Unlock()
+		out.CAS = s.shownCAS(out.CAS)
 		return res, out
 	}
 }
@@ -410,7 +429,7 @@ func (s *Store) deltaTry(sh *shard, key []byte, hv uint64, req DeltaReq, now int
 	if len(val) == 0 {
 		return NonNumeric, View{}, 0, 0, false
 	}
-	if req.HasCAS && oh.cas != req.CAS {
+	if req.HasCAS && !s.casMatch(old, req.CAS) {
 		sh.counters.casBadval++
 		s.countClass(old, hitCASBadval)
 		return Exists, View{}, 0, 0, false
@@ -523,8 +542,14 @@ func isSpace(c byte) bool {
 // once that second comes.
 func (s *Store) Flush(delay int64) {
 	s.flushCmds.Add(1)
+	now := s.now()
+	if !s.noCAS && (delay <= 0 || s.absExptime(delay, now)-1 <= now) {
+		// memcached numbers a flush that takes effect within the second
+		// (its oldest_cas), so the uniques after it are one higher.
+		s.cas.Add(1)
+	}
 	if delay > 0 {
-		s.flushAt.Store(s.absExptime(delay, s.now()))
+		s.flushAt.Store(s.absExptime(delay, now))
 		return
 	}
 	s.flushAt.Store(0)

@@ -43,6 +43,13 @@ type StoreStats struct {
 	CmdFlush  uint64
 	// Pages is the slab pages handed to classes (total_malloced, in pages).
 	Pages int64
+	// Buckets is the hash table's chain heads over every shard.
+	Buckets int64
+	// Crawls is the Reap sweeps begun, Crawling those under way; Moving
+	// says a page is draining.
+	Crawls   uint64
+	Crawling bool
+	Moving   bool
 }
 
 // Stats sums the shards' and classes' counters.
@@ -54,6 +61,7 @@ func (s *Store) Stats() StoreStats {
 		st.shardCounters.add(&sh.counters)
 		st.CurrItems += sh.count
 		st.Bytes += sh.bytes
+		st.Buckets += int64(len(sh.buckets))
 		sh.mu.Unlock()
 	}
 	for i := 1; i < len(s.classes); i++ {
@@ -64,6 +72,9 @@ func (s *Store) Stats() StoreStats {
 	}
 	st.CmdFlush = s.flushCmds.Load()
 	st.Pages = s.pagesUsed.Load()
+	st.Crawls = s.crawls.Load()
+	st.Crawling = s.crawling.Load() > 0
+	st.Moving = s.moving.Load()
 	return st
 }
 
@@ -76,6 +87,9 @@ func (c *classCounters) add(o *classCounters) {
 	c.crawlerReclaimed += o.crawlerReclaimed
 	c.outOfMemory += o.outOfMemory
 	c.reassigned += o.reassigned
+	c.crawlerChecked += o.crawlerChecked
+	c.moveEvicted += o.moveEvicted
+	c.moveBusy += o.moveBusy
 	c.evictedTime = max(c.evictedTime, o.evictedTime)
 	for i := range c.hits {
 		c.hits[i] += o.hits[i]
@@ -101,6 +115,7 @@ func (s *Store) ResetCounters() {
 		c.mu.Unlock()
 	}
 	s.flushCmds.Store(0)
+	s.crawls.Store(0)
 }
 
 // ItemMeta is what the store says about an item without its value.
@@ -145,7 +160,7 @@ func (s *Store) dump(cls int, fn func(m *ItemMeta) bool) {
 			ok := r != 0 && s.live(s.hdr(r), now)
 			if ok {
 				h := s.hdr(r)
-				m = ItemMeta{Key: k, Size: int(h.nbytes), Flags: h.flags, Exptime: s.abs(h.exptime), Access: s.abs(h.access), CAS: h.cas, Fetched: h.bits&bitFetched != 0, Class: int(h.class)}
+				m = ItemMeta{Key: k, Size: int(h.nbytes), Flags: h.flags, Exptime: s.abs(h.exptime), Access: s.abs(h.access), CAS: s.shownCAS(h.cas), Fetched: h.bits&bitFetched != 0, Class: int(h.class)}
 			}
 			sh.mu.Unlock()
 			if ok && !fn(&m) {

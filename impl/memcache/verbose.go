@@ -31,9 +31,22 @@ func (s *Session) SetFd(fd int) {
 }
 
 // Close ends the session of a closed connection: it takes the connection
-// out of stats conns and writes memcached's line for the close, when the
-// log is on.
-func (s *Session) Close() {
+// out of stats conns and off the watchers, logs conn_close to those
+// watching connevents, and writes memcached's line for the close when the
+// log is on. reason is one of CloseNormal, CloseError, CloseIdle and
+// CloseStopped; a normal close after a protocol error the session answered
+// by closing is an error close.
+func (s *Session) Close(reason string) {
+	if reason == CloseNormal && s.failed {
+		reason = CloseError
+	}
+	if s.watcher != nil {
+		s.cache.watchers.remove(s.watcher)
+		s.watcher = nil
+	}
+	if s.conn != nil {
+		s.logConn(s.remote, reason)
+	}
 	s.unregisterConn()
 	if s.verbose() {
 		s.logf("<%d connection closed.\n", s.fd)
