@@ -43,6 +43,12 @@ type options struct {
 	daemon       bool   // -d
 	flushOff     bool   // -F
 	shutdownCmd  bool   // -A
+	noWatch      bool   // -W
+	noEvict      bool   // -M
+	noCAS        bool   // -C
+	noDump       bool   // -X
+	crawlerOff   bool   // -o no_lru_crawler, no_modern
+	watcherBuf   int    // -o watcher_logbuf_size, in bytes; 0: memcached's default
 	pprof        string // --pprof: a loopback address for Go's profiler; "": off
 	binding      memcache.Binding
 	delimiter    byte // -D: stats detail's prefix delimiter, and detail on; 0: unset
@@ -65,6 +71,13 @@ const (
 // version, then the memcached version whose protocol it speaks.
 const version = "handoffd 0.1.0 (memcached 1.6.18)"
 
+// protocolVersion is what the version command and stats report: memcached's
+// version first, which clients parse (major.minor.patch, as libmemcached
+// reads it) to learn the protocol spoken, then handoffd's own, as a git
+// build of memcached suffixes its version, so that an inventory can tell the
+// two apart.
+const protocolVersion = "1.6.18-handoffd-0.1.0"
+
 // foreignFlag is one of memcached 1.6.18's flags that handoffd cannot act
 // on: its long and short names, whether it takes a value, and why.
 type foreignFlag struct {
@@ -76,13 +89,9 @@ type foreignFlag struct {
 // memcachedIgnored are accepted so that a memcached command line starts
 // handoffd, having nothing to act on here; each is logged at start.
 var memcachedIgnored = []foreignFlag{
-	{"disable-evictions", "M", false, "evictions cannot be turned off"},
 	{"lock-memory", "k", false, "memory is not locked"},
 	{"enable-coredumps", "r", false, "the core file limit is left as it is"},
 	{"enable-largepages", "L", false, "no large pages"},
-	{"disable-cas", "C", false, "CAS is always on"},
-	{"disable-dumping", "X", false, "no dump commands to disable"},
-	{"disable-watch", "W", false, "no watch command to disable"},
 	{"napi-ids", "N", true, "no NAPI thread selection"},
 }
 
@@ -102,13 +111,13 @@ var memcachedRefused = []foreignFlag{
 var extendedIgnored = map[string]bool{
 	"maxconns_fast": true, "hashpower": true, "no_hashexpand": true, "slab_reassign": true,
 	"slab_automove": true, "slab_automove_ratio": true, "slab_automove_window": true,
-	"tail_repair_time": true, "hash_algorithm": true, "lru_crawler": true, "lru_crawler_sleep": true,
+	"tail_repair_time": true, "hash_algorithm": true, "lru_crawler_sleep": true,
 	"lru_crawler_tocrawl": true, "lru_maintainer": true, "hot_lru_pct": true, "warm_lru_pct": true,
-	"hot_max_factor": true, "warm_max_factor": true, "temporary_ttl": true, "watcher_logbuf_size": true,
+	"hot_max_factor": true, "warm_max_factor": true, "temporary_ttl": true,
 	"worker_logbuf_size": true, "slab_sizes": true, "slab_chunk_max": true, "track_sizes": true,
-	"no_inline_ascii_resp": true, "modern": true, "no_modern": true, "no_chunked_items": true,
+	"no_inline_ascii_resp": true, "modern": true, "no_chunked_items": true,
 	"no_slab_reassign": true, "no_slab_automove": true, "no_maxconns_fast": true,
-	"inline_ascii_resp": true, "no_lru_crawler": true, "no_lru_maintainer": true,
+	"inline_ascii_resp": true, "no_lru_maintainer": true,
 	"no_drop_privileges": true, "drop_privileges": true, "resp_obj_mem_limit": true,
 	"read_buf_mem_limit": true, "relaxed_privileges": true, "sock_cookie_id": true,
 	"ext_page_size": true, "ext_wbuf_size": true, "ext_threads": true, "ext_io_depth": true,
@@ -148,6 +157,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.BoolVarP(&o.daemon, "daemon", "d", false, "run as a daemon, detached from the terminal")
 	fs.BoolVarP(&o.flushOff, "disable-flush-all", "F", false, "answer flush_all with an error")
 	fs.BoolVarP(&o.shutdownCmd, "enable-shutdown", "A", false, "let the shutdown command stop the server")
+	fs.BoolVarP(&o.noWatch, "disable-watch", "W", false, "answer the watch command with an error")
+	fs.BoolVarP(&o.noEvict, "disable-evictions", "M", false, "return an error when memory is exhausted instead of evicting items")
+	fs.BoolVarP(&o.noCAS, "disable-cas", "C", false, "disable CAS: uniques are 0, and every cas matches")
+	fs.BoolVarP(&o.noDump, "disable-dumping", "X", false, "refuse stats cachedump and lru_crawler metadump")
 	proto := fs.StringP("protocol", "B", "auto", "protocol: auto (each connection's first byte chooses), ascii or binary")
 	delim := fs.StringP("prefix-delimiter", "D", "", "prefix delimiter `char` of stats detail, which it turns on")
 	help := fs.BoolP("help", "h", false, "print this help and exit")
@@ -269,6 +282,20 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 					return bad("-o idle_timeout=%q: want seconds, 0 to disable", v)
 				}
 				o.idle = time.Duration(n) * time.Second
+			case k == "no_lru_crawler" || k == "no_modern":
+				o.crawlerOff = true
+				if k == "no_modern" {
+					o.ignored = append(o.ignored, "-o no_modern (but for the crawler, which it stops: nothing modern to turn off)")
+				}
+			case k == "lru_crawler":
+				o.crawlerOff = false
+			case k == "watcher_logbuf_size":
+				// memcached's words; the size is in kilobytes.
+				n, err := strconv.ParseUint(v, 10, 32)
+				if v == "" || err != nil {
+					return bad("-o watcher_logbuf_size=%q: could not parse argument to watcher_logbuf_size", v)
+				}
+				o.watcherBuf = int(n) << 10
 			case extendedIgnored[k]:
 				o.ignored = append(o.ignored, "-o "+k+" (no slab allocator, LRU segments, crawler, extstore, TLS or proxy to tune)")
 			default:

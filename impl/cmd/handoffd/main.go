@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"effective_maxconns", max(0, int64(lim.cur)-int64(reservedFDs(o.threads, len(o.listen)))))
 	}
 
-	store, err := memcache.NewStore(memcache.StoreConfig{MaxBytes: o.maxBytes, ItemMax: o.itemMax, Factor: o.factor, MinChunk: o.minChunk})
+	store, err := memcache.NewStore(memcache.StoreConfig{MaxBytes: o.maxBytes, ItemMax: o.itemMax, Factor: o.factor, MinChunk: o.minChunk, NoEvict: o.noEvict, NoCAS: o.noCAS})
 	if err != nil {
 		fmt.Fprintf(stderr, "handoffd: %v\n", err)
 		return 2
@@ -112,6 +112,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		TCPPort:         o.port,
 		Inter:           o.inter,
 		DomainSocket:    o.socket,
+		Version:         protocolVersion,
+		ReservedFDs:     int(reservedFDs(o.threads, len(o.listen))),
+		NoWatch:         o.noWatch,
+		NoDump:          o.noDump,
+		CrawlerOff:      o.crawlerOff,
+		WatcherBuffer:   o.watcherBuf,
 	}, nil)
 	proto := memcache.NewProtocol(cache)
 	// RaiseProcs: handoffd is the program, and its loops serve best with a

@@ -102,7 +102,7 @@ func TestMemcachedCommandLines(t *testing.T) {
 		}},
 		{[]string{"-o", "modern,slab_reassign", "-o", "idle_timeout=5", "-f", "1.25", "-n", "48", "-C", "-M", "-k", "-L", "-A", "-r"},
 			func(o *options) bool {
-				return o.idle == 5*time.Second && o.shutdownCmd && len(o.ignored) == 7 && o.factor == 1.25 && o.minChunk == 48
+				return o.idle == 5*time.Second && o.shutdownCmd && o.noCAS && o.noEvict && len(o.ignored) == 5 && o.factor == 1.25 && o.minChunk == 48
 			}},
 		{[]string{"-f", "1.5", "-n", "100"}, func(o *options) bool { return o.factor == 1.5 && o.minChunk == 100 }},
 		{[]string{"-d", "-F", "-a", "0755", "-s", "/tmp/h.sock"}, func(o *options) bool { return o.daemon && o.flushOff && o.socketMask == 0o755 }},

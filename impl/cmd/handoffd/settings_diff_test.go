@@ -26,6 +26,7 @@ var settingsLines = [][]string{
 	{"-v", "-t", "8", "-c", "64", "-o", "idle_timeout=0", "-A", "-F"},
 	{"-f", "1.5", "-n", "100"},
 	{"-B", "ascii", "-D", "/"},
+	{"-W", "-M", "-C", "-X", "-o", "watcher_logbuf_size=8,no_lru_crawler"},
 }
 
 // settingsSame are the keys of stats settings that come from the command
@@ -37,6 +38,7 @@ var settingsSame = []string{
 	"maxconns_fast", "flush_enabled", "shutdown_command", "oldest", "track_sizes",
 	"stat_key_prefix", "close_idle_timeout", "lru_crawler", "expirezero_does_not_evict", "hashpower_init",
 	"slab_reassign", "slab_automove", "slab_automove_ratio", "binding_protocol",
+	"watcher_logbuf_size", "dump_enabled",
 }
 
 // settingsOwn are the keys whose values differ by design, with the reason.
@@ -55,8 +57,8 @@ var settingsAbsent = map[string]string{
 	"ext_": "extstore", "ssl_": "TLS", "slab_automove_": "memcached's automove thread (its window and free ratio)", "hot_": "the segmented LRU",
 	"warm_": "the segmented LRU", "lru_crawler_": "the LRU crawler", "temporary_ttl": "the segmented LRU",
 	"tail_repair_time": "item reference counts, which handoff's store has none of", "memory_file": "restartable caches",
-	"read_buf_mem_limit": "memcached's read buffer pool", "worker_logbuf_size": "the watch command",
-	"watcher_logbuf_size": "the watch command", "num_napi_ids": "NAPI ids", "dump_enabled": "the lru_crawler metadump",
+	"read_buf_mem_limit": "memcached's read buffer pool", "worker_logbuf_size": "no per-worker log buffer (lines go straight to each watcher's)",
+	"num_napi_ids":        "NAPI ids",
 	"num_threads_per_udp": "UDP",
 }
 

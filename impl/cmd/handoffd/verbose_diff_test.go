@@ -148,7 +148,10 @@ func TestVerboseBinaryLogLikeMemcached(t *testing.T) {
 		binFrame(0x08, "", "", "", 0),                  // flush
 		binFrame(0x0a, "", "", "", 0),                  // noop
 		binFrame(0x50, "", "", "", 0),                  // unknown
-		binFrame(0x0b, "", "", "", 0),                  // version
+		// Last, a value to wait for: the version's reply, which would
+		// do, is handoffd's own.
+		binFrame(0x01, "e", set, "the-end", 0), // set
+		binFrame(0x00, "e", "", "", 0),         // get
 	} {
 		reqs = append(reqs, f...)
 	}
@@ -156,7 +159,7 @@ func TestVerboseBinaryLogLikeMemcached(t *testing.T) {
 	if runningAsRoot() {
 		user = []string{"-u", "nobody"}
 	}
-	end := []byte("1.6.18")
+	end := []byte("the-end")
 	m := connLines(runLoggedUntil(t, bin, append([]string{"-U", "0", "-vv"}, user...), nil, reqs, end, true))
 	h := connLines(runLoggedUntil(t, os.Args[0], append([]string{"-vv"}, user...), []string{"HANDOFFD_MAIN=1"}, reqs, end, true))
 	if strings.Join(h, "\n") != strings.Join(m, "\n") {
@@ -185,6 +188,10 @@ func TestVerboseLogLikeMemcached(t *testing.T) {
 	}
 	m := connLines(runLogged(t, bin, append([]string{"-U", "0", "-vv"}, user...), nil, reqs, true))
 	h := connLines(runLogged(t, os.Args[0], append([]string{"-vv"}, user...), []string{"HANDOFFD_MAIN=1"}, reqs, true))
+	// The one reply that differs by design: handoffd's version names it.
+	for i, l := range h {
+		h[i] = strings.Replace(l, "VERSION "+protocolVersion, "VERSION 1.6.18", 1)
+	}
 	if strings.Join(h, "\n") != strings.Join(m, "\n") {
 		t.Errorf("-vv logs differ:\nhandoffd:\n  %s\nmemcached:\n  %s", strings.Join(h, "\n  "), strings.Join(m, "\n  "))
 	}
