@@ -9,7 +9,7 @@ FUZZTIME    ?= 30s
 DURATION    ?= 10m
 BENCHTIME   ?= 1s
 
-.PHONY: run test unit lint crossvet model spec compat difffuzz bench lincheck fuzz mutants soak deps
+.PHONY: run test unit lint crossvet model spec compat difffuzz bench lincheck fuzz mutants soak deps mcsuite
 
 # handoffd, the memcached-compatible server, in the foreground on 127.0.0.1:$(PORT);
 # Ctrl-C stops it gracefully. Built first, so Ctrl-C reaches handoffd itself rather than go run.
@@ -80,6 +80,18 @@ difffuzz: deps
 	@$(MEMCACHED); \
 	MEMCACHED_ADDR=127.0.0.1:$(COMPAT_PORT) $(GO) test -count=1 -timeout 0 -run 'TestDifferential$$' ./impl/memcache/ -diff.duration=$(DURATION); rc=$$?; \
 	kill $$pid; exit $$rc
+
+# memcached's own test suite, t/*.t of MCSRC (a checkout of memcached's
+# repository at its tag 1.6.18, never copied here), against Debian's
+# memcached and handoffd in one run, a file at a time; prints the table the
+# README shows and fails if a file that passes on memcached fails on
+# handoffd without a reason in scripts/mcsuite.expected. About 20 minutes.
+MCSRC ?=
+mcsuite: deps
+	@test -n "$(MCSRC)" || { echo "make mcsuite MCSRC=DIR: DIR is a checkout of memcached at 1.6.18 (git clone https://github.com/memcached/memcached DIR && git -C DIR checkout 1.6.18)"; exit 2; }
+	@bash scripts/need.sh prove perl
+	$(GO) build -o bin/handoffd ./impl/cmd/handoffd
+	bash scripts/mcsuite.sh $(MCSRC) bin/handoffd scripts/mcsuite.expected
 
 # handoff side by side with the floor, Go net, memcached and gnet (docs/bench.svg);
 # BENCH_QUICK=1 for a short run. BASELINE=<git revision> also runs handoffd

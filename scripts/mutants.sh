@@ -63,6 +63,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	cache-busy-tail-skipped cache-free-in-draining-page cache-lru-not-bumped cache-touch-not-reaped
 	cache-bin-quiet-error-withheld cache-bin-getk-miss-keyless cache-detail-miss-is-hit cache-conns-closed-kept
 	cache-watch-closed-kept cache-watch-buffer-unbounded cache-noevict-evicts cache-nocas-compares
+	cache-reused-chunk-fetched cache-mg-win-twice cache-steal-ties-lowest
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's

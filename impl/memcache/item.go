@@ -25,7 +25,7 @@ type header struct {
 	nkey    uint8
 	class   uint8 // slab class owning the chunk
 	state   uint8 // stateFree, stateAlloc or stateLinked
-	bits    uint8 // bitFetched
+	bits    uint8 // bitFetched, bitTokenSent, bitStale
 }
 
 // headerSize is what an item costs beyond its key and value: 40 bytes,

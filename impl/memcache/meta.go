@@ -10,10 +10,10 @@ import (
 // token glued to it ("T30", "Oabc"). Return flags are written in the order the
 // request gave them.
 //
-// Not implemented, and answered as memcached 1.6.18 would answer them without
-// the feature: stale items (ms I, md I, the W/X/Z flags), vivify on miss (mg
-// N, R), explicit CAS values (E), and LRU bump suppression (mg u). They are
-// accepted and have no effect.
+// Stale items and win tokens (mg N, R; ms I; md I; the W, X and Z return
+// flags) are memcached's (Store.MetaGet, Store.Invalidate). Not implemented:
+// explicit CAS values (E), accepted with no effect, because the store's
+// uniques name its items (a client's could repeat one).
 
 // metaValid lists the flags each meta command accepts.
 var metaValid = map[string]string{
@@ -158,16 +158,24 @@ func (s *Session) meta(toks [][]byte, after, out []byte) ([]byte, int, status) {
 // metaGet runs mg: VA <size> <flags>\r\n<data>\r\n with v, else HD <flags>;
 // EN on a miss (q: nothing).
 func (s *Session) metaGet(m *metaReq, out []byte) []byte {
-	var exptime int64
-	touch := m.flag('T')
-	if touch {
+	req := MetaGetReq{Touch: m.flag('T'), Vivify: m.flag('N'), Recache: m.flag('R'), NoBump: m.flag('u')}
+	for _, t := range []struct {
+		on  bool
+		f   byte
+		dst *int64
+	}{{req.Touch, 'T', &req.Exptime}, {req.Vivify, 'N', &req.VivifyExptime}, {req.Recache, 'R', &req.RecacheExptime}} {
+		if !t.on {
+			continue
+		}
 		var ok bool
-		if exptime, ok = parseExptime(m.tok['T']); !ok {
+		if *t.dst, ok = parseExptime(m.tok[t.f]); !ok {
 			return append(out, "CLIENT_ERROR bad token in command line format\r\n"...)
 		}
 	}
+	exptime := req.Exptime
 	st := s.cache.store
-	v, ok := st.Get(m.key, touch, exptime, s.sc.value)
+	mv, ok := st.MetaGet(m.key, req, s.sc.value)
+	v := mv.View
 	s.logFetch(m.key, ok, len(v.Value))
 	if !ok {
 		if m.flag('q') {
@@ -209,6 +217,19 @@ func (s *Session) metaGet(m *metaReq, out []byte) []byte {
 		}
 		return out, false
 	})
+	// The marks follow the flags, in memcached's order: Z before W, so
+	// that a client is never told both.
+	out = out[:len(out)-2]
+	if mv.TokenSent {
+		out = append(out, " Z"...)
+	}
+	if mv.Stale {
+		out = append(out, " X"...)
+	}
+	if mv.Won {
+		out = append(out, " W"...)
+	}
+	out = append(out, "\r\n"...)
 	if m.flag('v') {
 		out = append(out, v.Value...)
 		out = append(out, "\r\n"...)
@@ -233,7 +254,7 @@ func (s *Session) metaSet(m *metaReq, n int64, words [][]byte, after, out []byte
 	if e := m.parseFlags("ms", words); e != "" {
 		return fail(e)
 	}
-	req := SetReq{Mode: ModeSet}
+	req := SetReq{Mode: ModeSet, Invalidate: m.flag('I')}
 	if m.flag('F') {
 		f, ok := parseUint(m.tok['F'], 32)
 		if !ok {
@@ -336,9 +357,22 @@ func (s *Session) metaDelete(m *metaReq, out []byte) []byte {
 			return append(out, "CLIENT_ERROR bad token in command line format\r\n"...)
 		}
 	}
+	var exptime int64
+	if m.flag('T') {
+		var ok bool
+		if exptime, ok = parseExptime(m.tok['T']); !ok {
+			return append(out, "CLIENT_ERROR bad token in command line format\r\n"...)
+		}
+	}
 	var code string
 	s.logFetchOf(m.key)
-	switch s.cache.store.Delete(m.key, m.flag('C'), cas) {
+	var res Result
+	if m.flag('I') {
+		res = s.cache.store.Invalidate(m.key, m.flag('C'), cas, m.flag('T'), exptime)
+	} else {
+		res = s.cache.store.Delete(m.key, m.flag('C'), cas)
+	}
+	switch res {
 	case Stored:
 		if m.flag('q') {
 			return out

@@ -7,7 +7,8 @@ import (
 )
 
 // steal moves one page to c from the class whose least recently used item
-// is oldest (an empty class first), evicting what the page holds, as
+// is oldest (an empty class first; of equally old ones, the class with the
+// most pages), evicting what the page holds, as
 // memcached's slab rebalancer does; it reports whether c got a page. One
 // steal runs at a time; a class that could evict instead does not wait for
 // another's steal. The caller holds no lock.
@@ -28,7 +29,10 @@ func (s *Store) steal(c *class, now int64) bool {
 		if d == c || d.npages.Load() == 0 {
 			continue
 		}
-		if age := d.tailAge.Load(); age < oldest {
+		// Ages are in seconds: among classes whose tails are equally
+		// old, the one with the most pages loses the least of what it
+		// holds (a class of one page would lose every item).
+		if age := d.tailAge.Load(); age < oldest || age == oldest && v != nil && d.npages.Load() > v.npages.Load() {
 			v, oldest = d, age
 		}
 	}

@@ -112,3 +112,32 @@ func TestCacheMemlimit(t *testing.T) {
 	}
 	checkStore(t, st, "the fill under the lowered limit")
 }
+
+// TestStealTiesGoToTheLargerClass: when every class's oldest item is as old
+// as the others (ages are in seconds, so a store filled within one second),
+// the page moved to a class that has none comes from the class with the
+// most pages, not from one whose single page is all it holds.
+func TestStealTiesGoToTheLargerClass(t *testing.T) {
+	st, _ := newStore(t, StoreConfig{MaxBytes: 4 << 20, ItemMax: 64 << 10})
+	if res, _ := st.Set([]byte("lone"), make([]byte, 100), SetReq{}); res != Stored {
+		t.Fatalf("set lone: %v", res)
+	}
+	val := make([]byte, 1000)
+	evicted := func() uint64 { s := st.Stats(); return s.Evictions() }
+	for i := 0; evicted() == 0; i++ {
+		if res, _ := st.Set(fmt.Appendf(nil, "fill%d", i), val, SetReq{}); res != Stored {
+			t.Fatalf("set fill%d: %v", i, res)
+		}
+		if i > 10000 {
+			t.Fatal("4 MiB not full after 10,000 items of 1000 bytes")
+		}
+	}
+	// A class with no page: it must take one from another.
+	if res, _ := st.Set([]byte("big"), make([]byte, 20000), SetReq{}); res != Stored {
+		t.Fatalf("set big: %v", res)
+	}
+	if _, ok := st.Get([]byte("lone"), false, 0, nil); !ok {
+		t.Fatal("the only item of a one-page class was evicted to give its page away, though a class of many pages was as old")
+	}
+	checkStore(t, st, "after the steal")
+}

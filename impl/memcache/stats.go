@@ -10,9 +10,9 @@ import (
 
 // stats runs "stats [group]" with memcached's stat names, so that tools which
 // read memcached's stats (memcstat, monitoring agents) read these. The slab
-// classes are real ones (see Store); figures of memcached's segmented LRU,
-// which handoff does not have, are reported as memcached reports them with
-// it off.
+// classes are real ones (see Store); the counters of memcached's segmented
+// LRU, which handoff does not have, are reported as 0, nothing being hot,
+// warm or moved, so that monitoring which reads them finds them.
 func (s *Session) stats(args [][]byte, out []byte) []byte {
 	if len(args) == 0 {
 		return s.generalStats(out)

@@ -360,6 +360,9 @@ func (s *Store) newItem(key []byte, n int, flags uint32, exptime, now int64) (re
 	h := s.hdr(r)
 	h.nkey, h.nbytes, h.flags = uint8(len(key)), uint32(n), flags
 	h.exptime, h.access = s.relExptime(exptime), s.rel(now)
+	// A chunk freed and taken again keeps the last item's marks: a new
+	// item is unfetched, holds no token and is not stale.
+	h.bits = 0
 	copy(s.arena[s.offset(r)+headerSize:], key)
 	return r, Stored
 }

@@ -132,6 +132,9 @@ type SetReq struct {
 	// (cas, ms C).
 	HasCAS bool
 	CAS    uint64
+	// Invalidate (ms I) lets a cas with a unique older than the item's
+	// store the value marked stale, instead of failing with Exists.
+	Invalidate bool
 }
 
 // Fits reports whether an item with this key, value length and client flags
@@ -189,11 +192,18 @@ func (s *Store) Set(key, value []byte, req SetReq) (Result, uint64) {
 	case isCAS && old == 0:
 		sh.counters.casMisses++
 		res = NotFound
-	case isCAS && !s.casMatch(old, req.CAS):
+	case isCAS && s.casMatch(old, req.CAS):
+		sh.counters.casHits++
+	case isCAS && req.Invalidate && req.CAS < s.hdr(old).cas:
+		// ms I: an older unique stores the value as stale, keeping the
+		// item's TTL and its token, as memcached's CAS_STALE.
+		sh.counters.casHits++
+		oh, h := s.hdr(old), s.hdr(r)
+		h.exptime = oh.exptime
+		h.bits |= bitStale | oh.bits&bitTokenSent
+	case isCAS:
 		sh.counters.casBadval++
 		res = Exists
-	case isCAS:
-		sh.counters.casHits++
 	case req.Mode == ModeAdd && old != 0:
 		// memcached bumps the existing item on a failed add.
 		s.touchLRU(old, s.abs(s.hdr(old).access), 0, hitNone)
