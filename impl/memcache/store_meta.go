@@ -112,28 +112,16 @@ func (s *Store) MetaGet(key []byte, req MetaGetReq, buf []byte) (MetaView, bool)
 // and with touch sets its TTL (md T). It answers as Delete: NotFound, or
 // Exists when hasCAS and the unique is not the item's.
 func (s *Store) Invalidate(key []byte, hasCAS bool, cas uint64, touch bool, exptime int64) Result {
-	now := s.now()
-	hv := s.hash(key)
-	sh := s.shardOf(hv)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	r := s.lookup(sh, key, hv, now)
-	if r == 0 {
-		sh.counters.deleteMisses++
-		return NotFound
-	}
-	if hasCAS && !s.casMatch(r, cas) {
-		return Exists
-	}
-	h := s.hdr(r)
-	c := &s.classes[h.class]
-	c.mu.Lock()
-	if touch {
-		h.exptime = s.relExptime(s.absExptime(exptime, now))
-		c.mayExpire = c.mayExpire || h.exptime != 0
-	}
-	h.bits = h.bits&^bitTokenSent | bitStale
-	h.cas = s.cas.Add(1)
-	c.mu.Unlock()
-	return Stored
+	return s.remove(key, hasCAS, cas, func(r ref, now int64) {
+		h := s.hdr(r)
+		c := &s.classes[h.class]
+		c.mu.Lock()
+		if touch {
+			h.exptime = s.relExptime(s.absExptime(exptime, now))
+			c.mayExpire = c.mayExpire || h.exptime != 0
+		}
+		h.bits = h.bits&^bitTokenSent | bitStale
+		h.cas = s.cas.Add(1)
+		c.mu.Unlock()
+	})
 }

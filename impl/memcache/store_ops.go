@@ -299,6 +299,13 @@ func (s *Store) Drop(key []byte) {
 // Delete removes key. With hasCAS it removes it only if its CAS unique is
 // cas (meta md C).
 func (s *Store) Delete(key []byte, hasCAS bool, cas uint64) Result {
+	return s.remove(key, hasCAS, cas, nil)
+}
+
+// remove is Delete, or with mark set Invalidate: it finds the item, checks
+// the unique, then unlinks the item or calls mark on it. mark runs holding
+// the item's shard mutex.
+func (s *Store) remove(key []byte, hasCAS bool, cas uint64, mark func(r ref, now int64)) Result {
 	now := s.now()
 	hv := s.hash(key)
 	sh := s.shardOf(hv)
@@ -311,6 +318,10 @@ func (s *Store) Delete(key []byte, hasCAS bool, cas uint64) Result {
 	}
 	if hasCAS && !s.casMatch(r, cas) {
 		return Exists
+	}
+	if mark != nil {
+		mark(r, now)
+		return Stored
 	}
 	sh.counters.deleteHits++
 	s.unlink(sh, r, hv, hitDelete)

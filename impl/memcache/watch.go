@@ -281,12 +281,7 @@ func (s *Session) logFetch(key []byte, found bool, size int) {
 		b = appendURIEncoded(b, key)
 		b = append(b, " status="...)
 		b = append(b, status...)
-		b = append(b, " clsid="...)
-		b = strconv.AppendInt(b, int64(cls), 10)
-		b = append(b, " cfd="...)
-		b = strconv.AppendInt(b, int64(s.fd), 10)
-		b = append(b, " size="...)
-		return strconv.AppendInt(b, int64(size), 10)
+		return appendClassConnSize(b, cls, s.fd, size)
 	})
 }
 
@@ -312,6 +307,16 @@ func storeCmd(req SetReq) string {
 // storeNames are item_store's words for a Result.
 var storeNames = [...]string{Stored: "stored", NotStored: "not_stored", Exists: "exists", NotFound: "not_found", TooLarge: "too_large", NoMemory: "no_memory"}
 
+// appendClassConnSize ends an item line: " clsid=C cfd=F size=N".
+func appendClassConnSize(b []byte, cls, fd, size int) []byte {
+	b = append(b, " clsid="...)
+	b = strconv.AppendInt(b, int64(cls), 10)
+	b = append(b, " cfd="...)
+	b = strconv.AppendInt(b, int64(fd), 10)
+	b = append(b, " size="...)
+	return strconv.AppendInt(b, int64(size), 10)
+}
+
 // logStore logs a storage command's outcome (memcached's item_store): cmd
 // is its name, exptime its protocol value.
 func (s *Session) logStore(cmd string, key []byte, res Result, exptime int64, size int) {
@@ -334,12 +339,7 @@ func (s *Session) logStore(cmd string, key []byte, res Result, exptime int64, si
 		b = append(b, cmd...)
 		b = append(b, " ttl="...)
 		b = strconv.AppendInt(b, ttl, 10)
-		b = append(b, " clsid="...)
-		b = strconv.AppendInt(b, int64(cls), 10)
-		b = append(b, " cfd="...)
-		b = strconv.AppendInt(b, int64(s.fd), 10)
-		b = append(b, " size="...)
-		return strconv.AppendInt(b, int64(size), 10)
+		return appendClassConnSize(b, cls, s.fd, size)
 	})
 }
 
