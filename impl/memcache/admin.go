@@ -25,8 +25,8 @@ func (s *Session) shutdown(toks [][]byte, out []byte) ([]byte, status) {
 	return append(out, "CLIENT_ERROR invalid shutdown mode\r\n"...), done
 }
 
-// lruCrawler runs memcached's lru_crawler commands. "metadump all" (or of
-// some classes) writes a line per live item in memcached's form, "key=K
+// lruCrawler runs memcached's lru_crawler commands. "metadump all" (or
+// "hash", or of some classes) writes a line per live item in memcached's form, "key=K
 // exp=E la=L cas=C fetch=yes|no cls=N size=S" ended by a bare newline as
 // memcached's are, with the key URI-encoded and the times absolute (-1: no
 // expiry), then END. "crawl" reclaims the classes' expired items in the
@@ -85,7 +85,13 @@ func (s *Session) lruCrawler(toks [][]byte, out []byte) []byte {
 			return append(out, "ERROR cannot pipeline other commands before metadump\r\n"...)
 		}
 	}
-	classes, ok := s.classList(toks[2])
+	arg := toks[2]
+	if string(toks[1]) == "metadump" && string(arg) == "hash" {
+		// memcached walks its hash table for "hash", every item once, as
+		// a dump of all classes does here.
+		arg = []byte("all")
+	}
+	classes, ok := s.classList(arg)
 	if !ok {
 		return append(out, "BADCLASS invalid class id\r\n"...)
 	}
