@@ -262,12 +262,21 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statStr(out, "slab_automove_ratio", strconv.FormatFloat(cache.store.AutomoveRatio(), 'f', 2, 64))
 	out = statInt(out, "slab_chunk_max", int64(cache.store.pageSize))
 	out = statStr(out, "lru_crawler", yesNo(!cache.crawlerOff.Load()))
+	// The crawl neither sleeps (it yields by releasing its locks) nor stops
+	// short of a whole class: memcached's 0 for tocrawl is that, no limit.
+	out = statInt(out, "lru_crawler_sleep", 0)
+	out = statInt(out, "lru_crawler_tocrawl", 0)
 	out = statStr(out, "flush_enabled", yesNo(!set.FlushOff))
 	out = statStr(out, "dump_enabled", yesNo(!set.NoDump))
 	out = statStr(out, "shutdown_command", yesNo(set.Shutdown != nil))
 	out = statStr(out, "hash_algorithm", "maphash")
 	out = statStr(out, "lru_maintainer_thread", "no")
 	out = statStr(out, "lru_segmented", "no")
+	// No part of a class is kept for hot or warm items. (Their age factors,
+	// hot_max_factor and warm_max_factor, have no counterpart, and are not
+	// reported.)
+	out = statInt(out, "hot_lru_pct", 0)
+	out = statInt(out, "warm_lru_pct", 0)
 	out = statStr(out, "temp_lru", "no")
 	out = statInt(out, "idle_timeout", int64(set.IdleTimeout.Seconds()))
 	wb := set.WatcherBuffer

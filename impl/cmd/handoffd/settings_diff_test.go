@@ -55,7 +55,7 @@ var settingsOwn = map[string]string{
 // feature they belong to.
 var settingsAbsent = map[string]string{
 	"ext_": "extstore", "ssl_": "TLS", "slab_automove_": "memcached's automove thread (its window and free ratio)", "hot_": "the segmented LRU",
-	"warm_": "the segmented LRU", "lru_crawler_": "the LRU crawler", "temporary_ttl": "the segmented LRU",
+	"warm_": "the segmented LRU", "temporary_ttl": "the segmented LRU",
 	"tail_repair_time": "item reference counts, which handoff's store has none of", "memory_file": "restartable caches",
 	"read_buf_mem_limit": "memcached's read buffer pool", "worker_logbuf_size": "no per-worker log buffer (lines go straight to each watcher's)",
 	"num_napi_ids":        "NAPI ids",
