@@ -120,7 +120,8 @@ lincheck:
 
 # Each seeded fault (a patch in scripts/faults, applied to a scratch copy of
 # the tree) against its verification layers: the reactor's against eight, the
-# cache's and the daemon's against three with memcached as the oracle; fails
+# cache's and the daemon's against three with memcached as the oracle, the
+# io_uring ring's against its own tests; fails
 # unless a failing check caught every fault. About 24 minutes on 2 cores;
 # `bash scripts/mutants.sh <fault> ...` runs a few.
 mutants: deps

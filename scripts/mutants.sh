@@ -64,6 +64,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	cache-bin-quiet-error-withheld cache-bin-getk-miss-keyless cache-detail-miss-is-hit cache-conns-closed-kept
 	cache-watch-closed-kept cache-watch-buffer-unbounded cache-noevict-evicts cache-nocas-compares
 	cache-reused-chunk-fetched cache-mg-win-twice cache-steal-ties-lowest
+	uring-tail-unpublished uring-head-not-returned
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's
@@ -87,12 +88,17 @@ CACHE_LAYERS=(
 	"difffuzz|-run ^TestDifferential$ ./impl/memcache/"
 	"daemon|./impl/cmd/handoffd/"
 )
+# The io_uring ring's faults (named uring-...) against its own tests.
+URING_LAYERS=(
+	"uring|./internal/uring/"
+)
 MEMCACHED_PORT=${MUTANTS_MEMCACHED_PORT:-21298}
 
 # layers FAULT prints the layer specs FAULT runs against, one per line.
 layers() {
 	case $1 in
 	cache-* | daemon-*) printf '%s\n' "${CACHE_LAYERS[@]}" ;;
+	uring-*) printf '%s\n' "${URING_LAYERS[@]}" ;;
 	*) printf '%s\n' "${LAYERS[@]}" ;;
 	esac
 }
