@@ -3,7 +3,9 @@ package uring
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -75,7 +77,11 @@ const (
 
 	featNoDrop     = 1 << 1 // IORING_FEAT_NODROP
 	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP
+	featExtArg     = 1 << 8 // IORING_FEAT_EXT_ARG
 	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
+	enterExtArg    = 1 << 3 // IORING_ENTER_EXT_ARG
+
+	acceptMultishot = 1 << 0 // IORING_ACCEPT_MULTISHOT, in the SQE's ioprio
 
 	offSQRing = 0
 	offCQRing = 0x8000000
@@ -114,6 +120,10 @@ type Ring struct {
 	cqHead, cqTail, cqMask, cqEntries *uint32
 	cqOverflow                        *uint32
 	cqes                              []CQE
+
+	// waitTS and waitArg are Wait's timeout and extended argument.
+	waitTS  unix.Timespec
+	waitArg getEventsArg
 
 	// tail is the next SQ slot to fill, ahead of *sqTail by the entries
 	// filled and not yet published by Submit; head is the next CQ entry to
@@ -227,6 +237,42 @@ func (r *Ring) Submit(wait uint32) (int, error) {
 	return int(n), nil
 }
 
+// getEventsArg is struct io_uring_getevents_arg, io_uring_enter's extended
+// argument: here only its timeout.
+type getEventsArg struct {
+	sigmask   uint64
+	sigmaskSz uint32
+	pad       uint32
+	ts        uint64 // *unix.Timespec (struct __kernel_timespec)
+}
+
+// Wait submits what Submit would, then waits until at least min
+// completions are ready or timeout passes; unix.ETIME when it passed first
+// (the loop's timer, as epoll_wait's timeout is), EINTR on a signal. It
+// needs IORING_FEAT_EXT_ARG (Linux 5.11); without it, it fails with
+// ErrUnsupported.
+func (r *Ring) Wait(min uint32, timeout time.Duration) (int, error) {
+	if r.features&featExtArg == 0 {
+		return 0, fmt.Errorf("%w: no IORING_FEAT_EXT_ARG for a timed wait", ErrUnsupported)
+	}
+	atomic.StoreUint32(r.sqTail, r.tail)
+	toSubmit := r.tail - atomic.LoadUint32(r.sqHead)
+	// The timeout is passed by address inside the argument, as an integer
+	// the compiler does not see as a pointer: both live in the Ring, on
+	// the heap, which does not move.
+	r.waitTS = unix.NsecToTimespec(int64(timeout))
+	r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
+	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(min),
+		enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
+	runtime.KeepAlive(r)
+	if errno != 0 {
+		// ETIME: the timeout passed; EINTR: a signal; EBUSY: the CQ is
+		// full (NODROP) and must be reaped first.
+		return int(n), os.NewSyscallError("io_uring_enter", errno)
+	}
+	return int(n), nil
+}
+
 // Reap copies the completions ready into dst, as many as fit, and hands
 // their slots back to the kernel; it returns how many it copied.
 func (r *Ring) Reap(dst []CQE) int {
@@ -250,6 +296,18 @@ func (r *Ring) Overflow() uint32 { return atomic.LoadUint32(r.cqOverflow) }
 // Nop fills e as a no-op completing with data.
 func (e *SQE) Nop(data uint64) {
 	e.Opcode, e.UserData = OpNop, data
+}
+
+// AcceptMultishot fills e to accept connections on the listening socket
+// fd, one completion per connection (Res the new fd, nonblocking and
+// close-on-exec, Flags with CQEFMore while the request stays armed), all
+// tagged data, from one submission. When a completion comes without
+// CQEFMore (EMFILE, ENFILE, a full CQ) the request has ended and must be
+// submitted again. Linux 5.19.
+func (e *SQE) AcceptMultishot(fd int, data uint64) {
+	e.Opcode, e.Fd, e.UserData = OpAccept, int32(fd), data
+	e.Ioprio = acceptMultishot
+	e.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
 }
 
 // MsgRing fills e to post a completion to the ring whose fd is target,

@@ -2,7 +2,10 @@ package uring
 
 import (
 	"errors"
+	"net"
+	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,22 +27,26 @@ func newRing(t *testing.T, entries uint32) *Ring {
 	return r
 }
 
-// reap waits for exactly n completions, failing after a bounded number of
-// waits (each io_uring_enter with GETEVENTS returns once one is ready).
+// reap waits for exactly n completions, each within 10 s, failing with
+// the goroutines' stacks and what it waited for.
 func reap(t *testing.T, r *Ring, n int) []CQE {
 	t.Helper()
 	var got []CQE
 	buf := make([]CQE, 64)
-	for tries := 0; len(got) < n; tries++ {
-		if tries > 1000 {
-			t.Fatalf("%d of %d completions after 1000 waits", len(got), n)
-		}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < n {
 		k := r.Reap(buf)
 		got = append(got, buf[:k]...)
-		if len(got) < n {
-			if _, err := r.Submit(1); err != nil && !errors.Is(err, unix.EINTR) {
-				t.Fatal(err)
-			}
+		if len(got) >= n {
+			break
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			stacks := make([]byte, 1<<20)
+			t.Fatalf("waiting 10 s for %d completions, %d came: %+v\n%s", n, len(got), got, stacks[:runtime.Stack(stacks, true)])
+		}
+		if _, err := r.Wait(1, left); err != nil && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.ETIME) {
+			t.Fatal(err)
 		}
 	}
 	return got
@@ -146,16 +153,17 @@ func TestMsgRingHandsAValueToAnotherRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.MsgRing(worker.Fd(), 42, 7, 1)
-	if _, err := acceptor.Submit(1); err != nil {
-		if errors.Is(err, unix.EINVAL) {
-			t.Skip("MSG_RING needs Linux 5.18")
-		}
+	if _, err := acceptor.Submit(0); err != nil {
 		t.Fatal(err)
 	}
-	if c := reap(t, acceptor, 1)[0]; c.UserData != 1 || c.Res != 0 {
+	c := reap(t, acceptor, 1)[0]
+	if c.Res == -int32(unix.EINVAL) {
+		t.Skip("MSG_RING needs Linux 5.18")
+	}
+	if c.UserData != 1 || c.Res != 0 {
 		t.Fatalf("sender's completion: %+v, want user data 1, res 0", c)
 	}
-	if c := reap(t, worker, 1)[0]; c.UserData != 7 || c.Res != 42 {
+	if c = reap(t, worker, 1)[0]; c.UserData != 7 || c.Res != 42 {
 		t.Fatalf("target's completion: %+v, want user data 7, res 42", c)
 	}
 }
@@ -193,5 +201,106 @@ func TestCloseTwice(t *testing.T) {
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
 		t.Fatalf("fd %d after Close: %v, want EBADF", fd, err)
+	}
+}
+
+// TestAcceptAndHandOff: one multishot accept yields a completion per
+// connection from a single submission, each a new fd that is the accepted
+// socket, and MSG_RING hands each fd to a second ring in accept order: the
+// Acceptor's side of the io_uring backend on real loopback sockets.
+func TestAcceptAndHandOff(t *testing.T) {
+	acceptor, worker := newRing(t, 8), newRing(t, 16)
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 16); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
+
+	e, err := acceptor.SQE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AcceptMultishot(lfd, 99)
+	if _, err := acceptor.Submit(0); err != nil {
+		t.Fatal(err)
+	}
+	const conns = 3
+	var clients []net.Conn
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	var fds []int32
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		got := reap(t, acceptor, 1)[0]
+		if got.UserData != 99 || got.Res < 0 {
+			t.Fatalf("accept %d: %+v", i, got)
+		}
+		if got.Flags&CQEFMore == 0 {
+			t.Fatalf("accept %d ended the multishot request (no CQEFMore): %+v", i, got)
+		}
+		defer unix.Close(int(got.Res))
+		peer, err := unix.Getpeername(int(got.Res))
+		if err != nil {
+			t.Fatalf("accepted fd %d: %v", got.Res, err)
+		}
+		if p := peer.(*unix.SockaddrInet4).Port; p != c.LocalAddr().(*net.TCPAddr).Port {
+			t.Fatalf("accepted fd %d's peer port %d, the client's is %d", got.Res, p, c.LocalAddr().(*net.TCPAddr).Port)
+		}
+		fds = append(fds, got.Res)
+	}
+	for i, fd := range fds {
+		e, err := acceptor.SQE()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.MsgRing(worker.Fd(), uint32(fd), uint64(i), 1000+uint64(i))
+	}
+	if _, err := acceptor.Submit(0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range reap(t, acceptor, conns) {
+		if c.Res != 0 {
+			t.Fatalf("MSG_RING completion %+v", c)
+		}
+	}
+	for i, c := range reap(t, worker, conns) {
+		if c.UserData != uint64(i) || c.Res != fds[i] {
+			t.Fatalf("worker completion %d: %+v, want connection %d, fd %d", i, c, i, fds[i])
+		}
+	}
+}
+
+// TestWaitTimesOut: a wait with nothing to complete ends at its timeout
+// with ETIME, as a loop's timed wait must.
+func TestWaitTimesOut(t *testing.T) {
+	r := newRing(t, 4)
+	start := time.Now()
+	_, err := r.Wait(1, 20*time.Millisecond)
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if !errors.Is(err, unix.ETIME) {
+		t.Fatalf("Wait with nothing submitted: %v, want ETIME", err)
+	}
+	if d := time.Since(start); d < 20*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("Wait(20ms) returned after %v", d)
 	}
 }
