@@ -230,7 +230,11 @@ func (s *Session) settingsStats(out []byte) []byte {
 	out = statStr(out, "inter", inter)
 	out = statInt(out, "verbosity", int64(cache.verbosity.Load()))
 	out = statInt(out, "oldest", 0)
-	out = statStr(out, "evictions", map[bool]string{false: "on", true: "off"}[cache.store.noEvict])
+	evictions := "on"
+	if cache.store.noEvict {
+		evictions = "off"
+	}
+	out = statStr(out, "evictions", evictions)
 	sock := set.DomainSocket
 	if sock == "" {
 		sock = "NULL"

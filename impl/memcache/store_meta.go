@@ -50,12 +50,7 @@ func (s *Store) MetaGet(key []byte, req MetaGetReq, buf []byte) (MetaView, bool)
 	sh := s.shardOf(hv)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c := &sh.counters
-	cmd, hits, misses := &c.cmdGet, &c.getHits, &c.getMisses
-	if req.Touch {
-		cmd, hits, misses = &c.cmdTouch, &c.touchHits, &c.touchMisses
-	}
-	*cmd++
+	hits, misses := sh.counters.countGet(req.Touch)
 	r := s.lookup(sh, key, hv, now)
 	created := false
 	if r == 0 && req.Vivify {
@@ -95,15 +90,9 @@ func (s *Store) MetaGet(key []byte, req MetaGetReq, buf []byte) (MetaView, bool)
 	if mv.Won {
 		h.bits |= bitTokenSent
 	}
-	if req.NoBump {
-		return mv, true
+	if !req.NoBump {
+		s.fetched(r, now, req.Touch)
 	}
-	h.bits |= bitFetched
-	k := hitGet
-	if req.Touch {
-		k = hitTouch
-	}
-	s.touchLRU(r, now, 0, k)
 	return mv, true
 }
 

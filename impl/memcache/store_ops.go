@@ -82,12 +82,7 @@ func (s *Store) Get(key []byte, touch bool, exptime int64, buf []byte) (View, bo
 	sh := s.shardOf(hv)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c := &sh.counters
-	cmd, hits, misses := &c.cmdGet, &c.getHits, &c.getMisses
-	if touch {
-		cmd, hits, misses = &c.cmdTouch, &c.touchHits, &c.touchMisses
-	}
-	*cmd++
+	hits, misses := sh.counters.countGet(touch)
 	r := s.lookup(sh, key, hv, now)
 	if r == 0 {
 		*misses++
@@ -95,17 +90,35 @@ func (s *Store) Get(key []byte, touch bool, exptime int64, buf []byte) (View, bo
 	}
 	*hits++
 	v := s.viewOf(r, buf)
-	h := s.hdr(r)
 	if touch {
-		h.exptime = s.relExptime(s.absExptime(exptime, now))
+		s.hdr(r).exptime = s.relExptime(s.absExptime(exptime, now))
 	}
-	h.bits |= bitFetched
+	s.fetched(r, now, touch)
+	return v, true
+}
+
+// countGet counts a get, or with touch a touching get, in cmd_get (or
+// cmd_touch) and returns the hit and miss counters to count its outcome in.
+// The caller holds the shard's mutex.
+func (c *shardCounters) countGet(touch bool) (hits, misses *uint64) {
+	if touch {
+		c.cmdTouch++
+		return &c.touchHits, &c.touchMisses
+	}
+	c.cmdGet++
+	return &c.getHits, &c.getMisses
+}
+
+// fetched marks item r fetched and most recently used at now, counting the
+// hit in its class as a get's, or with touch a touch's. The caller holds
+// r's shard mutex.
+func (s *Store) fetched(r ref, now int64, touch bool) {
+	s.hdr(r).bits |= bitFetched
 	k := hitGet
 	if touch {
 		k = hitTouch
 	}
 	s.touchLRU(r, now, 0, k)
-	return v, true
 }
 
 // Peek returns the live item for key, its value copied into buf, without

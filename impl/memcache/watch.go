@@ -291,7 +291,12 @@ func (s *Session) logFetchOf(key []byte) {
 	if !s.cache.watchers.wants(watchFetchers) {
 		return
 	}
-	v, ok := s.cache.store.Peek(key, nil)
+	// The session's value scratch, free during a storage command, takes
+	// the copy Peek makes.
+	v, ok := s.cache.store.Peek(key, s.sc.value)
+	if ok {
+		s.sc.value = v.Value[:0]
+	}
 	s.logFetch(key, ok, len(v.Value))
 }
 

@@ -56,6 +56,23 @@ func (w *watchReader) line(what string) string {
 	return strings.TrimRight(l, "\r\n")
 }
 
+// until reads lines until one matches, calling event first and then every
+// 100 lines, so that a line held for want of room is pushed out by a new
+// one; it fails after 50,000 lines.
+func (w *watchReader) until(what string, event func(), match func(string) bool) string {
+	w.t.Helper()
+	for i := 0; i <= 50000; i++ {
+		if i%100 == 0 {
+			event()
+		}
+		if l := w.line(what); match(l) {
+			return l
+		}
+	}
+	w.t.Fatalf("%s: no %s in 50,000 lines", w.addr, what)
+	return ""
+}
+
 // next returns the next line whose text contains mark, with its type and
 // the fields after it.
 func (w *watchReader) next(mark, what string) (typ string, fields map[string]string, gid uint64) {
@@ -239,37 +256,15 @@ func TestWatchSkipsWhatItCannotHold(t *testing.T) {
 	}
 	// Read what was held, making a line now and then so that the skipped
 	// count, which waits for room, is written.
-	for i := 0; ; i++ {
-		if i%100 == 0 {
-			get("unjam")
-		}
-		l := w.line("a skipped= line")
-		if strings.HasPrefix(l, "skipped=") {
-			if n, err := strconv.Atoi(l[len("skipped="):]); err != nil || n <= 0 {
-				t.Fatalf("skip line %q: want skipped=N, N > 0", l)
-			}
-			break
-		}
-		if i > 50000 {
-			t.Fatal("no skipped= line in 50,000 lines")
-		}
+	l := w.until("a skipped= line", func() { get("unjam") }, func(l string) bool { return strings.HasPrefix(l, "skipped=") })
+	if n, err := strconv.Atoi(l[len("skipped="):]); err != nil || n <= 0 {
+		t.Fatalf("skip line %q: want skipped=N, N > 0", l)
 	}
 	// Then real lines again: an event after the skip is logged once the
 	// buffer has room (a line that finds it still full is skipped too, so
 	// the event is repeated until one gets through).
-	for i := 0; ; i++ {
-		if i%100 == 0 {
-			get("after")
-		}
-		l := w.line("a line after the skip")
-		if strings.Contains(l, " key=after ") {
-			if m := watchLine.FindStringSubmatch(l); m == nil || m[2] != "item_get" {
-				t.Fatalf("after the skip: %q, want an item_get of after", l)
-			}
-			break
-		}
-		if i > 50000 {
-			t.Fatal("no line of key after in 50,000 lines after the skip")
-		}
+	l = w.until("a line of key after, after the skip", func() { get("after") }, func(l string) bool { return strings.Contains(l, " key=after ") })
+	if m := watchLine.FindStringSubmatch(l); m == nil || m[2] != "item_get" {
+		t.Fatalf("after the skip: %q, want an item_get of after", l)
 	}
 }
