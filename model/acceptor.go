@@ -15,7 +15,13 @@ func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition
 	ev := func(k Kind, w int, c int64) Event { return Event{Kind: k, Acceptor: a, Worker: w, Conn: c} }
 	switch ac.PC {
 	case AIdle:
+		if m.d.Channel == Ring && !m.multishot(s, a, emit) {
+			return
+		}
 		m.pick(s, a, in, emit)
+
+	case ARetry:
+		m.post(s, a, emit)
 
 	case APicked:
 		n := s.clone()
@@ -37,6 +43,8 @@ func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition
 	case AHold:
 		w := ac.Worker
 		switch {
+		case m.d.Channel == Ring:
+			m.post(s, a, emit)
 		case m.d.notifyBeforePush:
 			m.notify(s, a, emit)
 		case m.d.unlockedQueue:
@@ -169,7 +177,7 @@ func (m *Machine) reserve(s *State, a int, in *Event, emit func(Transition)) {
 // the number round-robin wants for the connection accepted now.
 func (m *Machine) accepted(n *State, a int, c int64) *Violation {
 	v := checkAccept(n, c)
-	n.Acceptors[a] = Acceptor{PC: AHold, Conn: c, Worker: int(c % int64(len(n.Workers)))}
+	n.Acceptors[a] = Acceptor{PC: AHold, Conn: c, Worker: int(c % int64(len(n.Workers))), Ends: n.Acceptors[a].Ends}
 	if n.Conns != nil {
 		n.Conns = append(n.Conns, ConnGhost{Worker: -1, HandedTo: -1})
 	}

@@ -13,6 +13,16 @@ const (
 	// Eventfd is a counter: a write adds 1, a read returns the whole count and
 	// resets it to 0. It never fills up within the model's bounds.
 	Eventfd
+	// Ring is the Worker's io_uring completion queue (CQ). The Acceptor's
+	// IORING_OP_MSG_RING posts the connection itself into it as a
+	// completion, so the Worker's queue and its notify channel are one
+	// FIFO, and the Worker's wait in io_uring_enter returns once it is not
+	// empty. The CQ holds Bounds.PipeCap completions; while it is full the
+	// kernel holds up to Bounds.Overflow more back in its overflow list
+	// (IORING_FEAT_NODROP), in order, and moves them into the CQ when the
+	// Worker next enters the kernel; beyond that the MSG_RING fails with
+	// EOVERFLOW and nothing is posted.
+	Ring
 )
 
 // pipeRead is the most tokens one read of a pipe returns (memcached reads
@@ -52,6 +62,12 @@ type Design struct {
 	racyRR bool
 	// unlockedQueue: push and pop read and write the queue without its lock.
 	unlockedQueue bool
+	// ignoreFailedPost: msgring, but a MSG_RING that failed is taken as
+	// done and its fd forgotten.
+	ignoreFailedPost bool
+	// noRearm: msgring, but a multishot accept the kernel ended is not
+	// submitted again.
+	noRearm bool
 	// acceptors is the design's default number of Acceptors.
 	acceptors int
 }
@@ -76,6 +92,8 @@ var designs = []Design{
 		Summary: "pipe, a token per connection, read the tokens then pop until empty"},
 	{Name: "coalesced", Channel: Pipe, coalesced: true, drain: true, acceptors: 1,
 		Summary: "token only when the flag flips 0->1; the worker clears the flag, drains, re-checks"},
+	{Name: "msgring", Channel: Ring, drain: true, acceptors: 1,
+		Summary: "io_uring: MSG_RING posts the fd into the worker's CQ, queue and token in one; a failed post is retried, an ended multishot accept re-armed"},
 	{Name: "bug-notify-before-push", Expect: P4, Channel: Pipe, notifyBeforePush: true, acceptors: 1,
 		Summary: "memcached, but the token is written before the push"},
 	{Name: "bug-coalesced-clear-after-drain", Expect: P4, Channel: Pipe, coalesced: true, drain: true, clearAfterDrain: true, acceptors: 1,
@@ -88,6 +106,10 @@ var designs = []Design{
 		Summary: "memcached, but push and pop read and write a slice-backed queue without the lock"},
 	{Name: "bug-eventfd-pop-one", Expect: P4, Channel: Eventfd, popOne: true, acceptors: 1,
 		Summary: "eventfd, but the worker pops one connection per read"},
+	{Name: "bug-msgring-ignore-full", Expect: P1, Channel: Ring, drain: true, ignoreFailedPost: true, acceptors: 1,
+		Summary: "msgring, but a MSG_RING that fails on a full CQ (EOVERFLOW) is ignored and its fd forgotten"},
+	{Name: "bug-multishot-not-rearmed", Expect: P4, Channel: Ring, drain: true, noRearm: true, acceptors: 1,
+		Summary: "msgring, but a multishot accept that the kernel ends is not submitted again"},
 }
 
 // Designs returns every design, the correct ones first, in a fixed order.
@@ -140,9 +162,15 @@ type Bounds struct {
 	// Acceptors is the number of Acceptors sharing the sequence counter.
 	// Invariant: 1 <= Acceptors <= 16.
 	Acceptors int
-	// PipeCap is the most tokens a pipe holds; ignored for an eventfd.
-	// Invariant: PipeCap >= 1.
+	// PipeCap is the most tokens a pipe holds, or the most completions a
+	// Worker's CQ holds (Ring); ignored for an eventfd. Invariant:
+	// PipeCap >= 1.
 	PipeCap int
+	// Overflow is the most completions the kernel holds back in a Worker's
+	// overflow list while its CQ is full (Ring only); 0 is a kernel without
+	// IORING_FEAT_NODROP, or one that cannot allocate the entry: a post to a
+	// full CQ fails. Invariant: 0 <= Overflow <= 64.
+	Overflow int
 }
 
 // DefaultBounds are the bounds modelcheck -table checks d at. A correct
@@ -151,15 +179,29 @@ type Bounds struct {
 // counter, a pipe that fills. A seeded bug is checked at the smallest system
 // in which it shows (two conns reach worker 0, whose pipe holds one token),
 // so that its counterexample stays short to read.
+//
+// msgring is checked where its CQ fills: two workers, so that worker 0
+// gets three of the five connections, a CQ of one completion and an
+// overflow list of one, so that a post lands in the CQ, one is held back
+// and one fails.
 func (d Design) DefaultBounds() Bounds {
-	if d.Correct() {
+	switch {
+	case d.Correct() && d.Channel == Ring:
+		return Bounds{Workers: 2, Conns: 5, Acceptors: 2, PipeCap: 1, Overflow: 1}
+	case d.Correct():
 		return Bounds{Workers: 3, Conns: 5, Acceptors: 2, PipeCap: 2}
 	}
 	return Bounds{Workers: 2, Conns: 3, Acceptors: d.acceptors, PipeCap: 1}
 }
 
+// String renders b as modelcheck prints it; overflow is left out when it
+// is 0, as it is for every design but the Ring's.
 func (b Bounds) String() string {
-	return fmt.Sprintf("workers=%d conns=%d acceptors=%d pipecap=%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap)
+	s := fmt.Sprintf("workers=%d conns=%d acceptors=%d pipecap=%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap)
+	if b.Overflow > 0 {
+		s += fmt.Sprintf(" overflow=%d", b.Overflow)
+	}
+	return s
 }
 
 func (b Bounds) validate(explore bool) error {
@@ -170,6 +212,8 @@ func (b Bounds) validate(explore bool) error {
 		return fmt.Errorf("model: acceptors=%d, want 1..16", b.Acceptors)
 	case b.PipeCap < 1:
 		return fmt.Errorf("model: pipecap=%d, want >= 1", b.PipeCap)
+	case b.Overflow < 0 || b.Overflow > 64:
+		return fmt.Errorf("model: overflow=%d, want 0..64", b.Overflow)
 	case explore && (b.Conns < 1 || b.Conns > 64):
 		return fmt.Errorf("model: conns=%d, want 1..64", b.Conns)
 	}

@@ -32,14 +32,20 @@
 //
 // # Designs
 //
-// Four designs are correct: memcached (a pipe, a token per connection, a
+// Five designs are correct: memcached (a pipe, a token per connection, a
 // read of up to 32 tokens, one pop per token), eventfd (a counter that a read
 // returns and resets, one pop per token), drain (read the tokens, then pop
-// until empty) and coalesced (a token only when the flag flips 0→1; the
-// Worker clears the flag, drains, re-checks). Six are seeded bugs, each of
-// which the explorer must refute: bug-notify-before-push,
+// until empty), coalesced (a token only when the flag flips 0→1; the
+// Worker clears the flag, drains, re-checks) and msgring (io_uring: the
+// Acceptor's MSG_RING posts the connection into the Worker's completion
+// queue, which is its queue and its notify channel at once; the kernel
+// holds completions back in an overflow list while the CQ is full, a
+// MSG_RING it cannot post fails and is retried, and a multishot accept the
+// kernel ends is re-armed). Eight are seeded bugs, each of which the
+// explorer must refute: bug-notify-before-push,
 // bug-coalesced-clear-after-drain, bug-drop-on-full-pipe, bug-racy-rr,
-// bug-unlocked-pop, bug-eventfd-pop-one. Designs lists them.
+// bug-unlocked-pop, bug-eventfd-pop-one, bug-msgring-ignore-full,
+// bug-multishot-not-rearmed. Designs lists them.
 //
 // # A connection's life
 //

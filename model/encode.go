@@ -35,6 +35,8 @@ func (s *State) appendKey(b []byte) []byte {
 		u(a.Conn + 1)
 		u(int64(a.Worker) + 1)
 		list(a.Stale)
+		flag(a.Disarmed)
+		u(int64(a.Ends))
 	}
 	u(s.Seq)
 	u(s.Next)
@@ -46,6 +48,7 @@ func (s *State) appendKey(b []byte) []byte {
 		u(int64(w.Pending))
 		u(w.Conn + 1)
 		list(w.Stale)
+		u(int64(w.CQ))
 		flag(w.MayIdle)
 		u(int64(w.Registered))
 		u(int64(w.Dispatched))
@@ -96,6 +99,8 @@ func decodeKey(b []byte, acceptors, workers int) (State, error) {
 		a.Conn = u() - 1
 		a.Worker = int(u()) - 1
 		a.Stale = list()
+		a.Disarmed = u() == 1
+		a.Ends = int(u())
 	}
 	s.Seq = u()
 	s.Next = u()
@@ -109,6 +114,7 @@ func decodeKey(b []byte, acceptors, workers int) (State, error) {
 		w.Pending = int(u())
 		w.Conn = u() - 1
 		w.Stale = list()
+		w.CQ = int(u())
 		w.MayIdle = u() == 1
 		w.Registered = int(u())
 		w.Dispatched = int(u())

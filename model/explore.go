@@ -78,7 +78,7 @@ func (h handoffSpace) initial() State { return h.m.Initial() }
 func (h handoffSpace) next(s *State, emit func(Step, State, *Violation)) {
 	h.m.successors(s, nil, func(t Transition) { emit(t.Step, t.Next, t.Violation) })
 }
-func (h handoffSpace) stuck(s *State) *Violation        { return checkQuiescent(s) }
+func (h handoffSpace) stuck(s *State) *Violation        { return checkQuiescent(s, h.m.b) }
 func (h handoffSpace) encode(s *State, b []byte) []byte { return s.appendKey(b) }
 func (h handoffSpace) decode(k []byte) (State, error) {
 	return decodeKey(k, h.m.b.Acceptors, h.m.b.Workers)

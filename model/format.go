@@ -11,7 +11,11 @@ import (
 func (m *Machine) Describe(s State) []string {
 	var out []string
 	for i, a := range s.Acceptors {
-		out = append(out, fmt.Sprintf("acceptor %d: %s", i, describeAcceptor(a)))
+		d := describeAcceptor(a)
+		if a.Disarmed {
+			d += ", multishot accept ended"
+		}
+		out = append(out, fmt.Sprintf("acceptor %d: %s", i, d))
 	}
 	out = append(out, fmt.Sprintf("seq=%d accepted=%d", s.Seq, s.Next))
 	for i, w := range s.Workers {
@@ -38,6 +42,8 @@ func describeAcceptor(a Acceptor) string {
 		return fmt.Sprintf("pushed c%d, flipped worker %d's flag, to write its token", a.Conn, a.Worker)
 	case APush:
 		return fmt.Sprintf("holding c%d, notified worker %d, to push", a.Conn, a.Worker)
+	case ARetry:
+		return fmt.Sprintf("holding c%d, its MSG_RING to worker %d failed, to submit again", a.Conn, a.Worker)
 	}
 	return fmt.Sprintf("pc(%d)", a.PC)
 }
@@ -59,10 +65,15 @@ func (m *Machine) describeWorker(s State, i int, w Worker) string {
 	default:
 		b.WriteString(wpcNames[w.PC])
 	}
-	fmt.Fprintf(&b, " queue=%s", connList(w.Queue))
-	if m.d.Channel == Eventfd {
+	switch {
+	case m.d.Channel == Ring:
+		// the CQ is the queue: its head, then what the kernel holds back
+		fmt.Fprintf(&b, " cq=%s/%d overflow=%s", connList(w.Queue[:w.CQ]), m.pipeCap(), connList(w.Queue[w.CQ:]))
+	case m.d.Channel == Eventfd:
+		fmt.Fprintf(&b, " queue=%s", connList(w.Queue))
 		fmt.Fprintf(&b, " eventfd=%d", w.Tokens)
-	} else {
+	default:
+		fmt.Fprintf(&b, " queue=%s", connList(w.Queue))
 		fmt.Fprintf(&b, " pipe=%d/%d", w.Tokens, m.pipeCap())
 	}
 	if m.d.coalesced {

@@ -105,12 +105,24 @@ func checkRegister(s *State, w int, c int64) *Violation {
 }
 
 // checkQuiescent checks P4 and P1's "never none" in a state where no step
-// is enabled: every accepted connection must be registered.
-func checkQuiescent(s *State) *Violation {
+// is enabled: every connection the clients opened (b.Conns, in
+// exploration) must be accepted and every accepted connection registered.
+// A backlog left is a lost wake-up of an Acceptor: msgring's multishot
+// accept ended and was not submitted again.
+func checkQuiescent(s *State, b Bounds) *Violation {
 	for i, a := range s.Acceptors {
 		if a.PC != AIdle {
 			return &Violation{P4, fmt.Sprintf("acceptor %d is blocked holding c%d (%s)", i, a.Conn, apcNames[a.PC])}
 		}
+	}
+	if s.Conns != nil && s.Next < int64(b.Conns) {
+		for i, a := range s.Acceptors {
+			if a.Disarmed {
+				return &Violation{P4, fmt.Sprintf("%d connection(s) wait in the listen backlog; acceptor %d's multishot accept ended and was not submitted again",
+					int64(b.Conns)-s.Next, i)}
+			}
+		}
+		return &Violation{P4, fmt.Sprintf("%d connection(s) wait in the listen backlog and no acceptor accepts", int64(b.Conns)-s.Next)}
 	}
 	for w, wk := range s.Workers {
 		if len(wk.Queue) > 0 {

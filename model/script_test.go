@@ -21,11 +21,14 @@ import (
 //
 // Commands:
 //
-//	design NAME [workers=W] [conns=C] [acceptors=A] [pipecap=K]
+//	design NAME [workers=W] [conns=C] [acceptors=A] [pipecap=K] [overflow=O]
 //	                                  start over; default 2 workers, 3 conns,
-//	                                  the design's acceptors, pipe capacity 1
-//	accept|dispatch|notify|wake|pop|register [a=N] [w=N] [n=N] [part=P]
+//	                                  the design's acceptors, pipe capacity 1,
+//	                                  no overflow list
+//	accept|dispatch|notify|wake|pop|register|kernel [a=N] [w=N] [n=N] [part=P]
 //	                                  take the one enabled step that matches
+//	                                  (kernel: a step of no thread's, such as
+//	                                  msgring's part=multishot-end)
 //	state                             the current state
 //	enabled                           every enabled step
 //	check                             at quiescence, P4 and P1's "never none"
@@ -172,7 +175,7 @@ func (sc *scriptRun) run(cmd string, input []string) []string {
 }
 
 var stepCommands = map[string]Kind{"accept": Accept, "dispatch": Dispatch, "notify": Notify,
-	"wake": Wake, "pop": Pop, "register": Register}
+	"wake": Wake, "pop": Pop, "register": Register, "kernel": 0}
 
 func (sc *scriptRun) exec(cmd string, input []string) ([]string, error) {
 	f := strings.Fields(cmd)
@@ -216,7 +219,7 @@ func (sc *scriptRun) exec(cmd string, input []string) ([]string, error) {
 		if n := len(sc.m.Steps(sc.s)); n > 0 {
 			return []string{fmt.Sprintf("not quiescent: %d step(s) enabled", n)}, nil
 		}
-		if v := checkQuiescent(&sc.s); v != nil {
+		if v := checkQuiescent(&sc.s, sc.m.b); v != nil {
 			return []string{"quiescent: " + v.Error()}, nil
 		}
 		return []string{"quiescent: every accepted connection is registered"}, nil
@@ -245,7 +248,7 @@ func (sc *scriptRun) design(words []string) ([]string, error) {
 		return nil, err
 	}
 	b := Bounds{Workers: 2, Conns: 3, Acceptors: d.acceptors, PipeCap: 1}
-	for key, dst := range map[string]*int{"workers": &b.Workers, "conns": &b.Conns, "acceptors": &b.Acceptors, "pipecap": &b.PipeCap} {
+	for key, dst := range map[string]*int{"workers": &b.Workers, "conns": &b.Conns, "acceptors": &b.Acceptors, "pipecap": &b.PipeCap, "overflow": &b.Overflow} {
 		if *dst, err = intArg(kv, key, *dst); err != nil {
 			return nil, err
 		}

@@ -29,9 +29,13 @@ const (
 	// its write are two actions, so other Acceptors may find the flag set
 	// (no token) before this Acceptor's Notify event.
 	AFlipped
+	// ARetry: msgring only; its MSG_RING failed with EOVERFLOW (the
+	// Worker's CQ and the kernel's overflow list were full), so it still
+	// holds the fd and submits the MSG_RING again.
+	ARetry
 )
 
-var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved", AFlipped: "flipped"}
+var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved", AFlipped: "flipped", ARetry: "retrying"}
 
 // WPC is a Worker's program counter.
 type WPC uint8
@@ -93,6 +97,14 @@ type Acceptor struct {
 	// Stale is the copy of the target queue read by an unlocked push
 	// (APushRead); nil otherwise.
 	Stale []int64
+	// Disarmed: msgring only; the kernel ended its multishot accept (a
+	// completion without IORING_CQE_F_MORE: EMFILE, ENFILE, its own CQ
+	// full) and it has not submitted it again, so no Accept completes.
+	// Invariant: Disarmed only when PC == AIdle.
+	Disarmed bool
+	// Ends counts the times the kernel ended its multishot accept.
+	// Invariant: Ends <= maxEnds.
+	Ends int
 }
 
 // Worker is one worker thread with its queue and notify channel.
@@ -114,6 +126,12 @@ type Worker struct {
 	Conn int64
 	// Stale is the copy of the queue read by an unlocked pop (WPopRead).
 	Stale []int64
+	// CQ is msgring's count of Queue's oldest completions that are in the
+	// Worker's CQ, where it reaps them; the rest of Queue is held back in
+	// the kernel's overflow list until the Worker next enters the kernel.
+	// Invariant: CQ <= min(len(Queue), Bounds.PipeCap), and CQ < len(Queue)
+	// only while the overflow list is not empty. 0 for the other designs.
+	CQ int
 	// MayIdle is Replay's record that this WCheck Worker found its queue
 	// empty since it reached WCheck, so it may be back in epoll_wait. The
 	// explorer takes that step explicitly and never sets MayIdle.

@@ -11,6 +11,10 @@ func (m *Machine) workerSteps(s *State, w int, in *Event, emit func(Transition))
 	ev := func(k Kind, c int64) Event { return Event{Kind: k, Acceptor: -1, Worker: w, Conn: c} }
 	switch wk.PC {
 	case WIdle:
+		if m.d.Channel == Ring {
+			m.enter(s, w, emit)
+			return
+		}
 		m.wake(s, w, in, emit)
 
 	case WPop:
@@ -73,6 +77,10 @@ func (m *Machine) workerSteps(s *State, w int, in *Event, emit func(Transition))
 		m.emit(emit, Step{Event: ev(Wake, -1), Part: PartClear, Note: "flag 1->0"}, n, nil)
 
 	case WCheck:
+		if m.d.Channel == Ring {
+			m.reap(s, w, emit)
+			return
+		}
 		if len(wk.Queue) > 0 {
 			n := s.clone()
 			v := m.take(&n, w, wk.Queue)

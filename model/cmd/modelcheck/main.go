@@ -5,7 +5,7 @@
 // checks belong in package model, where the tests and the fuzz targets run
 // the same code.
 //
-//	modelcheck -variant NAME [-workers W] [-conns C] [-acceptors A] [-pipecap K] [-dot FILE]
+//	modelcheck -variant NAME [-workers W] [-conns C] [-acceptors A] [-pipecap K] [-overflow O] [-dot FILE]
 //	modelcheck -variant NAME [-conns C] [-fds F] [-sends S] [-tasks T] [-bounds I] [-dot FILE]
 //	modelcheck -list
 //	modelcheck -table
@@ -49,7 +49,8 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	workers := fs.Int("workers", 0, "number of workers (0: design default)")
 	conns := fs.Int("conns", 0, "connections accepted in all (0: design default)")
 	acceptors := fs.Int("acceptors", 0, "number of acceptors (0: design default)")
-	pipecap := fs.Int("pipecap", 0, "tokens a pipe holds (0: design default)")
+	pipecap := fs.Int("pipecap", 0, "tokens a pipe holds, or completions a worker's CQ holds (0: design default)")
+	overflow := fs.Int("overflow", -1, "msgring: completions the kernel holds back while a CQ is full (-1: design default)")
 	fds := fs.Int("fds", 0, "lifecycle: fd numbers for connections (0: design default)")
 	sends := fs.Int("sends", -1, "lifecycle: units each peer sends (-1: design default)")
 	tasks := fs.Int("tasks", -1, "lifecycle: AsyncWrite or Wake calls (-1: design default)")
@@ -109,6 +110,9 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 		if o.v != 0 {
 			*o.dst = o.v
 		}
+	}
+	if *overflow >= 0 {
+		b.Overflow = *overflow
 	}
 	return report(stdout, stderr, *dot, *quiet, func(opt model.Options) (result, error) {
 		return model.Explore(d, b, opt)
@@ -192,10 +196,14 @@ func runTable(stdout io.Writer) (int, error) {
 			return 2, err
 		}
 		b := r.Bounds
-		row(d.Name, fmt.Sprintf("%d/%d/%d/%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap), d.ExpectText(),
+		bounds := fmt.Sprintf("%d/%d/%d/%d", b.Workers, b.Conns, b.Acceptors, b.PipeCap)
+		if b.Overflow > 0 {
+			bounds += fmt.Sprintf("/%d", b.Overflow)
+		}
+		row(d.Name, bounds, d.ExpectText(),
 			r.States, r.Transitions, r.Violation, len(r.Trace)-1, time.Since(start), 12)
 	}
-	fmt.Fprintln(stdout, "bounds: workers/conns/acceptors/pipecap; cex: counterexample steps")
+	fmt.Fprintln(stdout, "bounds: workers/conns/acceptors/pipecap[/overflow]; cex: counterexample steps")
 	fmt.Fprintf(stdout, "\n%-32s %-44s %-30s %-30s %8s %11s %4s %8s\n", "lifecycle design", "bounds", "expected", "result", "states", "transitions", "cex", "time")
 	for _, d := range model.LifeDesigns() {
 		for _, b := range d.TableBounds() {

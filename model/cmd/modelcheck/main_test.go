@@ -77,7 +77,7 @@ func TestList(t *testing.T) {
 			t.Errorf("-list lacks %q:\n%s", want, out)
 		}
 	}
-	if n, want := strings.Count(out, "\n"), 10+len(model.LifeDesigns()); n != want {
+	if n, want := strings.Count(out, "\n"), len(model.Designs())+len(model.LifeDesigns()); n != want {
 		t.Errorf("-list printed %d lines, want %d", n, want)
 	}
 }
