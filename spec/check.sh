@@ -45,12 +45,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 # name | macro | bounds | expected safety (holds or the property violated) |
 # expected liveness (holds, violated, or - for none) | cc optimisation | the
-# LTL formula (P4 or P8). The first ten rows are the hand-off model's
-# default bounds (model.Design.DefaultBounds), where pan runs in
-# milliseconds and -O0 compiles fastest; the next four add a second
+# LTL formula (P4 or P8). The first thirteen rows are the hand-off model's
+# small bounds (model.Design.DefaultBounds for the seeded bugs), where pan
+# runs in milliseconds and -O0 compiles fastest; the next four add a second
 # Acceptor and a fourth connection (two Acceptors racing, a full pipe with a
-# second token behind it); the next reads one token at a time; -large adds
-# four more. Then the lifecycle: the correct design at the five bounds of
+# second token behind it); the next reads one token at a time; the next two
+# fill msgring's CQ; -large adds four more. Then the lifecycle: the correct design at the five bounds of
 # model's lifecycle table (model.LifeDesign.TableBounds), and each seeded
 # bug at its own.
 small="-DNW=2 -DNC=3 -DPIPECAP=1"
@@ -59,6 +59,12 @@ medium="-DNA=2 -DNW=2 -DNC=4 -DPIPECAP=1"
 # 65536 bytes): the rest stay pending and wake the Worker again.
 short="-DNA=1 -DNW=2 -DNC=4 -DPIPECAP=2 -DREADMAX=1"
 large="-DNA=2 -DNW=2 -DNC=5 -DPIPECAP=2"
+# msgring where its CQ fills: model.Design.DefaultBounds (a CQ of one, an
+# overflow list of one, three connections for worker 0, so a post lands in
+# the CQ, one is held back and one fails with EOVERFLOW); and a kernel that
+# holds nothing back, where every post to a full CQ fails and is retried.
+ring="-DNA=2 -DNW=2 -DNC=5 -DPIPECAP=1 -DOVERFLOW=1"
+nodrop0="-DNA=2 -DNW=2 -DNC=4 -DPIPECAP=1 -DOVERFLOW=0"
 # The lifecycle's bounds: peers, fd numbers, units sent, calls of the other
 # goroutine, send buffer, MaxOutput, echo, units per request, MaxConns,
 # then the switches (model.LifeBounds).
@@ -79,11 +85,16 @@ rows=(
 	"bug-racy-rr|BUG_RACY_RR|$small -DNA=2|P2|holds|-O0|P4"
 	"bug-unlocked-pop|BUG_UNLOCKED_POP|$small -DNA=1|P1|violated|-O0|P4"
 	"bug-eventfd-pop-one|BUG_EVENTFD_POP_ONE|$small -DNA=1|P4|violated|-O0|P4"
+	"msgring|DESIGN_MSGRING|$small -DNA=1|holds|holds|-O0|P4"
+	"bug-msgring-ignore-full|BUG_MSGRING_IGNORE_FULL|$small -DNA=1|P1|violated|-O0|P4"
+	"bug-multishot-not-rearmed|BUG_MULTISHOT_NOT_REARMED|$small -DNA=1|P4|violated|-O0|P4"
 	"memcached|DESIGN_MEMCACHED|$medium|holds|holds|-O0|P4"
 	"eventfd|DESIGN_EVENTFD|$medium|holds|holds|-O0|P4"
 	"drain|DESIGN_DRAIN|$medium|holds|holds|-O0|P4"
 	"coalesced|DESIGN_COALESCED|$medium|holds|holds|-O1|P4"
 	"memcached|DESIGN_MEMCACHED|$short|holds|holds|-O0|P4"
+	"msgring|DESIGN_MSGRING|$ring|holds|holds|-O1|P4"
+	"msgring|DESIGN_MSGRING|$nodrop0|holds|holds|-O0|P4"
 	"life|DESIGN_LIFE|$reuse|holds|holds|-O1|P8"
 	"life|DESIGN_LIFE|$stale|holds|holds|-O1|P8"
 	"life|DESIGN_LIFE|$flow|holds|holds|-O0|P8"
@@ -147,6 +158,7 @@ bounds_text() {
 		NA=*) out+="A=${kv#NA=} " ;;
 		PIPECAP=*) out+="K=${kv#PIPECAP=} " ;;
 		READMAX=*) out+="R=${kv#READMAX=} " ;;
+		OVERFLOW=*) out+="O=${kv#OVERFLOW=} " ;;
 		esac
 	done
 	printf '%s' "${out% }"
@@ -303,7 +315,7 @@ for ((j = 0; j < i; j++)); do
 	fi
 done
 echo
-echo "bounds: W workers, C connections, A acceptors, K pipe capacity, R tokens per pipe read (32 if absent);"
+echo "bounds: W workers, C connections, A acceptors, K pipe capacity (msgring: CQ entries), R tokens per pipe read (32 if absent), O completions the kernel holds back (msgring);"
 echo "  lifecycle: C peers, F fd numbers, S units sent, T calls, K send buffer, B MaxOutput,"
 echo "  E echo, R units per request, M MaxConns, then the switches (model.LifeBounds)."
 echo "safety: breadth-first, assertions + Monitor + quiescence (+ LEMMAS on correct designs);"

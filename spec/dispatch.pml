@@ -19,6 +19,14 @@
  *   Pop        worker.pop: queue.popLocked under q.mu
  *   Register   worker.register: epollAdd, then OnOpen
  * and memcached 1.6 thread.c: dispatch_conn_new, thread_libevent_process.
+ * The msgring designs (io_uring) map the same names onto the ring's steps:
+ *   Accept     a completion of the Acceptor's multishot accept
+ *   Dispatch   its IORING_OP_MSG_RING, which posts the connection into the
+ *              Worker's completion queue: queue and notify in one
+ *   Wake       the Worker's io_uring_enter returns (the kernel first moves
+ *              what its overflow list holds into the CQ)
+ *   Pop        the Worker reaps the CQ's oldest completion
+ *   Register   the Worker arms the connection's receive
  *
  * After Register (the life section at the end, spin -a -DDESIGN_LIFE):
  *   Ready, flush  worker.onEvent (generation check), onConnEvent, Conn.flush
@@ -56,6 +64,20 @@
  *                                      and writes of its header
  *     BUG_EVENTFD_POP_ONE              eventfd; the read resets the count but
  *                                      the worker pops one connection
+ *   io_uring: correct
+ *     DESIGN_MSGRING     MSG_RING posts the connection into the worker's CQ,
+ *                        which holds PIPECAP completions; while it is full
+ *                        the kernel holds OVERFLOW more back (default 1,
+ *                        IORING_FEAT_NODROP) and moves them in at the
+ *                        worker's next io_uring_enter; beyond that the
+ *                        MSG_RING fails with EOVERFLOW and the acceptor,
+ *                        still holding the fd, submits it again; a
+ *                        multishot accept the kernel ends is re-armed
+ *   io_uring: seeded bugs, each must be refuted (OVERFLOW default 0)
+ *     BUG_MSGRING_IGNORE_FULL          a MSG_RING failed with EOVERFLOW is
+ *                                      taken as done, its fd forgotten
+ *     BUG_MULTISHOT_NOT_REARMED        a multishot accept the kernel ended
+ *                                      is not submitted again
  *   after Register: correct
  *     DESIGN_LIFE        the reactor's connection life (model/'s "life")
  *   after Register: seeded bugs, each must be refuted
@@ -74,7 +96,10 @@
  * Parameters (-D): NW workers (1..4, default 2), NC connections (default 3),
  * NA acceptors (default 1; 2 for BUG_RACY_RR), PIPECAP tokens a pipe holds
  * (default 1, so that a full pipe is reachable), READMAX tokens per pipe read
- * (default 32, memcached's MAX_PIPE_EVENTS). LEMMAS also asserts the
+ * (default 32, memcached's MAX_PIPE_EVENTS); for msgring PIPECAP is the
+ * completions a Worker's CQ holds and OVERFLOW those the kernel holds back
+ * while it is full (default 1 for DESIGN_MSGRING, 0 for its seeded bugs).
+ * LEMMAS also asserts the
  * inductive invariants SPEC.md's argument uses (correct designs only). The
  * lifecycle's own bounds are in its section's header.
  *
@@ -123,7 +148,11 @@
  * until the shortest counterexample, its length in steps:
  *   bug-notify-before-push P4 110 6, bug-coalesced-clear-after-drain P4 457
  *   17, bug-drop-on-full-pipe P4 304 13, bug-racy-rr P2 38 4,
- *   bug-unlocked-pop P1 337 17, bug-eventfd-pop-one P4 304 13.
+ *   bug-unlocked-pop P1 337 17, bug-eventfd-pop-one P4 304 13,
+ *   bug-msgring-ignore-full P1 893 16, bug-multishot-not-rearmed P4 21 1.
+ * msgring: NA=1 NW=2 NC=3 PIPECAP=1 OVERFLOW=1 1020/772; NA=2 NW=2 NC=5
+ *   PIPECAP=1 OVERFLOW=1 271021/172260; NA=2 NW=2 NC=4 PIPECAP=1
+ *   OVERFLOW=0 43701/31176.
  */
 
 /* ---------------------------------------------------------------- bounds */
@@ -260,8 +289,25 @@
 #define EVENTFD
 #define PER_TOKEN
 #define FAULT_POP_ONE
+#elif defined(DESIGN_MSGRING)
+#define MSGRING
+#define DRAIN
+#ifndef OVERFLOW
+#define OVERFLOW 1
+#endif
+#elif defined(BUG_MSGRING_IGNORE_FULL)
+#define MSGRING
+#define DRAIN
+#define FAULT_IGNORE_FULL
+#elif defined(BUG_MULTISHOT_NOT_REARMED)
+#define MSGRING
+#define DRAIN
+#define FAULT_NOT_REARMED
 #else
-#error "choose a design: -DDESIGN_MEMCACHED, -DDESIGN_EVENTFD, -DDESIGN_DRAIN, -DDESIGN_COALESCED, -DDESIGN_LIFE or a -DBUG_..."
+#error "choose a design: -DDESIGN_MEMCACHED, -DDESIGN_EVENTFD, -DDESIGN_DRAIN, -DDESIGN_COALESCED, -DDESIGN_MSGRING, -DDESIGN_LIFE or a -DBUG_..."
+#endif
+#ifndef OVERFLOW
+#define OVERFLOW 0
 #endif
 
 #ifndef NA
@@ -291,7 +337,18 @@ Queue q[NW];
 
 /* The notify channel. A pipe is a bounded channel of PIPECAP tokens; an
  * eventfd is a counter. PENDING(w): tokens written and not yet read. */
-#ifdef PIPE
+#if defined(MSGRING)
+/* msgring has no channel of its own: the Worker's queue is its completion
+ * queue and overflow list, q[w]'s oldest cq[w] completions in the CQ, the
+ * rest held back by the kernel. What is pending is what the queue holds. */
+byte cq[NW];
+#define PENDING(w) q[w].n
+/* ended[a]: the kernel ended Acceptor a's multishot accept (a completion
+ * without IORING_CQE_F_MORE) and it is not yet submitted again; ends[a]
+ * counts the ends, at most one per Acceptor (model/'s maxEnds). */
+bit ended[NA];
+byte ends[NA];
+#elif defined(PIPE)
 chan pipe[NW] = [PIPECAP] of { bit };
 #define PENDING(w) len(pipe[w])
 #else
@@ -367,7 +424,7 @@ inline dispatched(a, w, c) {
 	assert(P2_round_robin);
 	dseq[c] = wdisp[w];
 	wdisp[w]++;
-#ifndef FAULT_NOTIFY_FIRST
+#if !defined(FAULT_NOTIFY_FIRST) && !defined(MSGRING)
 	inflight[w]++;
 #endif
 }
@@ -580,7 +637,102 @@ inline drain_queue(w, c, got) {
 	od
 }
 
-#ifndef LIFE
+#if defined(MSGRING)
+/* ---------------------------------------------------------------- msgring */
+
+/*
+ * Dispatch, msgring: the Acceptor's MSG_RING of c to w, and its reap of the
+ * result from its own ring. The kernel appends the completion to w's CQ if
+ * the CQ has room and nothing is held back before it, else to the overflow
+ * list if that has room; else the MSG_RING fails with EOVERFLOW, nothing is
+ * posted, and the Acceptor submits it again (the loop), or, in
+ * BUG_MSGRING_IGNORE_FULL, takes it as done.
+ */
+inline post(a, w, c) {
+	do
+	:: atomic {
+		q[w].n < PIPECAP + OVERFLOW ->
+		dispatched(a, w, c);
+		if
+		:: cq[w] == q[w].n && cq[w] < PIPECAP -> cq[w]++
+		:: else -> printf("  (CQ full: held back in the overflow list)\n")
+		fi;
+		q[w].v[q[w].head + q[w].n] = c;
+		q[w].n++;
+		wpush[w]++
+	   };
+	   break
+#ifndef FAULT_IGNORE_FULL
+	:: atomic { q[w].n >= PIPECAP + OVERFLOW -> printf("MsgRing a=%d w=%d c=%d: EOVERFLOW, to submit again\n", a, w, c) }
+#else
+	:: atomic { q[w].n >= PIPECAP + OVERFLOW -> printf("MsgRing a=%d w=%d c=%d: EOVERFLOW ignored, fd forgotten\n", a, w, c) };
+	   break
+#endif
+	od
+}
+
+/*
+ * Acceptor a, msgring: Accept is a completion of its multishot accept,
+ * which the kernel may end while connections wait; the Acceptor then
+ * submits it again (Rearm), except in BUG_MULTISHOT_NOT_REARMED.
+ */
+proctype Acceptor(byte a) {
+	byte c, w;
+	do
+	:: nextc >= NC -> break
+	:: d_step {
+		!ended[a] && nextc < NC -> c = nextc; nextc++; w = c % NW;
+		printf("Accept a=%d c=%d\n", a, c)
+	   }
+	   post(a, w, c);
+	   atomic { c = 0; w = 0 }  /* atomic: post's break jumps here */
+	:: d_step { !ended[a] && ends[a] < 1 && nextc < NC -> ended[a] = 1; ends[a]++; printf("End a=%d: the kernel ends the multishot accept\n", a) }
+#ifndef FAULT_NOT_REARMED
+	:: d_step { ended[a] -> ended[a] = 0; printf("Rearm a=%d\n", a) }
+#endif
+	od
+}
+
+/*
+ * Worker w, msgring: io_uring_enter waits for a completion, the kernel
+ * moving what it held back into the CQ first (Wake); then the Worker reaps
+ * the CQ until it is empty, registering each connection, and enters again.
+ * What the kernel still holds back waits for that enter.
+ */
+proctype Worker(byte w) {
+	byte c;
+end_wait:
+	do
+	:: d_step {
+		q[w].n > 0 ->
+		if
+		:: q[w].n < PIPECAP -> cq[w] = q[w].n
+		:: else -> cq[w] = PIPECAP
+		fi;
+		waiting[w] = 0;
+		idle[w] = 0;
+		printf("Wake w=%d n=%d\n", w, cq[w])
+	   }
+	   do
+	   :: atomic {
+		cq[w] > 0 ->
+		c = q[w].v[q[w].head];
+		q[w].v[q[w].head] = 0;
+		q[w].head++;
+		q[w].n--;
+		cq[w]--;
+		wpop[w]++;
+		printf("Pop w=%d c=%d\n", w, c)
+	      };
+	      register(w, c)
+	   :: atomic { cq[w] == 0 -> idle[w] = 1; printf("Pop w=%d: CQ empty\n", w) };
+	      break
+	   od;
+	   atomic { waiting[w] = 1; c = 0; printf("Wait w=%d\n", w) }  /* back into io_uring_enter */
+	od
+}
+
+#elif !defined(LIFE)
 /* ---------------------------------------------------------------- processes */
 
 /*
@@ -679,7 +831,8 @@ end_wait:
 	od
 }
 
-#else
+#endif
+#if defined(LIFE)
 /* ================================================================ life */
 /*
  * A connection's life after Register (-DDESIGN_LIFE, or a lifecycle
@@ -1651,6 +1804,10 @@ init {
 /* every queued connection is matched by one token: pending, in the worker's
  * hand, or about to be written */
 #define LEMMA(w) (q[w].n == PENDING(w) + hand[w] + inflight[w])
+#elif defined(MSGRING)
+/* the CQ holds no more than it can, and the kernel no more than its
+ * overflow list: a post beyond both fails instead */
+#define LEMMA(w) (cq[w] <= q[w].n && cq[w] <= PIPECAP && q[w].n <= PIPECAP + OVERFLOW)
 #elif defined(COALESCED)
 /* the flag is set exactly when one token is pending, about to be written, or
  * read and not yet answered by a clear; and a worker whose last Pop found the
@@ -1697,7 +1854,9 @@ active proctype Quiescence() {
 end_quiescence:
 	timeout ->
 	d_step {
-		P4_no_lost_wakeup = ALLW(QUEUE_EMPTY);
+		/* msgring: a backlog left is an Acceptor's lost wake-up, its
+		 * multishot accept ended and not submitted again */
+		P4_no_lost_wakeup = ALLW(QUEUE_EMPTY) && nextc == NC;
 		assert(P4_no_lost_wakeup);
 		P1_exactly_once = (nextc == NC && nreg == NC);
 		assert(P1_exactly_once)
