@@ -64,7 +64,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	cache-bin-quiet-error-withheld cache-bin-getk-miss-keyless cache-detail-miss-is-hit cache-conns-closed-kept
 	cache-watch-closed-kept cache-watch-buffer-unbounded cache-noevict-evicts cache-nocas-compares
 	cache-reused-chunk-fetched cache-mg-win-twice cache-steal-ties-lowest
-	uring-tail-unpublished uring-head-not-returned
+	uring-tail-unpublished uring-head-not-returned uring-bufring-unpublished uring-buffer-id-unshifted
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's

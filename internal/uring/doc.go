@@ -4,6 +4,12 @@
 // call boundary a second reactor backend plugs into; no Go io_uring module
 // is used (none is served here) and there is no cgo.
 //
+// On a Ring: the requests a backend needs (ops_linux.go: multishot accept,
+// MSG_RING to another ring, multishot receive into provided buffers, send,
+// close, cancel by fd) and a group of provided buffers (BufRing), which
+// the kernel fills as receives complete, so that idle connections hold no
+// buffer.
+//
 // A Ring is used by one goroutine at a time, as a reactor Worker uses its
 // poll set: the process is the rings' only producer of submissions and only
 // consumer of completions, the kernel the other side of each.

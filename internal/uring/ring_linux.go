@@ -63,25 +63,13 @@ type CQE struct {
 	Flags    uint32
 }
 
-// Opcodes and flags used here.
+// The ring's own flags and offsets; the requests' are in ops_linux.go.
 const (
-	OpNop     = 0
-	OpAccept  = 13
-	OpClose   = 19
-	OpSend    = 26
-	OpRecv    = 27
-	OpMsgRing = 40
-
-	// CQEFMore: a multishot request stays armed after this completion.
-	CQEFMore = 1 << 1
-
 	featNoDrop     = 1 << 1 // IORING_FEAT_NODROP
 	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP
 	featExtArg     = 1 << 8 // IORING_FEAT_EXT_ARG
 	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
 	enterExtArg    = 1 << 3 // IORING_ENTER_EXT_ARG
-
-	acceptMultishot = 1 << 0 // IORING_ACCEPT_MULTISHOT, in the SQE's ioprio
 
 	offSQRing = 0
 	offCQRing = 0x8000000
@@ -292,31 +280,6 @@ func (r *Ring) Reap(dst []CQE) int {
 // Overflow is the completions the kernel dropped for a full CQ (only
 // without NODROP).
 func (r *Ring) Overflow() uint32 { return atomic.LoadUint32(r.cqOverflow) }
-
-// Nop fills e as a no-op completing with data.
-func (e *SQE) Nop(data uint64) {
-	e.Opcode, e.UserData = OpNop, data
-}
-
-// AcceptMultishot fills e to accept connections on the listening socket
-// fd, one completion per connection (Res the new fd, nonblocking and
-// close-on-exec, Flags with CQEFMore while the request stays armed), all
-// tagged data, from one submission. When a completion comes without
-// CQEFMore (EMFILE, ENFILE, a full CQ) the request has ended and must be
-// submitted again. Linux 5.19.
-func (e *SQE) AcceptMultishot(fd int, data uint64) {
-	e.Opcode, e.Fd, e.UserData = OpAccept, int32(fd), data
-	e.Ioprio = acceptMultishot
-	e.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
-}
-
-// MsgRing fills e to post a completion to the ring whose fd is target,
-// with that ring's CQE UserData set to data and Res to res; this ring gets
-// a completion of its own, tagged self. It is how one ring hands a value
-// (an accepted fd's number) straight into another's completion queue.
-func (e *SQE) MsgRing(target int, res uint32, data, self uint64) {
-	e.Opcode, e.Fd, e.Len, e.Off, e.UserData = OpMsgRing, int32(target), res, data, self
-}
 
 // Close unmaps the rings and closes the ring's fd.
 func (r *Ring) Close() error {

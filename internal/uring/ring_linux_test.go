@@ -64,6 +64,7 @@ func TestLayoutMatchesTheKernel(t *testing.T) {
 		{"io_cqring_offsets", unsafe.Sizeof(cqOffsets{}), 40},
 		{"io_uring_sqe", unsafe.Sizeof(SQE{}), 64},
 		{"io_uring_cqe", unsafe.Sizeof(CQE{}), 16},
+		{"io_uring_buf_reg", unsafe.Sizeof(bufRegister{}), 40},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d bytes, the kernel's is %d", c.name, c.got, c.want)
