@@ -13,15 +13,18 @@ import "fmt"
 func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition)) {
 	ac := s.Acceptors[a]
 	ev := func(k Kind, w int, c int64) Event { return Event{Kind: k, Acceptor: a, Worker: w, Conn: c} }
+	if m.d.Channel == Ring {
+		m.kernelPost(s, a, emit) // the kernel's, whatever the Acceptor does
+	}
 	switch ac.PC {
 	case AIdle:
-		if m.d.Channel == Ring && !m.multishot(s, a, emit) {
-			return
+		if m.d.Channel == Ring {
+			m.resubmit(s, a, emit)
+			if !m.multishot(s, a, emit) {
+				return
+			}
 		}
 		m.pick(s, a, in, emit)
-
-	case ARetry:
-		m.post(s, a, emit)
 
 	case APicked:
 		n := s.clone()
@@ -44,7 +47,7 @@ func (m *Machine) acceptorSteps(s *State, a int, in *Event, emit func(Transition
 		w := ac.Worker
 		switch {
 		case m.d.Channel == Ring:
-			m.post(s, a, emit)
+			m.submit(s, a, emit)
 		case m.d.notifyBeforePush:
 			m.notify(s, a, emit)
 		case m.d.unlockedQueue:
@@ -101,11 +104,11 @@ func (m *Machine) pick(s *State, a int, in *Event, emit func(Transition)) {
 	n := s.clone()
 	switch {
 	case m.d.racyRR:
-		n.Acceptors[a] = Acceptor{PC: APicked, Conn: c, Worker: w}
+		n.Acceptors[a] = s.Acceptors[a].at(APicked, c, w)
 		m.emit(emit, Step{Event: ev, Part: PartReadSeq, Note: fmt.Sprintf("read seq=%d", c)}, n, nil)
 	case m.lag:
 		n.Seq++
-		n.Acceptors[a] = Acceptor{PC: AReserved, Conn: c, Worker: w}
+		n.Acceptors[a] = s.Acceptors[a].at(AReserved, c, w)
 		m.emit(emit, Step{Event: ev, Part: PartPick, Note: fmt.Sprintf("seq %d->%d", c, n.Seq)}, n, nil)
 	default:
 		n.Seq++
@@ -164,7 +167,7 @@ func (m *Machine) reserve(s *State, a int, in *Event, emit func(Transition)) {
 		}
 		for i, b := range free {
 			x := n.clone()
-			x.Acceptors[b] = Acceptor{PC: AReserved, Conn: g, Worker: int(g % nw)}
+			x.Acceptors[b] = x.Acceptors[b].at(AReserved, g, int(g%nw))
 			rest := append(append([]int(nil), free[:i]...), free[i+1:]...)
 			place(x, g+1, rest)
 		}
@@ -177,7 +180,7 @@ func (m *Machine) reserve(s *State, a int, in *Event, emit func(Transition)) {
 // the number round-robin wants for the connection accepted now.
 func (m *Machine) accepted(n *State, a int, c int64) *Violation {
 	v := checkAccept(n, c)
-	n.Acceptors[a] = Acceptor{PC: AHold, Conn: c, Worker: int(c % int64(len(n.Workers))), Ends: n.Acceptors[a].Ends}
+	n.Acceptors[a] = n.Acceptors[a].at(AHold, c, int(c%int64(len(n.Workers))))
 	if n.Conns != nil {
 		n.Conns = append(n.Conns, ConnGhost{Worker: -1, HandedTo: -1})
 	}
@@ -271,4 +274,12 @@ func (m *Machine) flipFlag(s *State, a int, emit func(Transition)) {
 func (m *Machine) emit(emit func(Transition), st Step, n State, v *Violation) {
 	m.finish(&n)
 	emit(Transition{Step: st, Next: n, Violation: v})
+}
+
+// at returns a with its program counter, connection and Worker set and its
+// msgring fields (the multishot accept's state, the MSG_RINGs submitted and
+// to submit again) kept: they outlive the connection in hand.
+func (a Acceptor) at(pc APC, c int64, w int) Acceptor {
+	a.PC, a.Conn, a.Worker, a.Stale = pc, c, w, nil
+	return a
 }

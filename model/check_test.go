@@ -101,6 +101,8 @@ func TestDesignOf(t *testing.T) {
 		{"eventfd", "per-conn", "eventfd"},
 		{"pipe", "coalesced", "coalesced"},
 		{"eventfd", "coalesced", "coalesced"},
+		{"msgring", "per-conn", "msgring"},
+		{"msgring", "coalesced", "msgring"},
 		{"", "per-conn", ""},
 		{"pipe", "", ""},
 		{"smoke", "coalesced", ""},

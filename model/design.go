@@ -130,12 +130,16 @@ func LookupDesign(name string) (Design, bool) {
 // "coalesced"), the reactor's Config.Notify and Config.Wakeup: pipe with
 // per-conn wake-ups is "memcached", eventfd with per-conn is "eventfd", and
 // either channel with coalesced wake-ups is "coalesced", whose Worker drains
-// its whole queue per wake-up and so reads any number of tokens alike. This
+// its whole queue per wake-up and so reads any number of tokens alike.
+// The io_uring backend, whose MSG_RING is the notify channel and the queue
+// at once, is notify "msgring", with any wake-up: "msgring". This
 // is the one place the mapping is written; replay, the fuzz targets and the
 // spec's map all go through it.
 func DesignOf(notify, wakeup string) (Design, error) {
 	name := ""
 	switch {
+	case notify == "msgring":
+		name = "msgring"
 	case notify != "pipe" && notify != "eventfd":
 	case wakeup == "coalesced":
 		name = "coalesced"

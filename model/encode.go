@@ -37,6 +37,8 @@ func (s *State) appendKey(b []byte) []byte {
 		list(a.Stale)
 		flag(a.Disarmed)
 		u(int64(a.Ends))
+		list(a.Posting)
+		list(a.Retry)
 	}
 	u(s.Seq)
 	u(s.Next)
@@ -101,6 +103,8 @@ func decodeKey(b []byte, acceptors, workers int) (State, error) {
 		a.Stale = list()
 		a.Disarmed = u() == 1
 		a.Ends = int(u())
+		a.Posting = list()
+		a.Retry = list()
 	}
 	s.Seq = u()
 	s.Next = u()

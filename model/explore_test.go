@@ -100,10 +100,11 @@ var minCounterexample = map[string]int{
 	// Worker 0 reads both tokens at once and registers one conn (3); worker
 	// 1 registers c1 (3).
 	"bug-eventfd-pop-one": 9 + 3 + 3,
-	// c0, c1 and c2 each need Accept and Dispatch (6), c2's the MSG_RING
-	// that fails on worker 0's full CQ and is ignored; each worker enters,
-	// reaps, registers and finds its CQ empty (4 each).
-	"bug-msgring-ignore-full": 6 + 4 + 4,
+	// c0, c1 and c2 each need Accept, the MSG_RING's submission and its
+	// post, the Dispatch (9), c2's the post that fails on worker 0's full
+	// CQ and is ignored; each worker enters, reaps, registers and finds its
+	// CQ empty (4 each).
+	"bug-msgring-ignore-full": 9 + 4 + 4,
 	// The kernel ends the multishot accept before the first Accept.
 	"bug-multishot-not-rearmed": 1,
 }

@@ -15,6 +15,12 @@ func (m *Machine) Describe(s State) []string {
 		if a.Disarmed {
 			d += ", multishot accept ended"
 		}
+		if len(a.Posting) > 0 {
+			d += ", submitted " + connList(a.Posting)
+		}
+		if len(a.Retry) > 0 {
+			d += ", to submit again " + connList(a.Retry)
+		}
 		out = append(out, fmt.Sprintf("acceptor %d: %s", i, d))
 	}
 	out = append(out, fmt.Sprintf("seq=%d accepted=%d", s.Seq, s.Next))
@@ -42,8 +48,6 @@ func describeAcceptor(a Acceptor) string {
 		return fmt.Sprintf("pushed c%d, flipped worker %d's flag, to write its token", a.Conn, a.Worker)
 	case APush:
 		return fmt.Sprintf("holding c%d, notified worker %d, to push", a.Conn, a.Worker)
-	case ARetry:
-		return fmt.Sprintf("holding c%d, its MSG_RING to worker %d failed, to submit again", a.Conn, a.Worker)
 	}
 	return fmt.Sprintf("pc(%d)", a.PC)
 }

@@ -336,7 +336,15 @@ func TestReplayMatchesBruteForce(t *testing.T) {
 		seeds = 8
 	}
 	for _, d := range Designs() {
-		for seed := uint64(0); seed < seeds; seed++ {
+		n := seeds
+		if d.Channel == Ring {
+			// msgring's hidden submissions, posts and multishot ends make
+			// the brute force's closures ten times larger; five seeds still
+			// cover one to three Workers, one and two Acceptors, and a
+			// lagging Accept.
+			n = max(1, seeds/6)
+		}
+		for seed := uint64(0); seed < n; seed++ {
 			b := Bounds{Workers: 1 + int(seed%3), Conns: 6, Acceptors: 1 + int(seed%2), PipeCap: 1 + int(seed%2)}
 			m := &Machine{d: d, b: b}
 			if seed%3 == 2 {

@@ -29,13 +29,9 @@ const (
 	// its write are two actions, so other Acceptors may find the flag set
 	// (no token) before this Acceptor's Notify event.
 	AFlipped
-	// ARetry: msgring only; its MSG_RING failed with EOVERFLOW (the
-	// Worker's CQ and the kernel's overflow list were full), so it still
-	// holds the fd and submits the MSG_RING again.
-	ARetry
 )
 
-var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved", AFlipped: "flipped", ARetry: "retrying"}
+var apcNames = [...]string{AIdle: "idle", AHold: "holding", APicked: "picked", APushRead: "pushing", ANotify: "notifying", APush: "pushing", AReserved: "reserved", AFlipped: "flipped"}
 
 // WPC is a Worker's program counter.
 type WPC uint8
@@ -105,6 +101,13 @@ type Acceptor struct {
 	// Ends counts the times the kernel ended its multishot accept.
 	// Invariant: Ends <= maxEnds.
 	Ends int
+	// Posting is msgring's submission ring: the connections whose
+	// MSG_RING the Acceptor submitted (Dispatch) and the kernel has not yet
+	// posted, oldest first; the kernel posts them in that order, each into
+	// its Worker's CQ (c mod N). Retry holds those whose post failed with
+	// EOVERFLOW: the fd is still the Acceptor's, to submit again. Both are
+	// replaced, not appended to in place.
+	Posting, Retry []int64
 }
 
 // Worker is one worker thread with its queue and notify channel.

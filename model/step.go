@@ -165,7 +165,11 @@ func (m *Machine) finish(n *State) {
 	for i := range n.Workers {
 		w := &n.Workers[i]
 		draining := w.PC == WCheck || w.PC == WClear && m.lazyClear()
-		w.MayIdle = draining && (w.MayIdle || len(w.Queue) == 0)
+		empty := len(w.Queue) == 0
+		if m.d.Channel == Ring {
+			empty = w.CQ == 0 // msgring's Worker looks at its CQ alone
+		}
+		w.MayIdle = draining && (w.MayIdle || empty)
 	}
 }
 

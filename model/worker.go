@@ -12,7 +12,7 @@ func (m *Machine) workerSteps(s *State, w int, in *Event, emit func(Transition))
 	switch wk.PC {
 	case WIdle:
 		if m.d.Channel == Ring {
-			m.enter(s, w, emit)
+			m.enter(s, w, in, emit)
 			return
 		}
 		m.wake(s, w, in, emit)
@@ -78,7 +78,7 @@ func (m *Machine) workerSteps(s *State, w int, in *Event, emit func(Transition))
 
 	case WCheck:
 		if m.d.Channel == Ring {
-			m.reap(s, w, emit)
+			m.reap(s, w, in, emit)
 			return
 		}
 		if len(wk.Queue) > 0 {

@@ -32,18 +32,30 @@ type acceptor struct {
 	// successful accept: one ListenDisabled count and one log record per
 	// episode, however many 10 ms retries fail in between.
 	episode bool
+	// ra is the io_uring backend's ring, nil for epoll.
+	ra *ringAcceptor
 }
 
 // rearmMillis is how long a paused Acceptor waits before retrying accept,
 // as memcached's maxconns_handler does.
 const rearmMillis = 10
 
-func newAcceptor(sh *shared, id int, lns []*listener, bal *balancer, rejectLine string) (*acceptor, error) {
+func newAcceptor(sh *shared, id int, lns []*listener, bal *balancer, rejectLine string, ring bool) (*acceptor, error) {
 	a := &acceptor{
 		shared: sh, id: id, bal: bal, rejectLine: []byte(rejectLine),
 		epfd: -1, kickfd: -1, lns: lns, byFD: make(map[int]*listener),
 	}
 	var err error
+	if ring {
+		if a.ra, err = newRingAcceptor(len(lns)); err != nil {
+			return nil, err
+		}
+		if a.kickfd, err = a.k.Eventfd(); err != nil {
+			a.close()
+			return nil, err
+		}
+		return a, nil
+	}
 	if a.epfd, err = a.k.PollCreate(); err != nil {
 		return nil, err
 	}
@@ -67,6 +79,10 @@ func newAcceptor(sh *shared, id int, lns []*listener, bal *balancer, rejectLine 
 
 // run is the Acceptor's loop; it returns once the server is stopping.
 func (a *acceptor) run() {
+	if a.ra != nil {
+		a.runRing()
+		return
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	events := make([]kernel.Event, 64)
@@ -203,6 +219,7 @@ func (a *acceptor) setListening(on bool) error {
 }
 
 func (a *acceptor) close() {
+	a.ra.close()
 	if a.epfd >= 0 {
 		_ = a.k.Close(a.epfd)
 		a.epfd = -1

@@ -35,6 +35,10 @@ type Config struct {
 	// all of them share the round-robin counter. A unix socket and the
 	// Listeners belong to Acceptor 0.
 	Acceptors int
+	// IO is the backend: IOEpoll (default), IOUring or IOAuto. With
+	// io_uring, Notify and Wakeup do not apply: the hand-off is an
+	// IORING_OP_MSG_RING into the Worker's ring (model/'s msgring).
+	IO IO
 	// Notify is the notify channel; default NotifyPipe.
 	Notify Notify
 	// Wakeup is the wake-up policy; default WakeupPerConn.
@@ -115,6 +119,25 @@ type SocketOptions struct {
 	// 0 (default) leaves the kernel's autotuning alone.
 	RecvBuffer, SendBuffer int
 }
+
+// IO selects the system calls the loops are built on.
+type IO string
+
+const (
+	// IOEpoll is memcached's design: epoll sets, accept4, read and send,
+	// and a pipe or eventfd per Worker for the hand-off.
+	IOEpoll IO = "epoll"
+	// IOUring is io_uring: a multishot accept per listener, the hand-off
+	// by MSG_RING into the Worker's ring, multishot receives into a
+	// provided buffer ring and sends submitted together, one
+	// io_uring_enter per loop turn. New fails if this kernel or process
+	// cannot use io_uring (ENOSYS, a seccomp filter, the
+	// io_uring_disabled sysctl, a kernel before 6.0).
+	IOUring IO = "uring"
+	// IOAuto is IOUring where it can be used and IOEpoll elsewhere; New
+	// logs which, and Server.Config and Stats report it.
+	IOAuto IO = "auto"
+)
 
 // Notify selects how an Acceptor wakes a Worker.
 type Notify string
@@ -204,6 +227,13 @@ func (cfg Config) WithDefaults() (Config, error) {
 	}
 	if cfg.Socket.Linger > 0 {
 		return cfg, fmt.Errorf("reactor: Config.Socket.Linger is positive (%v): a lingering close would block a Worker", cfg.Socket.Linger)
+	}
+	switch cfg.IO {
+	case "":
+		cfg.IO = IOEpoll
+	case IOEpoll, IOUring, IOAuto:
+	default:
+		return cfg, fmt.Errorf("reactor: unknown Config.IO %q (want %q, %q or %q)", cfg.IO, IOEpoll, IOUring, IOAuto)
 	}
 	if err := choose(&cfg.Notify, "Notify", NotifyPipe, NotifyEventfd); err != nil {
 		return cfg, err

@@ -28,6 +28,10 @@ type owner struct {
 	// dirty lists the connections to settle after the current event (see
 	// markDirty); owned by the Worker's goroutine.
 	dirty []*Conn
+	// ring is set for the io_uring backend, immutable: Write never sends
+	// itself, the Worker submits the output as one send per connection
+	// when the callbacks of the loop's turn are done.
+	ring bool
 }
 
 // markDirty puts c on the Worker's dirty list so that its poll interest is
@@ -124,6 +128,19 @@ type Conn struct {
 	// IdleTimeout.
 	lastActive int64
 
+	// The io_uring backend's, owned by the Worker's goroutine.
+
+	// sending is the output a send in flight hands the kernel, which
+	// reads it until that send completes: it holds the array, and out is
+	// neither compacted nor overwritten under it. nil when none is in
+	// flight; at most one is.
+	sending []byte
+	// recv: a multishot receive is armed on fd; cancelling: its cancel is
+	// submitted. The fd is closed once neither receive nor send is in
+	// flight, which may be after OnClose: until then the number is not
+	// free, so no newer connection can get it (P6).
+	recv, cancelling bool
+
 	// gone mirrors closed for other goroutines (AsyncWrite, Wake).
 	gone atomic.Bool
 	// asyncBytes counts AsyncWrite bytes handed over and not yet run.
@@ -158,7 +175,7 @@ func (c *Conn) Write(p []byte) error {
 		return nil
 	}
 	c.o.tr.write(c.o.id, c.id, len(p))
-	if c.OutputLen() == 0 {
+	if c.OutputLen() == 0 && !c.o.ring {
 		n, err := c.writeSome(p)
 		if err != nil {
 			// Settled after the current event like any other change, so
@@ -173,7 +190,7 @@ func (c *Conn) Write(p []byte) error {
 			return nil
 		}
 	}
-	if c.outOff > 0 && c.outOff >= len(c.out)/2 {
+	if c.outOff > 0 && c.outOff >= len(c.out)/2 && c.sending == nil {
 		c.out = c.out[:copy(c.out, c.out[c.outOff:])]
 		c.outOff = 0
 	}

@@ -17,6 +17,39 @@ import (
 // step the model of the same design (model.DesignOf) can take, and the
 // model's final per-worker counts must equal the reactor's Stats.
 
+// handoff is one hand-off design the reactor runs: the Config that selects
+// it and the model design of the same name.
+type handoff struct {
+	notify reactor.Notify
+	wakeup reactor.Wakeup
+	design model.Design
+}
+
+// handoffs lists the hand-off designs of the backend under test
+// (reactortest.IO): every notify × wake-up of epoll's, or io_uring's one,
+// msgring, whatever the notify and wake-up.
+func handoffs(t *testing.T) []handoff {
+	t.Helper()
+	var out []handoff
+	for _, nt := range []reactor.Notify{reactor.NotifyPipe, reactor.NotifyEventfd} {
+		for _, wk := range []reactor.Wakeup{reactor.WakeupPerConn, reactor.WakeupCoalesced} {
+			name := string(nt)
+			if reactortest.IO() == reactor.IOUring {
+				name = "msgring"
+			}
+			d, err := model.DesignOf(name, string(wk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, handoff{nt, wk, d})
+			if name == "msgring" {
+				return out
+			}
+		}
+	}
+	return out
+}
+
 // awaitQuiet waits up to d until every one of conns connections was
 // registered and closed, so that the trace is complete.
 func awaitQuiet(s *reactor.Server, conns int, d time.Duration) (reactor.Stats, error) {
@@ -116,12 +149,9 @@ func TestTraceReplay(t *testing.T) {
 	if testing.Short() {
 		conns = 200
 	}
-	for _, nt := range []reactor.Notify{reactor.NotifyPipe, reactor.NotifyEventfd} {
-		for _, wk := range []reactor.Wakeup{reactor.WakeupPerConn, reactor.WakeupCoalesced} {
-			design, err := model.DesignOf(string(nt), string(wk))
-			if err != nil {
-				t.Fatal(err)
-			}
+	for _, ho := range handoffs(t) {
+		nt, wk, design := ho.notify, ho.wakeup, ho.design
+		{
 			// Sequential, so that go test -failfast (make mutants) stops at
 			// the first run that fails. N = 1..4 behind one Acceptor, then
 			// N = 3 behind 2 and 3 Acceptors sharing the counter (SO_REUSEPORT),
@@ -158,14 +188,12 @@ func TestTraceReplay(t *testing.T) {
 // check that accepts the real traces above proves nothing (spec/DESIGN.md §4).
 func TestTraceReplayRefusesCorruptTraces(t *testing.T) {
 	const n, conns = 3, 60
-	for _, c := range []struct {
-		notify reactor.Notify
-		wakeup reactor.Wakeup
-	}{{reactor.NotifyPipe, reactor.WakeupPerConn}, {reactor.NotifyEventfd, reactor.WakeupCoalesced}} {
-		design, err := model.DesignOf(string(c.notify), string(c.wakeup))
-		if err != nil {
-			t.Fatal(err)
-		}
+	hs := handoffs(t)
+	if len(hs) == 4 {
+		hs = []handoff{hs[0], hs[3]} // pipe per-conn, eventfd coalesced
+	}
+	for _, c := range hs {
+		design := c.design
 		t.Run(design.Name, func(t *testing.T) {
 			_, good, st := runAndReplay(t, reactor.Config{Workers: n, Notify: c.notify, Wakeup: c.wakeup}, design, conns, 8)
 			for _, m := range corruptions(good, n) {
@@ -211,8 +239,12 @@ func corruptions(good []model.Event, n int) []corruption {
 	ev[d].Worker = (ev[d].Worker + 1) % n
 	add("a dispatch to the wrong worker", ev)
 
-	// P4: a token never written (the first Notify dropped).
+	// P4: a token never written (the first Notify dropped); msgring's
+	// token is its post, the Dispatch.
 	i := find(0, func(e model.Event) bool { return e.Kind == model.Notify })
+	if i < 0 {
+		i = find(0, func(e model.Event) bool { return e.Kind == model.Dispatch })
+	}
 	add("a notify dropped", slices.Delete(slices.Clone(good), i, i+1))
 
 	// P1: a connection registered twice.

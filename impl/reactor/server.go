@@ -3,6 +3,7 @@ package reactor
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/internal/kernel"
+	"github.com/handoffd/handoff/internal/uring"
 )
 
 // Server is a running or runnable reactor: its listeners are bound by New,
@@ -124,11 +126,15 @@ func newServer(cfg Config, h Handler, k kernel.Kernel) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.IO, err = chooseIO(cfg.IO, cfg.Logger); err != nil {
+		return nil, err
+	}
+	ring := s.cfg.IO == IOUring
 	s.adm.k, s.adm.max = k, int64(cfg.MaxConns)
 	s.adm.paused, s.adm.kicks = make([]atomic.Bool, cfg.Acceptors), make([]int, cfg.Acceptors)
 	wo := workerOpts{
 		maxOutput: cfg.MaxOutput, maxInput: cfg.MaxInput, readBuffer: cfg.ReadBuffer, idle: cfg.IdleTimeout,
-		eventfd: cfg.Notify == NotifyEventfd, coalesced: cfg.Wakeup == WakeupCoalesced,
+		eventfd: cfg.Notify == NotifyEventfd, coalesced: cfg.Wakeup == WakeupCoalesced, ring: ring,
 	}
 	for i := range cfg.Workers {
 		w, err := newWorker(&s.shared, s, h, i, wo)
@@ -145,7 +151,7 @@ func newServer(cfg Config, h Handler, k kernel.Kernel) (*Server, error) {
 				mine = append(mine, ln)
 			}
 		}
-		a, err := newAcceptor(&s.shared, i, mine, &s.bal, cfg.RejectLine)
+		a, err := newAcceptor(&s.shared, i, mine, &s.bal, cfg.RejectLine, ring)
 		if err != nil {
 			return nil, err
 		}
@@ -154,6 +160,24 @@ func newServer(cfg Config, h Handler, k kernel.Kernel) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// chooseIO decides the backend Config.IO asks for: io_uring where
+// uring.Probe finds every feature it uses, else epoll for IOAuto (logged)
+// and an error for IOUring.
+func chooseIO(want IO, log *slog.Logger) (IO, error) {
+	if want == IOEpoll {
+		return IOEpoll, nil
+	}
+	err := uring.Probe()
+	switch {
+	case err == nil:
+		return IOUring, nil
+	case want == IOUring:
+		return "", fmt.Errorf("reactor: Config.IO %q: %w", IOUring, err)
+	}
+	log.Warn("reactor: io_uring unavailable, using epoll", "err", err)
+	return IOEpoll, nil
 }
 
 // Config returns the configuration in effect, every default applied.
@@ -368,6 +392,7 @@ func (s *Server) closeAll() {
 // Stats returns the counters now, without stopping any Worker.
 func (s *Server) Stats() Stats {
 	st := Stats{
+		IO:             string(s.cfg.IO),
 		Accepted:       s.srvStats.accepted.Load(),
 		Rejected:       s.srvStats.rejected.Load(),
 		ListenDisabled: s.srvStats.listenDisabled.Load(),

@@ -6,6 +6,7 @@ import "sync/atomic"
 // where memcached has one. Each counter is read atomically on its own, so a
 // snapshot taken under load need not be consistent across counters.
 type Stats struct {
+	IO             string // the backend in use: "epoll" or "uring" (Config.IO)
 	Accepted       uint64 // fds returned by accept4, including rejected ones
 	Rejected       uint64 // closed at MaxConns with RejectLine (memcached: rejected_connections)
 	ListenDisabled uint64 // EMFILE/ENFILE episodes (memcached: listen_disabled_num)

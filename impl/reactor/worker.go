@@ -28,6 +28,9 @@ type worker struct {
 	// after every goroutine that uses them has exited.
 	epfd int
 	note *notifier
+	// rw is the io_uring backend's ring and buffers, nil for epoll; then
+	// epfd and note are not made.
+	rw *ringWorker
 
 	q queue
 	// load counts connections dispatched to this Worker and not yet closed,
@@ -75,6 +78,8 @@ type workerOpts struct {
 	idle                            time.Duration
 	// eventfd and coalesced choose the notify channel and wake-up policy.
 	eventfd, coalesced bool
+	// ring selects the io_uring backend.
+	ring bool
 }
 
 // newWorker creates Worker id of the server srv (kept for Conn.Server).
@@ -88,6 +93,18 @@ func newWorker(sh *shared, srv any, h Handler, id int, o workerOpts) (*worker, e
 		rbuf:     make([]byte, o.readBuffer),
 	}
 	var err error
+	if o.ring {
+		if w.rw, err = newRingWorker(o.readBuffer); err != nil {
+			return nil, err
+		}
+		w.owner.ring = true
+		w.rbuf = nil
+		if w.taskfd, err = w.k.Eventfd(); err != nil {
+			w.close()
+			return nil, err
+		}
+		return w, nil
+	}
 	if w.epfd, err = w.k.PollCreate(); err != nil {
 		return nil, err
 	}
@@ -131,6 +148,10 @@ func (w *worker) dispatch(a int, it item) {
 // run is the Worker's loop; it returns after stop, once it has closed every
 // queued fd and every connection.
 func (w *worker) run() {
+	if w.rw != nil {
+		w.runRing()
+		return
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	events := make([]kernel.Event, 256)
@@ -399,6 +420,8 @@ func (w *worker) shutdown() {
 }
 
 func (w *worker) close() {
+	w.rw.close()
+	w.rw = nil
 	if w.epfd >= 0 {
 		_ = w.k.Close(w.epfd)
 		w.epfd = -1
@@ -526,6 +549,10 @@ func (w *worker) settleDirty() {
 // read while not closing and output is under MaxOutput; wait for writable
 // while output is pending; close once closing (or half-closed) and flushed.
 func (w *worker) settle(c *Conn) {
+	if w.rw != nil {
+		w.settleRing(c)
+		return
+	}
 	if c.closed {
 		return
 	}
@@ -577,6 +604,10 @@ func (w *worker) settle(c *Conn) {
 // close(2) returns, no new connection can get this fd number.
 func (w *worker) finalize(c *Conn, err error) {
 	if c.closed {
+		return
+	}
+	if w.rw != nil {
+		w.finalizeRing(c, err)
 		return
 	}
 	c.closed = true

@@ -262,3 +262,16 @@ func indexByte(b []byte, c byte) int {
 	}
 	return -1
 }
+
+// PeerOf is the connected socket fd's peer (getpeername), for a
+// connection accepted without its address (io_uring's multishot accept).
+func PeerOf(fd int) (Peer, error) {
+	var rsa unix.RawSockaddrAny
+	l := uint32(unsafe.Sizeof(rsa))
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
+	if e != 0 {
+		// ENOTCONN: the peer reset before we asked; EBADF: a bug.
+		return Peer{}, os.NewSyscallError("getpeername", e)
+	}
+	return parsePeer(&rsa, l), nil
+}

@@ -11,6 +11,7 @@ import (
 // Opcodes used here (enum io_uring_op).
 const (
 	OpNop         = 0
+	OpPollAdd     = 6
 	OpAccept      = 13
 	OpAsyncCancel = 14
 	OpClose       = 19
@@ -36,6 +37,7 @@ const (
 	recvMultishot   = 1 << 1 // IORING_RECV_MULTISHOT, in the SQE's ioprio
 	cancelFd        = 1 << 1 // IORING_ASYNC_CANCEL_FD
 	cancelAll       = 1 << 0 // IORING_ASYNC_CANCEL_ALL
+	pollAddMulti    = 1 << 0 // IORING_POLL_ADD_MULTI, in the SQE's len
 )
 
 // Nop fills e as a no-op completing with data.
@@ -77,6 +79,16 @@ func (e *SQE) RecvMultishot(fd int, group uint16, data uint64) {
 	e.Ioprio = recvMultishot
 }
 
+// Recv fills e to receive once on the socket fd into a buffer of group,
+// tagged data: RecvMultishot's completion, the request ended after it. A
+// loop that must stop reading at once (its output bound) arms one at a
+// time, since a multishot receive fills buffers until its cancel runs.
+func (e *SQE) Recv(fd int, group uint16, data uint64) {
+	e.Opcode, e.Fd, e.UserData = OpRecv, int32(fd), data
+	e.Flags = sqeBufferSelect
+	e.BufIndex = group
+}
+
 // Send fills e to send p on the socket fd, without SIGPIPE, tagged data.
 // The kernel reads p when it runs the request, after Submit returns: p
 // must be kept, unchanged, until the completion is reaped. Res is the
@@ -103,4 +115,21 @@ func (e *SQE) Close(fd int, data uint64) {
 func (e *SQE) CancelFd(fd int, data uint64) {
 	e.Opcode, e.Fd, e.UserData = OpAsyncCancel, int32(fd), data
 	e.OpFlags = cancelFd | cancelAll
+}
+
+// PollMultishot fills e to report, tagged data, each time fd becomes
+// readable (POLLIN), from one submission: how a ring's loop waits on an
+// eventfd that other goroutines write. A completion without CQEFMore ends
+// it. Linux 5.13.
+func (e *SQE) PollMultishot(fd int, data uint64) {
+	e.Opcode, e.Fd, e.UserData = OpPollAdd, int32(fd), data
+	e.OpFlags = unix.POLLIN
+	e.Len = pollAddMulti
+}
+
+// Cancel fills e to cancel the request submitted with user data target
+// (the first one found), tagged data; it completes with 0, or -ENOENT when
+// no such request is in flight, -EALREADY when it is running.
+func (e *SQE) Cancel(target, data uint64) {
+	e.Opcode, e.Addr, e.UserData = OpAsyncCancel, target, data
 }

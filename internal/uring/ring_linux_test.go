@@ -305,3 +305,21 @@ func TestWaitTimesOut(t *testing.T) {
 		t.Fatalf("Wait(20ms) returned after %v", d)
 	}
 }
+
+// Probe passes on a kernel of 6.0 or later where rings can be set up
+// (this machine's is 6.18); elsewhere it says why with ErrUnsupported.
+func TestProbe(t *testing.T) {
+	err := Probe()
+	if errors.Is(err, ErrUnsupported) {
+		var u unix.Utsname
+		_ = unix.Uname(&u)
+		major := u.Release[0] - '0'
+		if _, nerr := New(1); nerr == nil && u.Release[1] != '.' || nerr == nil && major >= 6 {
+			t.Fatalf("Probe on Linux %s, where a ring can be set up: %v", unix.ByteSliceToString(u.Release[:]), err)
+		}
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

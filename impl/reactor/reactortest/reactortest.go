@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -68,6 +69,9 @@ func New(t testing.TB, cfg reactor.Config, h reactor.Handler) *reactor.Server {
 	if cfg.Logger == nil {
 		cfg.Logger = Quiet
 	}
+	if cfg.IO == "" {
+		cfg.IO = IO()
+	}
 	s, err := reactor.New(cfg, h)
 	if errors.Is(err, errors.ErrUnsupported) {
 		t.Skipf("reactor.New: %v", err)
@@ -77,6 +81,12 @@ func New(t testing.TB, cfg reactor.Config, h reactor.Handler) *reactor.Server {
 	}
 	return s
 }
+
+// IO is the backend a test's server runs on when its Config leaves IO
+// unset: $HANDOFF_IO (epoll, uring or auto), else the reactor's default,
+// so that one test suite runs against each backend in turn (make test runs
+// the reactor's twice).
+func IO() reactor.IO { return reactor.IO(os.Getenv("HANDOFF_IO")) }
 
 // WaitFor polls cond until it holds, failing the test with what it waited
 // for and every goroutine's stack after WaitTimeout. It is for state the

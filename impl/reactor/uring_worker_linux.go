@@ -1,0 +1,463 @@
+package reactor
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/handoffd/handoff/internal/kernel"
+	"github.com/handoffd/handoff/internal/uring"
+	"github.com/handoffd/handoff/model"
+)
+
+// ringWorker is a Worker's io_uring backend: its ring, which the
+// Acceptors' MSG_RING posts connections into (model/'s msgring: the CQ is
+// the Worker's queue and its notify channel at once), and its provided
+// receive buffers. Owned by the Worker's goroutine.
+type ringWorker struct {
+	ring *uring.Ring
+	bufs *uring.BufRing
+	cqes []uring.CQE
+	// stopping is set once shutdown has begun: a receive that completes
+	// then hands its buffer back and is offered to no handler.
+	stopping bool
+}
+
+// The Worker ring's sizes: submissions per turn before a Submit of its own
+// (ringEntries; the CQ is twice that, and the kernel holds back what does
+// not fit), and its receive buffers, bufCount of at most bufMax bytes
+// (1 MiB a Worker): a busy connection takes a buffer per completion and
+// gives it back in the same turn.
+const (
+	ringEntries = 1024
+	bufCount    = 128
+	bufMax      = 8 << 10
+)
+
+// A ring's user data: the kind in the top byte; for a connection's
+// requests its generation and fd below it, so that a completion for a
+// closed connection never reaches a newer one on the same fd (P6); for a
+// hand-off the posting Acceptor's index in the next byte and the
+// connection's number below it.
+const (
+	tagHandoff uint64 = iota + 1
+	tagRecv
+	tagSend
+	tagCancel
+	tagTasks
+	tagAccept
+	tagKick
+	tagPost
+
+	tagShift      = 56
+	acceptorShift = 48
+	fdMask        = 1<<24 - 1
+	seqMask       = 1<<acceptorShift - 1
+	indexMask     = 1<<tagShift - 1
+)
+
+func connTag(kind uint64, c *Conn) uint64 {
+	return kind<<tagShift | uint64(c.gen)<<24 | uint64(c.fd)&fdMask
+}
+
+// newRingWorker sets up w's ring and buffers.
+func newRingWorker(readBuffer int) (*ringWorker, error) {
+	r, err := uring.New(ringEntries)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.RegisterBufRing(0, bufCount, min(readBuffer, bufMax))
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &ringWorker{ring: r, bufs: b, cqes: make([]uring.CQE, 256)}, nil
+}
+
+func (rw *ringWorker) close() {
+	if rw == nil || rw.ring == nil {
+		return
+	}
+	_ = rw.bufs.Close()
+	_ = rw.ring.Close()
+	rw.ring = nil
+}
+
+// sqe returns a submission entry, submitting what the ring holds first if
+// it is full.
+func (w *worker) sqe() *uring.SQE {
+	for {
+		e, err := w.rw.ring.SQE()
+		if err == nil {
+			return e
+		}
+		if _, err := w.rw.ring.Submit(0); err != nil && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.EBUSY) {
+			w.log.Error("reactor: io_uring submit", "worker", w.id, "err", err)
+		}
+	}
+}
+
+// runRing is the io_uring Worker's loop: one io_uring_enter per turn that
+// submits what the last turn queued and waits for a completion (or the
+// idle timer), then acts on every completion, closes idle connections and
+// settles what all that touched.
+func (w *worker) runRing() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w.sqe().PollMultishot(w.taskfd, tagTasks<<tagShift)
+	for {
+		var err error
+		if w.idle > 0 {
+			_, err = w.rw.ring.Wait(1, w.idleTick())
+		} else {
+			_, err = w.rw.ring.Submit(1)
+		}
+		switch {
+		case err == nil, errors.Is(err, syscall.EINTR), errors.Is(err, syscall.ETIME):
+		case errors.Is(err, syscall.EBUSY):
+			// The CQ is full and the kernel holds completions back:
+			// reaping makes room, and the next enter moves them in.
+		default:
+			w.log.Error("reactor: worker loop", "worker", w.id, "err", err)
+			for !w.stopFlag.Load() {
+				time.Sleep(10 * time.Millisecond)
+			}
+			w.shutdownRing()
+			return
+		}
+		if w.idle > 0 {
+			w.now = w.k.Now()
+		}
+		w.reapAll()
+		if w.idle > 0 && w.now >= w.nextIdle {
+			w.closeIdle(int64(w.idle))
+			w.nextIdle = w.now + int64(w.idleTick())
+		}
+		w.settleDirty()
+		w.rw.bufs.Publish()
+		if w.stopFlag.Load() {
+			w.shutdownRing()
+			return
+		}
+	}
+}
+
+// reapAll acts on every completion the CQ holds, a batch at a time. The
+// connections posted into a batch are traced first: each post (Dispatch),
+// in the CQ's order, then the Wake that counts them. A post is traced here,
+// after the kernel made it, because no one but this Worker can see it
+// before it reaps: placed here, every other thread's events are still in
+// an order they could have had (model/'s msgring: the Acceptor's
+// submission is hidden, the kernel's post is the Dispatch).
+func (w *worker) reapAll() {
+	for {
+		n := w.rw.ring.Reap(w.rw.cqes)
+		if n == 0 {
+			return
+		}
+		batch := w.rw.cqes[:n]
+		woke := 0
+		for i := range batch {
+			if d := batch[i].UserData; d>>tagShift == tagHandoff {
+				w.tr.dispatch(int(d>>acceptorShift&0xff), w.id, d&seqMask)
+				woke++
+			}
+		}
+		if woke > 0 {
+			w.tr.wake(w.id, woke)
+		}
+		for i := range batch {
+			w.onCQE(&batch[i])
+		}
+	}
+}
+
+// onCQE acts on one completion.
+func (w *worker) onCQE(cq *uring.CQE) {
+	switch cq.UserData >> tagShift {
+	case tagHandoff:
+		seq := cq.UserData & seqMask
+		w.tr.pop(w.id, seq)
+		w.stats.queueLen.Add(-1)
+		if w.rw.stopping || w.stopFlag.Load() {
+			// Told to stop: what is still posted is closed unregistered,
+			// as the epoll Worker closes what is still queued.
+			w.dropQueued(int(cq.Res), seq)
+			return
+		}
+		w.registerRing(item{fd: int(cq.Res), seq: seq})
+	case tagTasks:
+		if cq.Flags&uring.CQEFMore == 0 {
+			w.sqe().PollMultishot(w.taskfd, tagTasks<<tagShift)
+		}
+		if !w.rw.stopping {
+			w.onTasks()
+		}
+	case tagRecv, tagSend:
+		fd := int(cq.UserData & fdMask)
+		gen := uint32(cq.UserData >> 24)
+		c := w.conn(fd)
+		if c == nil || c.gen != gen {
+			// Never: a connection's fd is closed only once its requests
+			// have completed. A buffer is handed back all the same.
+			if id, ok := uring.BufferID(*cq); ok {
+				w.rw.bufs.Provide(id)
+			}
+			w.log.Error("reactor: io_uring completion for no connection", "worker", w.id, "fd", fd)
+			return
+		}
+		if cq.UserData>>tagShift == tagRecv {
+			w.onRecv(c, cq)
+		} else {
+			w.onSent(c, cq)
+		}
+		if c.closed {
+			w.closeWhenIdle(c)
+			return
+		}
+		w.settle(c)
+	}
+}
+
+// registerRing takes a connection posted into the ring: a Conn with a new
+// generation, OnOpen, then its first receive armed by settle.
+func (w *worker) registerRing(it item) {
+	// ENOTCONN: the peer reset before we asked; the connection's first
+	// receive fails and closes it, with an empty address meanwhile.
+	it.peer, _ = kernel.PeerOf(it.fd)
+	w.gen++
+	c := &Conn{o: &w.owner, fd: it.fd, id: it.seq, gen: w.gen, peer: it.peer, lastActive: w.now}
+	w.tr.register(w.id, it.seq, it.fd, w.gen)
+	if it.fd >= len(w.conns) {
+		w.conns = append(w.conns, make([]*Conn, it.fd+1-len(w.conns))...)
+	}
+	w.conns[it.fd] = c
+	w.stats.currConns.Add(1)
+	w.stats.totalConns.Add(1)
+	w.callOpen(c)
+	w.settle(c)
+}
+
+// dropQueued closes a connection posted into the ring but never
+// registered: at shutdown, as the epoll Worker closes what is queued.
+func (w *worker) dropQueued(fd int, seq uint64) {
+	w.tr.drop(-1, w.id, int64(seq), fd, model.CauseShutdown)
+	_ = w.k.Close(fd)
+	w.load.Add(-1)
+	w.adm.release()
+}
+
+// onRecv acts on a receive's completion: bytes offered to OnData (or held
+// while output is at MaxOutput), the peer's EOF, or the receive's end.
+func (w *worker) onRecv(c *Conn, cq *uring.CQE) {
+	if cq.Flags&uring.CQEFMore == 0 {
+		c.recv, c.cancelling = false, false
+	}
+	switch {
+	case cq.Res > 0:
+		id, _ := uring.BufferID(*cq)
+		data := w.rw.bufs.Buf(id, int(cq.Res))
+		w.stats.bytesIn.Add(uint64(cq.Res))
+		w.tr.read(w.id, c.id, int(cq.Res))
+		c.lastActive = w.now
+		switch {
+		case c.closed || c.err != nil || w.rw.stopping:
+		case c.closing || c.OutputLen() >= w.maxOutput:
+			// Received after the pause was decided and before its cancel
+			// ran: held, as a read that came in before the pause would be.
+			c.in = append(c.in, data...)
+			if len(c.in) > w.maxInput {
+				c.in, c.err = nil, ErrInputTooLarge
+			}
+		default:
+			w.deliver(c, data)
+		}
+		w.rw.bufs.Provide(id)
+	case cq.Res == 0:
+		c.rdClosed = true
+		w.tr.read(w.id, c.id, 0)
+	case cq.Res == -int32(syscall.ENOBUFS), cq.Res == -int32(syscall.ECANCELED):
+		// ENOBUFS: every buffer is in use; settle arms the receive again
+		// after this turn hands them back, and nothing was consumed.
+		// ECANCELED: paused or closing.
+	default:
+		if c.err == nil {
+			c.err = os.NewSyscallError("recv", syscall.Errno(-cq.Res))
+		}
+	}
+}
+
+// onSent acts on a send's completion: the bytes taken leave the output,
+// the rest is sent by the next; output under MaxOutput again offers the
+// input held back.
+func (w *worker) onSent(c *Conn, cq *uring.CQE) {
+	c.sending = nil
+	switch {
+	case cq.Res > 0:
+		w.tr.send(w.id, c.id, int(cq.Res))
+		w.stats.bytesOut.Add(uint64(cq.Res))
+		c.outOff += int(cq.Res)
+		if c.outOff >= len(c.out) {
+			c.out, c.outOff = nil, 0
+		}
+	case cq.Res == 0, cq.Res == -int32(syscall.ECANCELED):
+	default:
+		if c.err == nil {
+			c.err = os.NewSyscallError("sendmsg", syscall.Errno(-cq.Res))
+		}
+		return
+	}
+	if len(c.in) > 0 && c.OutputLen() < w.maxOutput && !c.closing && !c.closed && c.err == nil && !w.rw.stopping {
+		w.deliver(c, nil)
+	}
+}
+
+// settleRing brings c's requests in line with its state, or closes it:
+// a receive armed while it reads (not closing, output under MaxOutput),
+// cancelled while it does not; one send of the pending output in flight;
+// closed once closing (or half-closed) and flushed.
+func (w *worker) settleRing(c *Conn) {
+	if c.closed {
+		return
+	}
+	if c.err != nil {
+		w.finalize(c, c.err)
+		return
+	}
+	out := c.OutputLen()
+	for c.rdClosed && !c.closing && out == 0 && len(c.in) > 0 {
+		held := len(c.in)
+		w.deliver(c, nil)
+		if c.closed {
+			return
+		}
+		if c.err != nil {
+			w.finalize(c, c.err)
+			return
+		}
+		out = c.OutputLen()
+		if len(c.in) >= held {
+			break
+		}
+	}
+	if (c.closing || c.rdClosed) && out == 0 && c.sending == nil {
+		w.finalize(c, nil)
+		return
+	}
+	read := !c.closing && !c.rdClosed && out < w.maxOutput && !w.rw.stopping
+	switch {
+	case read && !c.recv:
+		// One receive at a time, armed again by the next turn's enter: a
+		// multishot one would go on filling buffers until a cancel ran,
+		// past the output bound (P9).
+		w.sqe().Recv(c.fd, 0, connTag(tagRecv, c))
+		c.recv = true
+	case !read && c.recv && !c.cancelling:
+		w.sqe().Cancel(connTag(tagRecv, c), tagCancel<<tagShift)
+		c.cancelling = true
+	}
+	if out > 0 && c.sending == nil {
+		c.sending = c.out[c.outOff:]
+		w.sqe().Send(c.fd, c.sending, connTag(tagSend, c))
+	}
+}
+
+// finalizeRing runs OnClose; the fd is closed once the connection's
+// requests have completed (closeWhenIdle), cancelled now if any is in
+// flight. Until then its number is not free, and the connection stays in
+// conns, closed, so that their completions find it (P6).
+func (w *worker) finalizeRing(c *Conn, err error) {
+	c.closed = true
+	c.gone.Store(true)
+	w.callClose(c, err)
+	w.tr.close(w.id, c.id, c.fd, c.gen, causeOf(c, err))
+	w.stats.currConns.Add(-1)
+	c.in = nil
+	if (c.recv || c.sending != nil) && !c.cancelling {
+		w.sqe().CancelFd(c.fd, tagCancel<<tagShift)
+		c.cancelling = true
+	}
+	w.closeWhenIdle(c)
+}
+
+// closeWhenIdle closes a finalized connection's fd once no request of its
+// is in flight.
+func (w *worker) closeWhenIdle(c *Conn) {
+	if c.recv || c.sending != nil || w.conns[c.fd] != c {
+		return
+	}
+	w.conns[c.fd] = nil
+	_ = w.k.Close(c.fd)
+	c.out, c.outOff = nil, 0
+	w.load.Add(-1)
+	w.adm.release()
+}
+
+// shutdownRing is shutdown for the io_uring Worker: what the ring holds
+// posted is closed unregistered, the pending tasks run, every request is
+// cancelled and waited for, then each connection gets one attempt to flush
+// its output and is closed with ErrServerClosed (P5, P7).
+func (w *worker) shutdownRing() {
+	w.tasks.mu.Lock()
+	w.tasks.closed = true
+	list := w.tasks.list
+	w.tasks.list = nil
+	w.tr.tasks(w.id, len(list))
+	w.tasks.mu.Unlock()
+	w.rw.stopping = true
+	w.reapAll()
+	w.runTasks(list)
+	w.settleDirty()
+	for _, c := range w.conns {
+		if c != nil && (c.recv || c.sending != nil) && !c.cancelling {
+			w.sqe().CancelFd(c.fd, tagCancel<<tagShift)
+			c.cancelling = true
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.inFlight() && time.Now().Before(deadline) {
+		if _, err := w.rw.ring.Wait(1, 100*time.Millisecond); err != nil && !errors.Is(err, syscall.ETIME) && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.EBUSY) {
+			w.log.Error("reactor: worker shutdown", "worker", w.id, "err", err)
+			break
+		}
+		w.reapAll()
+	}
+	if w.inFlight() {
+		w.log.Error("reactor: worker shutdown: requests still in flight after 5s", "worker", w.id)
+	}
+	discard := w.discard.Load()
+	for _, c := range w.conns {
+		if c == nil {
+			continue
+		}
+		if c.closed {
+			c.recv, c.sending = false, nil
+			w.closeWhenIdle(c)
+			continue
+		}
+		if c.err == nil && !discard {
+			_ = c.flush()
+		}
+		err := ErrServerClosed
+		if c.err != nil {
+			err = c.err
+		}
+		c.recv, c.sending = false, nil
+		w.finalizeRing(c, err)
+	}
+}
+
+// inFlight reports whether any connection has a request in flight.
+func (w *worker) inFlight() bool {
+	for _, c := range w.conns {
+		if c != nil && (c.recv || c.sending != nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// ringFd is the fd an Acceptor's MSG_RING posts w's connections to.
+func (w *worker) ringFd() int { return w.rw.ring.Fd() }
