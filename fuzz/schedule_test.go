@@ -46,7 +46,7 @@ func runSchedule(d model.Design, b model.Bounds, sched []byte) (*model.Violation
 	for i := 0; i < maxScheduleSteps; i++ {
 		steps := m.Steps(s)
 		if len(steps) == 0 {
-			return quiescent(s), taken, nil
+			return quiescent(s, b), taken, nil
 		}
 		k := 0
 		if i < len(sched) {
@@ -63,13 +63,18 @@ func runSchedule(d model.Design, b model.Bounds, sched []byte) (*model.Violation
 }
 
 // quiescent checks P4 no lost wake-up and P1's "never none" in a state
-// where no step is enabled: no Acceptor holds an fd, no queue holds one,
-// and every accepted connection was registered.
-func quiescent(s model.State) *model.Violation {
+// where no step is enabled: no Acceptor holds an fd, every connection the
+// clients opened was accepted (msgring: a multishot accept left ended
+// strands the backlog), no queue holds one, and every accepted connection
+// was registered.
+func quiescent(s model.State, b model.Bounds) *model.Violation {
 	for a, ac := range s.Acceptors {
 		if ac.PC != model.AIdle {
 			return &model.Violation{Property: model.P4, Detail: fmt.Sprintf("acceptor %d is stuck holding c%d", a, ac.Conn)}
 		}
+	}
+	if s.Next < int64(b.Conns) {
+		return &model.Violation{Property: model.P4, Detail: fmt.Sprintf("%d of %d connections accepted: the rest wait in the backlog", s.Next, b.Conns)}
 	}
 	registered := 0
 	for w, wk := range s.Workers {

@@ -33,6 +33,8 @@ type KVSetup struct {
 	Seed uint64
 	// Wrap, if not nil, wraps the cache's handler: a seeded bug.
 	Wrap func(*memcache.Cache, reactor.Handler) reactor.Handler
+	// IO is the backend (Config.IO); "" is the default.
+	IO reactor.IO
 }
 
 // kvOpTimeout bounds one command, from its write to the end of its reply.
@@ -61,6 +63,7 @@ func RecordKV(ctx context.Context, st KVSetup) ([]porcupine.Operation, error) {
 	cfg, err := proto.Config(reactor.Config{
 		Listen:   []string{"tcp://127.0.0.1:0"},
 		Workers:  st.Workers,
+		IO:       st.IO,
 		MaxConns: max(1024, 2*st.Clients),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

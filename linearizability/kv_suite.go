@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/handoffd/handoff/impl/reactor"
 )
 
 // KVPlan sizes the kv check.
@@ -19,6 +21,8 @@ type KVPlan struct {
 	Timeout time.Duration
 	// Dir receives the visualizations of failed checks; "" is os.TempDir().
 	Dir string
+	// IO is the cache's backend (Config.IO); "" is the default.
+	IO reactor.IO
 }
 
 // kvBugName is the check of the server with a seeded bug.
@@ -37,7 +41,7 @@ func FullKVPlan() KVPlan {
 // verdict. It returns an error only when a run could not be recorded, did
 // not exercise every reply, or a twin could not be seeded.
 func KVSuite(ctx context.Context, p KVPlan, report func(Verdict)) ([]Verdict, error) {
-	h, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: p.Ops, Keys: p.Keys, Seed: 1})
+	h, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: p.Ops, Keys: p.Keys, Seed: 1, IO: p.IO})
 	if err != nil {
 		return nil, fmt.Errorf("record %d commands from %d clients: %w", p.Ops, p.Clients, err)
 	}
@@ -63,7 +67,7 @@ func KVSuite(ctx context.Context, p KVPlan, report func(Verdict)) ([]Verdict, er
 	}
 	// The live bug needs no more than a quarter of the run to show.
 	bugOps := min(p.Ops, max(p.Ops/4, 1024))
-	bh, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: bugOps, Keys: p.Keys, Seed: 2, Wrap: CasIgnoresUnique})
+	bh, err := RecordKV(ctx, KVSetup{Workers: p.Workers, Clients: p.Clients, Ops: bugOps, Keys: p.Keys, Seed: 2, Wrap: CasIgnoresUnique, IO: p.IO})
 	if err != nil {
 		return nil, fmt.Errorf("record %d commands from %d clients of a server whose cas ignores the unique: %w", bugOps, p.Clients, err)
 	}

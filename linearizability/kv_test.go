@@ -3,6 +3,7 @@ package linearizability
 import (
 	"bufio"
 	"context"
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"os"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 // the race detector or -short.
 func testKVPlan() KVPlan {
 	p := FullKVPlan()
+	p.IO = reactortest.IO()
 	p.Timeout = 10 * time.Second
 	p.Clients = 32
 	if race.Enabled || testing.Short() {
@@ -65,7 +67,7 @@ func TestKVRefutesCasIgnoringUnique(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st := KVSetup{Workers: 4, Clients: 32, Ops: 1024, Keys: 8, Seed: 2,
-		Wrap: CasIgnoresUnique}
+		Wrap: CasIgnoresUnique, IO: reactortest.IO()}
 	h, err := RecordKV(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +95,7 @@ func TestKVRefutesCasIgnoringUnique(t *testing.T) {
 func TestKVEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	h, err := RecordKV(ctx, KVSetup{Workers: 2, Clients: 32, Ops: 512, Keys: 4, Seed: 3})
+	h, err := RecordKV(ctx, KVSetup{Workers: 2, Clients: 32, Ops: 512, Keys: 4, Seed: 3, IO: reactortest.IO()})
 	if err != nil {
 		t.Fatal(err)
 	}

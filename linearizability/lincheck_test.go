@@ -9,6 +9,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/internal/race"
 )
 
@@ -18,6 +19,7 @@ import (
 func testPlan() Plan {
 	p := FullPlan()
 	p.Timeout = 10 * time.Second
+	p.IO = reactortest.IO()
 	// p.Dir stays the temp dir, not t.TempDir: a failed check's
 	// visualization must outlive the test that reports its path.
 	if race.Enabled || testing.Short() {

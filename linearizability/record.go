@@ -24,8 +24,11 @@ type Setup struct {
 	// Workers and Acceptors size the server (Config.Workers, Config.Acceptors).
 	Workers, Acceptors int
 	// Notify and Wakeup select the hand-off design; zero means the defaults.
+	// With IO uring they do not apply: the hand-off is msgring.
 	Notify reactor.Notify
 	Wakeup reactor.Wakeup
+	// IO is the backend (Config.IO); "" is the default.
+	IO reactor.IO
 	// Clients is the number of concurrent client goroutines; Ops the number
 	// of connects they make in all, each on a fresh connection.
 	Clients, Ops int
@@ -65,6 +68,7 @@ func Record(ctx context.Context, st Setup) (*Run, error) {
 		Listen:    []string{"tcp://127.0.0.1:0"},
 		Workers:   st.Workers,
 		Acceptors: st.Acceptors,
+		IO:        st.IO,
 		Notify:    st.Notify,
 		Wakeup:    st.Wakeup,
 		MaxConns:  max(1024, 2*st.Clients),
@@ -166,7 +170,14 @@ func awaitClosed(ctx context.Context, s *reactor.Server, ops int) error {
 // the connection popped. In the visualization the Worker is client 0 and
 // Acceptor a client 1+a. Both intervals contain the push or pop, and wider
 // ones than the single event let porcupine choose the order itself.
-func QueueHistory(trace []model.Event) []porcupine.Operation {
+//
+// With ring set (the io_uring backend, model/'s msgring) an enqueue is the
+// Dispatch event alone: the kernel's post of the Acceptor's MSG_RING,
+// which only the Worker sees, and traces in its CQ's order when it reaps.
+// Its true interval, from the submission, is not traced; Accept(c) to it
+// would span every post the Worker has not yet reaped, and porcupine's
+// search with them.
+func QueueHistory(trace []model.Event, ring bool) []porcupine.Operation {
 	acceptedAt := map[int64]int64{}
 	lastAt := map[int]int64{}
 	popped := map[int]struct {
@@ -181,7 +192,7 @@ func QueueHistory(trace []model.Event) []porcupine.Operation {
 			acceptedAt[e.Conn] = t
 		case model.Dispatch:
 			call, ok := acceptedAt[e.Conn]
-			if !ok {
+			if !ok || ring {
 				call = t
 			}
 			ops = append(ops, porcupine.Operation{ClientId: 1 + e.Acceptor, Call: call, Return: t,

@@ -24,6 +24,8 @@ type Plan struct {
 	Timeout time.Duration
 	// Dir receives the visualizations of failed checks; "" is os.TempDir().
 	Dir string
+	// IO is every server's backend (Config.IO); "" is the default.
+	IO reactor.IO
 }
 
 // FullPlan is what lincheck runs: 10,240 connects from 64 clients to four
@@ -82,7 +84,7 @@ type recording struct {
 // checks are verdicts that did not pass.
 func Suite(ctx context.Context, p Plan, report func(Verdict)) ([]Verdict, error) {
 	runs := []recording{{
-		setup:  Setup{Workers: p.Workers, Acceptors: 1, Clients: p.Clients, Ops: p.Ops},
+		setup:  Setup{Workers: p.Workers, Acceptors: 1, Clients: p.Clients, Ops: p.Ops, IO: p.IO},
 		twinRR: true, twinQueue: true,
 	}}
 	designs := []struct {
@@ -92,7 +94,7 @@ func Suite(ctx context.Context, p Plan, report func(Verdict)) ([]Verdict, error)
 	for i, k := range p.Acceptors {
 		d := designs[i%len(designs)]
 		runs = append(runs, recording{
-			setup: Setup{Workers: p.Workers, Acceptors: k, Notify: d.n, Wakeup: d.w, Clients: p.Clients, Ops: p.AcceptorOps},
+			setup: Setup{Workers: p.Workers, Acceptors: k, Notify: d.n, Wakeup: d.w, Clients: p.Clients, Ops: p.AcceptorOps, IO: p.IO},
 			racy:  i == 0,
 		})
 	}
@@ -147,7 +149,7 @@ func recordChecks(ctx context.Context, rc recording) (checks []check, twinOf map
 	if st.Acceptors == 1 {
 		threads = fmt.Sprintf("%d workers, 1 acceptor", st.Workers)
 	}
-	queueOps := QueueHistory(run.Trace)
+	queueOps := QueueHistory(run.Trace, run.Stats.IO == string(reactor.IOUring))
 	checks = []check{
 		{rrName, rr, run.Connects, clients, porcupine.Ok},
 		{qName, q, queueOps, threads, porcupine.Ok},

@@ -3,9 +3,11 @@ package reliability
 import (
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/internal/race"
 )
 
@@ -77,6 +79,10 @@ func startBinary(t testing.TB, bin string, o Options) *Daemon {
 		// default; a tenth is plenty for a process that has joined all its
 		// goroutines, and the tests start a dozen daemons.
 		o.Env = append(o.Env, "GORACE=atexit_sleep_ms=100")
+	}
+	// $HANDOFF_IO runs every daemon on that backend (make test runs both).
+	if v := reactortest.IO(); v != "" {
+		o.Args = append(slices.Clone(o.Args), "--io", string(v))
 	}
 	d, err := Start(bin, o)
 	if err != nil {

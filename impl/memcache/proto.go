@@ -26,6 +26,8 @@ type ConnStats struct {
 	TotalConns, Rejected      uint64
 	ListenDisabled, IdleKicks uint64
 	BytesRead, BytesWritten   uint64
+	// IO is the server core's backend, "epoll" or "uring".
+	IO string
 }
 
 // Settings are the server-wide knobs the protocol reports or obeys.

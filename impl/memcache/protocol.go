@@ -165,6 +165,7 @@ func connStatsOf(s *reactor.Server) func() ConnStats {
 		return ConnStats{
 			CurrConns:      st.CurrConns,
 			ConnStructures: st.CurrConns,
+			IO:             st.IO,
 			TotalConns:     st.TotalConns,
 			Rejected:       st.Rejected,
 			ListenDisabled: st.ListenDisabled,

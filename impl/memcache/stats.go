@@ -146,6 +146,11 @@ func (s *Session) generalStats(out []byte) []byte {
 	// goroutines is handoff's own figure (memcached has none): the soak
 	// watches it for a leak, which threads, the worker count, cannot show.
 	out = statInt(out, "goroutines", int64(runtime.NumGoroutine()))
+	// io is handoff's too: the backend in use (-io), which -io auto
+	// chooses by what the kernel allows.
+	if cs.IO != "" {
+		out = statStr(out, "io", cs.IO)
+	}
 	out = stat(out, "conn_yields", cache.connYields.Load())
 	// The hash table: memcached's is one table of 2^hash_power_level
 	// pointers; handoff's is a table per shard, each a power of two, so

@@ -108,7 +108,11 @@ func newBesideModel(t *rapid.T, n int, nt reactor.Notify, wk reactor.Wakeup) *be
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := model.DesignOf(string(nt), string(wk))
+	notify := string(nt)
+	if reactortest.IO() == reactor.IOUring {
+		notify = "msgring" // io_uring's hand-off, whatever Notify says
+	}
+	d, err := model.DesignOf(notify, string(wk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +120,7 @@ func newBesideModel(t *rapid.T, n int, nt reactor.Notify, wk reactor.Wakeup) *be
 		openBy: make([]int, n), totalBy: make([]int, n), closedBy: make([]int, n), served: make(chan error, 1)}
 	cfg := reactor.Config{
 		Listen:  []string{"tcp://127.0.0.1:0", "unix://" + filepath.Join(dir, "s.sock")},
-		Workers: n, Notify: nt, Wakeup: wk, Trace: sm.log.Record,
+		Workers: n, Notify: nt, Wakeup: wk, IO: reactortest.IO(), Trace: sm.log.Record,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if sm.srv, err = reactor.New(cfg, sm.h); err != nil {

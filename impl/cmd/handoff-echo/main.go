@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	workers := fs.Int("t", runtime.GOMAXPROCS(0), "number of worker event loops (memcached -t)")
 	maxConns := fs.Int("c", 1024, "max simultaneous connections (memcached -c)")
 	acceptors := fs.Int("acceptors", 1, "acceptor threads; more than 1 uses SO_REUSEPORT")
+	ioFlag := fs.String("io", string(reactor.IOEpoll), "backend: epoll|uring|auto")
 	notify := fs.String("notify", string(reactor.NotifyPipe), "notify channel: pipe|eventfd")
 	wakeup := fs.String("wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced")
 	balance := fs.String("balance", string(reactor.BalanceRoundRobin), "balancer: rr|least")
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Workers:     *workers,
 		Acceptors:   *acceptors,
 		MaxConns:    *maxConns,
+		IO:          reactor.IO(*ioFlag),
 		Notify:      reactor.Notify(*notify),
 		Wakeup:      reactor.Wakeup(*wakeup),
 		Balance:     reactor.Balance(*balance),

@@ -34,6 +34,7 @@ type options struct {
 	backlog      int
 	reqsPerEvent int
 	idle         time.Duration
+	io           string
 	notify       string
 	wakeup       string
 	balance      string
@@ -184,7 +185,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.IntVarP(&o.minChunk, "slab-min-size", "n", 48, "key and value bytes of the smallest chunk")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler on this loopback `address` (host:port); off by default")
 	fs.IntVar(&o.acceptors, "acceptors", 1, "acceptor threads; more than 1 binds TCP listeners with SO_REUSEPORT")
-	fs.StringVar(&o.notify, "notify", string(reactor.NotifyPipe), "acceptor→worker notify channel: pipe|eventfd")
+	fs.StringVar(&o.io, "io", string(reactor.IOEpoll), "system calls the loops are built on: epoll|uring|auto (auto: uring where the kernel allows it)")
+	fs.StringVar(&o.notify, "notify", string(reactor.NotifyPipe), "acceptor→worker notify channel: pipe|eventfd (epoll)")
 	fs.StringVar(&o.wakeup, "wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced")
 	fs.StringVar(&o.balance, "balance", string(reactor.BalanceRoundRobin), "balancer: rr|least")
 	bad := func(format string, a ...any) (*options, int) {
@@ -302,6 +304,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 				return bad("-o %q: illegal suboption (memcached 1.6.18 has no such option)", k)
 			}
 		}
+	}
+	if o.io != "epoll" && o.io != "uring" && o.io != "auto" {
+		return bad("--io %q: want epoll, uring or auto", o.io)
 	}
 	for _, c := range []struct{ flag, val, a, b string }{
 		{"notify", o.notify, "pipe", "eventfd"},

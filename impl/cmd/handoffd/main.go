@@ -126,6 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Listen:      o.listen,
 		Workers:     o.threads,
 		Acceptors:   o.acceptors,
+		IO:          reactor.IO(o.io),
 		Notify:      reactor.Notify(o.notify),
 		Wakeup:      reactor.Wakeup(o.wakeup),
 		Balance:     reactor.Balance(o.balance),
@@ -182,8 +183,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// The listening line is printed at every verbosity: with -p 0 it is the
 	// only way to learn the port.
-	fmt.Fprintf(stderr, "handoffd: listening on %s (threads %d, maxconns %d, memory %d MiB, item max %d, notify %s, wakeup %s, balance %s)\n",
-		joinAddrs(rs.Addrs()), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, o.notify, o.wakeup, o.balance)
+	fmt.Fprintf(stderr, "handoffd: listening on %s (threads %d, maxconns %d, memory %d MiB, item max %d, io %s, notify %s, wakeup %s, balance %s)\n",
+		joinAddrs(rs.Addrs()), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, rs.Config().IO, o.notify, o.wakeup, o.balance)
 
 	reapCtx, stopReaper := context.WithCancel(context.Background())
 	var reaper sync.WaitGroup

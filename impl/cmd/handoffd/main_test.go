@@ -27,6 +27,11 @@ import (
 // the subprocess tests need no separate build.
 func TestMain(m *testing.M) {
 	if os.Getenv("HANDOFFD_MAIN") == "1" {
+		// $HANDOFF_IO runs every daemon a test starts on that backend, as
+		// reactortest.IO does the reactor's servers (make test runs both).
+		if v := os.Getenv("HANDOFF_IO"); v != "" {
+			os.Args = append(os.Args, "--io", v)
+		}
 		main()
 		return
 	}

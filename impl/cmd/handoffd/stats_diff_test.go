@@ -30,6 +30,7 @@ var statsAbsent = map[string]string{
 // statsOwn are handoffd's keys memcached does not have.
 var statsOwn = map[string]string{
 	"goroutines": "the Go runtime's count, which a soak watches for a leak",
+	"io":         "the server core's backend, epoll or uring (-io)",
 }
 
 // classKey writes a per-class key with * for its class: "items:3:number"

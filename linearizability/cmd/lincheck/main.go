@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/linearizability"
 )
 
@@ -33,10 +34,13 @@ func main() {
 	flag.IntVar(&p.AcceptorOps, "acceptor-ops", p.AcceptorOps, "connects in each K-acceptor run")
 	flag.DurationVar(&p.Timeout, "timeout", p.Timeout, "bound on each porcupine search")
 	flag.StringVar(&p.Dir, "dir", "", "directory for the visualizations of failed checks (default: the temp dir)")
+	io := flag.String("io", "epoll", "the servers' backend: epoll|uring|auto")
 	kv := linearizability.FullKVPlan()
 	flag.IntVar(&kv.Clients, "kv-clients", kv.Clients, "concurrent clients of the cache in the kv check")
 	flag.IntVar(&kv.Ops, "kv-ops", kv.Ops, "commands in the kv check")
 	flag.Parse()
+	p.IO = reactor.IO(*io)
+	kv.IO = p.IO
 	kv.Workers, kv.Timeout, kv.Dir = p.Workers, p.Timeout, p.Dir
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
