@@ -50,8 +50,13 @@ crossvet:
 		echo "GOOS=$$os go vet ./... (bench/gnet)"; (cd bench/gnet && GOOS=$$os $(GO) vet ./...) || rc=1; \
 	done; exit $$rc
 
+# The unit tests, then every package that serves connections a second time
+# on the io_uring backend (HANDOFF_IO, which reactortest, handoffd's and the
+# reliability daemons' tests and porcupine's plans read).
+URING_PKGS = ./impl/... ./linearizability/... ./reliability/... ./fuzz/...
 unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
+	HANDOFF_IO=uring $(GO) test -race -count=1 -timeout 8m $(URING_PKGS)
 
 # Every design of the model at its default bounds; fails on an unexpected result.
 model:

@@ -26,12 +26,16 @@ const (
 	Accept Kind = iota + 1
 	// Dispatch: the acceptor pushed the connection onto the queue of the
 	// worker it picked at Accept, under the queue's lock. With several
-	// acceptors, pushes may land out of number order.
+	// acceptors, pushes may land out of number order. msgring (io_uring):
+	// the kernel posted the acceptor's MSG_RING into the worker's CQ;
+	// emitted by the worker as it reaps the completion (worker.reapAll),
+	// since no other thread sees the post before that.
 	Dispatch
 	// Notify: a token is written to the worker's notify channel (a pipe byte or
 	// an eventfd increment). Emitted just before the write syscall.
 	Notify
-	// Wake: the worker read Event.N tokens from its notify channel.
+	// Wake: the worker read Event.N tokens from its notify channel;
+	// msgring: it reaped a batch of its CQ holding N posted connections.
 	Wake
 	// Pop: the worker took the connection at the head of its queue, under the
 	// queue's lock.

@@ -50,6 +50,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 
 GO=${GO:-go}
+# -trimpath leaves a test binary no GOROOT of its own; the tests that
+# type-check the package's sources (TestFilesReadDown) need it.
+GOROOT=${GOROOT:-$($GO env GOROOT)}
+export GOROOT
 LAYER_TIMEOUT=${LAYER_TIMEOUT:-90s}
 LOGS=${MUTANTS_LOGS:-}
 PATCHES=scripts/faults
@@ -65,6 +69,8 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	cache-watch-closed-kept cache-watch-buffer-unbounded cache-noevict-evicts cache-nocas-compares
 	cache-reused-chunk-fetched cache-mg-win-twice cache-steal-ties-lowest
 	uring-tail-unpublished uring-head-not-returned uring-bufring-unpublished uring-buffer-id-unshifted
+	ring-multishot-not-rearmed ring-partial-send-dropped ring-recv-not-paused ring-dispatch-traced-at-submit
+	ring-shutdown-resends
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's
@@ -92,6 +98,13 @@ CACHE_LAYERS=(
 URING_LAYERS=(
 	"uring|./internal/uring/"
 )
+# The reactor's io_uring backend's faults (named ring-...) against the
+# reactor's tests and the reliability daemons on that backend. A layer's
+# spec may begin with VAR=value words, set for its go test.
+RING_LAYERS=(
+	"reactor-uring|HANDOFF_IO=uring ./impl/reactor/"
+	"reliability-uring|HANDOFF_IO=uring ./reliability/"
+)
 MEMCACHED_PORT=${MUTANTS_MEMCACHED_PORT:-21298}
 
 # layers FAULT prints the layer specs FAULT runs against, one per line.
@@ -99,6 +112,7 @@ layers() {
 	case $1 in
 	cache-* | daemon-*) printf '%s\n' "${CACHE_LAYERS[@]}" ;;
 	uring-*) printf '%s\n' "${URING_LAYERS[@]}" ;;
+	ring-*) printf '%s\n' "${RING_LAYERS[@]}" ;;
 	*) printf '%s\n' "${LAYERS[@]}" ;;
 	esac
 }
@@ -239,16 +253,17 @@ done
 # runs (every layer a selected fault needs, with no patch), then each
 # fault's.
 plan=()
-needReactor=false needCache=false
+declare -A needed
 for fault in "${FAULTS[@]}"; do
-	case $fault in cache-* | daemon-*) needCache=true ;; *) needReactor=true ;; esac
+	while IFS= read -r spec; do needed[$spec]=1; done < <(layers "$fault")
 done
-if $needReactor; then
-	for spec in "${LAYERS[@]}"; do plan+=("b|baseline|$spec"); done
-fi
-if $needCache; then
-	for spec in "${CACHE_LAYERS[@]}"; do plan+=("b|baseline|$spec"); done
-fi
+for spec in "${LAYERS[@]}" "${CACHE_LAYERS[@]}" "${URING_LAYERS[@]}" "${RING_LAYERS[@]}"; do
+	if [ -n "${needed[$spec]:-}" ]; then plan+=("b|baseline|$spec"); fi
+done
+needCache=false
+for fault in "${FAULTS[@]}"; do
+	case $fault in cache-* | daemon-*) needCache=true ;; esac
+done
 nbase=${#plan[@]}
 for fault in "${FAULTS[@]}"; do
 	while IFS= read -r spec; do plan+=("f|$fault|$spec"); done < <(layers "$fault")
@@ -297,14 +312,18 @@ progress() {
 # run_layer K FAULT SPEC: 0 if the layer passed; its output is in
 # $work/log/FAULT.LAYER.
 run_layer() {
-	local k=$1 fault=$2 name=${3%%|*} args=${3#*|} t0 d rc key kind=f
+	local k=$1 fault=$2 name=${3%%|*} args=${3#*|} t0 d rc key kind=f env=()
 	[ "$fault" = baseline ] && kind=b
+	while [[ $args =~ ^[A-Z_]+=[^\ ]*\  ]]; do
+		env+=("${args%% *}")
+		args=${args#* }
+	done
 	progress "$k" "$fault" "$name"
 	t0=$(date +%s)
 	# A seeded fault makes rapid fail on purpose: RAPID_NOFAILFILE keeps
 	# those failures out of testdata/rapid, which is for real ones.
 	# shellcheck disable=SC2086
-	(cd "$src" && TMPDIR=$work/tmp RAPID_NOFAILFILE=true $GO test -trimpath -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args) \
+	(cd "$src" && env "${env[@]}" TMPDIR=$work/tmp RAPID_NOFAILFILE=true $GO test -trimpath -count=1 -failfast -timeout "$LAYER_TIMEOUT" $args) \
 		</dev/null >"$work/log/$fault.$name" 2>&1
 	rc=$?
 	d=$(($(date +%s) - t0))

@@ -61,9 +61,17 @@ func TestBackpressure(t *testing.T) {
 	}
 	wg.Wait()
 
-	in := s.Stats().BytesIn
+	st := s.Stats()
+	in := st.BytesIn
 	if in >= payload {
 		t.Errorf("the server read all %d bytes of a client that never reads: it did not stop reading", in)
+	}
+	// What the server read and has not sent is what it holds for the
+	// slow client (and the others, done by now): its output, at most
+	// MaxOutput, and input held back, about a read buffer.
+	if held := int64(st.BytesIn) - int64(st.BytesOut); held > maxOut+2*readBuf {
+		t.Errorf("the server holds %d bytes read and not sent for a client that does not read, over MaxOutput %d + 2 x ReadBuffer %d: it kept reading",
+			held, maxOut, readBuf)
 	}
 	maxOutSeen, maxInSeen := h.Seen()
 	if maxOutSeen > maxOut {

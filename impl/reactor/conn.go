@@ -135,11 +135,12 @@ type Conn struct {
 	// neither compacted nor overwritten under it. nil when none is in
 	// flight; at most one is.
 	sending []byte
-	// recv: a multishot receive is armed on fd; cancelling: its cancel is
-	// submitted. The fd is closed once neither receive nor send is in
-	// flight, which may be after OnClose: until then the number is not
-	// free, so no newer connection can get it (P6).
-	recv, cancelling bool
+	// recv: a receive is armed on fd; cancelling: its cancel is
+	// submitted (a pause); cancelled: every request on fd is cancelled (a
+	// close). The fd is closed once neither receive nor send is in flight,
+	// which may be after OnClose: until then the number is not free, so no
+	// newer connection can get it (P6).
+	recv, cancelling, cancelled bool
 
 	// gone mirrors closed for other goroutines (AsyncWrite, Wake).
 	gone atomic.Bool

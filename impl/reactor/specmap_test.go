@@ -52,13 +52,20 @@ func TestSpecMapNamesExist(t *testing.T) {
 }
 
 // specMapNames returns the `type.method` names in the impl and trace
-// columns of the map's table, the one whose header starts "| step | `model/` |".
+// columns of the map's tables, those whose header starts "| step |
+// `model/` |": the epoll backend's and msgring's.
 func specMapNames(spec string) []string {
-	_, table, ok := strings.Cut(spec, "| step | `model/` |")
-	if !ok {
-		return nil
+	var out []string
+	for _, table := range strings.Split(spec, "| step | `model/` |")[1:] {
+		table, _, _ = strings.Cut(table, "\n\n")
+		out = append(out, tableNames(table)...)
 	}
-	table, _, _ = strings.Cut(table, "\n\n")
+	return out
+}
+
+// tableNames returns the `type.method` names in a map table's impl and
+// trace columns.
+func tableNames(table string) []string {
 	name := regexp.MustCompile("`([A-Za-z]+\\.[A-Za-z]+)`")
 	var out []string
 	for _, row := range strings.Split(table, "\n")[2:] {

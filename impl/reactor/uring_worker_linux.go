@@ -358,7 +358,9 @@ func (w *worker) settleRing(c *Conn) {
 		w.sqe().Cancel(connTag(tagRecv, c), tagCancel<<tagShift)
 		c.cancelling = true
 	}
-	if out > 0 && c.sending == nil {
+	// Stopping, shutdownRing makes the one attempt to flush, once every
+	// request has ended.
+	if out > 0 && c.sending == nil && !w.rw.stopping {
 		c.sending = c.out[c.outOff:]
 		w.sqe().Send(c.fd, c.sending, connTag(tagSend, c))
 	}
@@ -375,11 +377,17 @@ func (w *worker) finalizeRing(c *Conn, err error) {
 	w.tr.close(w.id, c.id, c.fd, c.gen, causeOf(c, err))
 	w.stats.currConns.Add(-1)
 	c.in = nil
-	if (c.recv || c.sending != nil) && !c.cancelling {
-		w.sqe().CancelFd(c.fd, tagCancel<<tagShift)
-		c.cancelling = true
-	}
+	w.cancelAll(c)
 	w.closeWhenIdle(c)
+}
+
+// cancelAll cancels every request in flight on c's fd, once: the receive
+// (whatever pause already cancelled it) and a send a slow reader holds.
+func (w *worker) cancelAll(c *Conn) {
+	if (c.recv || c.sending != nil) && !c.cancelled {
+		w.sqe().CancelFd(c.fd, tagCancel<<tagShift)
+		c.cancelled = true
+	}
 }
 
 // closeWhenIdle closes a finalized connection's fd once no request of its
@@ -411,9 +419,8 @@ func (w *worker) shutdownRing() {
 	w.runTasks(list)
 	w.settleDirty()
 	for _, c := range w.conns {
-		if c != nil && (c.recv || c.sending != nil) && !c.cancelling {
-			w.sqe().CancelFd(c.fd, tagCancel<<tagShift)
-			c.cancelling = true
+		if c != nil {
+			w.cancelAll(c)
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
