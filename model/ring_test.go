@@ -3,14 +3,16 @@ package model
 import "testing"
 
 // P1–P4 (spec/SPEC.md) hold for msgring only if the search reaches what
-// its kernel can do: at its default bounds some run posts into the CQ,
+// its kernel can do: some run posts into the CQ,
 // holds a completion back in the overflow list and moves it in on the next
 // enter, fails a MSG_RING with EOVERFLOW and retries it, and ends a
 // multishot accept that is then re-armed. A check that never took these
 // steps would pass a design that mishandles them.
 func TestMsgringReachesEveryKernelCase(t *testing.T) {
 	d := mustDesign(t, "msgring")
-	m, err := NewMachine(d, d.DefaultBounds())
+	// One Worker that gets all three connections: the smallest system in
+	// which each case is reachable, so the search is quick under -race.
+	m, err := NewMachine(d, Bounds{Workers: 1, Conns: 3, Acceptors: 1, PipeCap: 1, Overflow: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +62,10 @@ func TestMsgringReachesEveryKernelCase(t *testing.T) {
 
 // The broken twins of the check above (spec/SPEC.md, P1 and P4): the same
 // search refutes msgring with its failed MSG_RING ignored, and with its
-// multishot accept left ended, at msgring's own bounds, not only at the
-// small bounds the bug designs default to.
+// multishot accept left ended, with two Acceptors and a kernel that holds
+// nothing back, not only at the small bounds the bug designs default to.
 func TestMsgringBugsRefutedAtMsgringBounds(t *testing.T) {
-	b := mustDesign(t, "msgring").DefaultBounds()
-	b.Overflow = 0
+	b := Bounds{Workers: 1, Conns: 3, Acceptors: 2, PipeCap: 1}
 	for name, want := range map[string]Property{"bug-msgring-ignore-full": P1, "bug-multishot-not-rearmed": P4} {
 		r, err := Explore(mustDesign(t, name), b, Options{})
 		if err != nil {

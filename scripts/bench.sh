@@ -15,6 +15,7 @@
 #   BENCH_BASELINE=main bash scripts/bench.sh   # before/after: this tree against main
 #   BENCH_STORE=0 bash scripts/bench.sh   # without the store suite (about 4 minutes more)
 #   BENCH_STORE=only bash scripts/bench.sh   # the store suite alone
+#   BENCH_SYSCALLS=0 bash scripts/bench.sh   # without the system-call counts
 #
 # Before/after: BENCH_BASELINE=<git revision> (a commit, tag or branch) also
 # builds handoffd at that revision, in a temporary git worktree removed on
@@ -145,12 +146,24 @@ for n in pipe eventfd; do
 		fi
 	done
 done
+# The io_uring backend, where the kernel has it (its notify and wake-up do
+# not apply: the hand-off is MSG_RING).
+if [ "$hdash" = -- ] && "$hbin" -h 2>&1 | grep -q -- '--io'; then
+	servers+=(-server "$hname/uring=$hbin ${huser[*]} -l 127.0.0.1 -p {port} -t 2 -c 10000 --io uring")
+fi
 
 echo "bench: $rounds rounds, servers side by side" >&2
 "$bin/handoff-bench" suite "${servers[@]}" -rounds "$rounds" \
 	-conn-d "$dur" -req-d "$dur" -idle-c "$idle" -quiet-max "${BENCH_QUIET_MAX:-0.05}" \
 	"${gobench[@]}" -json "$json" -svg "$out" -logs "$work"
 echo "bench: chart written to $out, figures to $json" >&2
+
+# System calls per request and per connection, in a run of their own so
+# that perf's counting costs none of the figures above.
+if [ "${BENCH_SYSCALLS:-1}" = 1 ]; then
+	echo "bench: system calls (scripts/syscalls.sh)" >&2
+	bash scripts/syscalls.sh | tee "$results/syscalls.txt"
+fi
 fi
 
 # The store suite: both caches on two threads and -m 64, memcached first

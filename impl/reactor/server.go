@@ -130,6 +130,7 @@ func newServer(cfg Config, h Handler, k kernel.Kernel) (*Server, error) {
 		return nil, err
 	}
 	ring := s.cfg.IO == IOUring
+	s.rawWait = cfg.RaiseProcs || runtime.GOMAXPROCS(0) > cfg.Workers+cfg.Acceptors
 	s.adm.k, s.adm.max = k, int64(cfg.MaxConns)
 	s.adm.paused, s.adm.kicks = make([]atomic.Bool, cfg.Acceptors), make([]int, cfg.Acceptors)
 	wo := workerOpts{

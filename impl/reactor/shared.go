@@ -16,4 +16,7 @@ type shared struct {
 	tr       tracer
 	adm      admission
 	srvStats serverStats
+	// rawWait: the io_uring loops wait first in a raw io_uring_enter that
+	// keeps their P, by kernel.Options.RawWait's rule for epoll's.
+	rawWait bool
 }

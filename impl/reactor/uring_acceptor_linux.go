@@ -79,12 +79,7 @@ func (a *acceptor) runRing() {
 	a.asqe().PollMultishot(a.kickfd, tagKick<<tagShift)
 	a.armAll()
 	for !a.adm.stopped() {
-		var err error
-		if a.paused || len(a.ra.retry) > 0 {
-			_, err = a.ra.ring.Wait(1, rearmMillis*time.Millisecond)
-		} else {
-			_, err = a.ra.ring.Submit(1)
-		}
+		_, err := ringWait(a.ra.ring, a.rawWait, a.paused || len(a.ra.retry) > 0, rearmMillis*time.Millisecond)
 		switch {
 		case err == nil, errors.Is(err, syscall.EINTR), errors.Is(err, syscall.ETIME), errors.Is(err, syscall.EBUSY):
 		default:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handoffd/handoff/internal/kernel"
+	"github.com/handoffd/handoff/internal/loopwait"
 	"github.com/handoffd/handoff/internal/uring"
 	"github.com/handoffd/handoff/model"
 )
@@ -85,6 +86,26 @@ func (rw *ringWorker) close() {
 	rw.ring = nil
 }
 
+// wait is a loop turn's io_uring_enter: submit, then wait for one
+// completion, up to timeout when timed, first in a raw wait when raw.
+func (rw *ringWorker) wait(raw, timed bool, timeout time.Duration) (int, error) {
+	return ringWait(rw.ring, raw, timed, timeout)
+}
+
+// ringWait waits on r as wait says.
+func ringWait(r *uring.Ring, raw, timed bool, timeout time.Duration) (int, error) {
+	if !timed {
+		timeout = -1
+	}
+	switch {
+	case raw:
+		return r.WaitRaw(1, timeout, loopwait.RawMax)
+	case timed:
+		return r.Wait(1, timeout)
+	}
+	return r.Submit(1)
+}
+
 // sqe returns a submission entry, submitting what the ring holds first if
 // it is full.
 func (w *worker) sqe() *uring.SQE {
@@ -108,12 +129,7 @@ func (w *worker) runRing() {
 	defer runtime.UnlockOSThread()
 	w.sqe().PollMultishot(w.taskfd, tagTasks<<tagShift)
 	for {
-		var err error
-		if w.idle > 0 {
-			_, err = w.rw.ring.Wait(1, w.idleTick())
-		} else {
-			_, err = w.rw.ring.Submit(1)
-		}
+		_, err := w.rw.wait(w.rawWait, w.idle > 0, w.idleTick())
 		switch {
 		case err == nil, errors.Is(err, syscall.EINTR), errors.Is(err, syscall.ETIME):
 		case errors.Is(err, syscall.EBUSY):
@@ -352,7 +368,9 @@ func (w *worker) settleRing(c *Conn) {
 		// One receive at a time, armed again by the next turn's enter: a
 		// multishot one would go on filling buffers until a cancel ran,
 		// past the output bound (P9).
-		w.sqe().Recv(c.fd, 0, connTag(tagRecv, c))
+		e := w.sqe()
+		e.Recv(c.fd, 0, connTag(tagRecv, c))
+		e.PollFirst()
 		c.recv = true
 	case !read && c.recv && !c.cancelling:
 		w.sqe().Cancel(connTag(tagRecv, c), tagCancel<<tagShift)

@@ -32,12 +32,13 @@ const (
 )
 
 const (
-	sqeBufferSelect = 1 << 5 // IOSQE_BUFFER_SELECT
-	acceptMultishot = 1 << 0 // IORING_ACCEPT_MULTISHOT, in the SQE's ioprio
-	recvMultishot   = 1 << 1 // IORING_RECV_MULTISHOT, in the SQE's ioprio
-	cancelFd        = 1 << 1 // IORING_ASYNC_CANCEL_FD
-	cancelAll       = 1 << 0 // IORING_ASYNC_CANCEL_ALL
-	pollAddMulti    = 1 << 0 // IORING_POLL_ADD_MULTI, in the SQE's len
+	sqeBufferSelect   = 1 << 5 // IOSQE_BUFFER_SELECT
+	acceptMultishot   = 1 << 0 // IORING_ACCEPT_MULTISHOT, in the SQE's ioprio
+	recvMultishot     = 1 << 1 // IORING_RECV_MULTISHOT, in the SQE's ioprio
+	cancelFd          = 1 << 1 // IORING_ASYNC_CANCEL_FD
+	cancelAll         = 1 << 0 // IORING_ASYNC_CANCEL_ALL
+	pollAddMulti      = 1 << 0 // IORING_POLL_ADD_MULTI, in the SQE's len
+	recvsendPollFirst = 1 << 0 // IORING_RECVSEND_POLL_FIRST, in the SQE's ioprio
 )
 
 // Nop fills e as a no-op completing with data.
@@ -88,6 +89,12 @@ func (e *SQE) Recv(fd int, group uint16, data uint64) {
 	e.Flags = sqeBufferSelect
 	e.BufIndex = group
 }
+
+// PollFirst makes e's receive or send wait for the socket to be ready
+// before its first attempt (IORING_RECVSEND_POLL_FIRST; Linux 5.19): for
+// a receive armed right after a reply, whose peer has yet to read it and
+// send the next request, the attempt would find nothing.
+func (e *SQE) PollFirst() { e.Ioprio |= recvsendPollFirst }
 
 // Send fills e to send p on the socket fd, without SIGPIPE, tagged data.
 // The kernel reads p when it runs the request, after Submit returns: p

@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -240,6 +241,32 @@ type getEventsArg struct {
 // needs IORING_FEAT_EXT_ARG (Linux 5.11); without it, it fails with
 // ErrUnsupported.
 func (r *Ring) Wait(min uint32, timeout time.Duration) (int, error) {
+	return r.wait(min, timeout, false)
+}
+
+// WaitRaw is Wait, or with timeout < 0 Submit(min), but waits first for
+// at most raw in an io_uring_enter the scheduler is not told of, which
+// keeps the thread's P, and only then in one it is: internal/loopwait's
+// rule for an epoll loop, for the same reason (a busy loop locked to its
+// thread otherwise pays entersyscall and exitsyscall at every wait, and
+// loses its P to sysmon at its next one once it has run 10 ms).
+func (r *Ring) WaitRaw(min uint32, timeout, raw time.Duration) (int, error) {
+	first := raw
+	if timeout >= 0 && timeout < raw {
+		first = timeout
+	}
+	n, err := r.wait(min, first, true)
+	if !errors.Is(err, unix.ETIME) || timeout >= 0 && timeout <= raw {
+		return n, err
+	}
+	if timeout < 0 {
+		return r.Submit(min)
+	}
+	return r.wait(min, timeout-raw, false)
+}
+
+// wait is Wait, in a raw system call when raw is set.
+func (r *Ring) wait(min uint32, timeout time.Duration, raw bool) (int, error) {
 	if r.features&featExtArg == 0 {
 		return 0, fmt.Errorf("%w: no IORING_FEAT_EXT_ARG for a timed wait", ErrUnsupported)
 	}
@@ -250,7 +277,11 @@ func (r *Ring) Wait(min uint32, timeout time.Duration) (int, error) {
 	// the heap, which does not move.
 	r.waitTS = unix.NsecToTimespec(int64(timeout))
 	r.waitArg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.waitTS)))}
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(min),
+	call := unix.Syscall6
+	if raw {
+		call = unix.RawSyscall6
+	}
+	n, _, errno := call(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(min),
 		enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.waitArg)), unsafe.Sizeof(r.waitArg))
 	runtime.KeepAlive(r)
 	if errno != 0 {
