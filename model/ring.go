@@ -160,12 +160,9 @@ func (m *Machine) enter(s *State, w int, in *Event, emit func(Transition)) {
 	if most == 0 {
 		return
 	}
-	k := most
-	if in != nil && in.Kind == Wake {
-		if in.N < 1 || in.N > most {
-			return
-		}
-		k = in.N
+	k, ok := wakeCount(in, most)
+	if !ok {
+		return
 	}
 	n := s.clone()
 	nk := &n.Workers[w]

@@ -112,12 +112,9 @@ func (m *Machine) wake(s *State, w int, in *Event, emit func(Transition)) {
 	if most == 0 {
 		return
 	}
-	k := most
-	if in != nil && in.Kind == Wake {
-		if in.N < 1 || in.N > most {
-			return
-		}
-		k = in.N
+	k, ok := wakeCount(in, most)
+	if !ok {
+		return
 	}
 	n := s.clone()
 	nk := &n.Workers[w]
@@ -138,6 +135,16 @@ func (m *Machine) wake(s *State, w int, in *Event, emit func(Transition)) {
 		nk.PC = WPop
 	}
 	m.emit(emit, Step{Event: Event{Kind: Wake, Acceptor: -1, Worker: w, Conn: -1, N: k}, Note: note}, n, nil)
+}
+
+// wakeCount is the count a Wake takes when most are there to take: all of
+// them, or in Replay the replayed event's count, 1 to most (ok false for
+// any other).
+func wakeCount(in *Event, most int) (k int, ok bool) {
+	if in == nil || in.Kind != Wake {
+		return most, true
+	}
+	return in.N, in.N >= 1 && in.N <= most
 }
 
 // take pops the head of q, Worker w's view of its queue, into the Worker's

@@ -172,6 +172,15 @@ func (a *acceptor) acceptAll(ln *listener) {
 
 // admit applies MaxConns, then numbers, balances and dispatches fd.
 func (a *acceptor) admit(fd int, peer kernel.Peer) {
+	if seq, w, ok := a.number(fd); ok {
+		w.dispatch(a.id, item{fd: fd, seq: seq, peer: peer})
+	}
+}
+
+// number applies MaxConns to a new fd, then gives it its number and its
+// Worker (Accept), on either backend; at the limit it sends the reject
+// line, closes fd and reports false.
+func (a *acceptor) number(fd int) (seq uint64, w *worker, ok bool) {
 	a.srvStats.accepted.Add(1)
 	if !a.adm.admit() {
 		a.srvStats.rejected.Add(1)
@@ -180,11 +189,11 @@ func (a *acceptor) admit(fd int, peer kernel.Peer) {
 		_, _ = a.k.Send(fd, a.rejectLine)
 		a.tr.drop(a.id, -1, -1, fd, model.CauseMaxConns)
 		_ = a.k.Close(fd)
-		return
+		return 0, nil, false
 	}
-	seq, w := a.bal.pick()
+	seq, w = a.bal.pick()
 	a.tr.accept(a.id, seq, fd)
-	w.dispatch(a.id, item{fd: fd, seq: seq, peer: peer})
+	return seq, w, true
 }
 
 func (a *acceptor) exhausted(err error) {

@@ -56,19 +56,8 @@ func (ra *ringAcceptor) close() {
 	ra.ring = nil
 }
 
-// asqe returns a submission entry of the Acceptor's ring, submitting what
-// it holds first if it is full.
-func (a *acceptor) asqe() *uring.SQE {
-	for {
-		e, err := a.ra.ring.SQE()
-		if err == nil {
-			return e
-		}
-		if _, err := a.ra.ring.Submit(0); err != nil && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.EBUSY) {
-			a.log.Error("reactor: io_uring submit", "acceptor", a.id, "err", err)
-		}
-	}
-}
+// asqe returns a submission entry of the Acceptor's ring.
+func (a *acceptor) asqe() *uring.SQE { return nextSQE(a.ra.ring, a.log, "acceptor", a.id) }
 
 // runRing is the io_uring Acceptor's loop: one io_uring_enter a turn
 // submits the MSG_RINGs of the last and waits for the next accept (or the
@@ -115,14 +104,17 @@ func (a *acceptor) armAll() {
 }
 
 // reapRing acts on every completion of the Acceptor's ring.
-func (a *acceptor) reapRing() {
+func (a *acceptor) reapRing() { a.reapWith(a.onCQE) }
+
+// reapWith calls act on every completion the Acceptor's ring holds.
+func (a *acceptor) reapWith(act func(*uring.CQE)) {
 	for {
 		n := a.ra.ring.Reap(a.ra.cqes)
 		if n == 0 {
 			return
 		}
 		for i := range a.ra.cqes[:n] {
-			a.onCQE(&a.ra.cqes[i])
+			act(&a.ra.cqes[i])
 		}
 	}
 }
@@ -189,16 +181,10 @@ func (a *acceptor) acceptFailed(i int, err syscall.Errno) {
 
 // admitRing applies MaxConns, then numbers, balances and posts fd.
 func (a *acceptor) admitRing(fd int) {
-	a.srvStats.accepted.Add(1)
-	if !a.adm.admit() {
-		a.srvStats.rejected.Add(1)
-		_, _ = a.k.Send(fd, a.rejectLine)
-		a.tr.drop(a.id, -1, -1, fd, model.CauseMaxConns)
-		_ = a.k.Close(fd)
+	seq, w, ok := a.number(fd)
+	if !ok {
 		return
 	}
-	seq, w := a.bal.pick()
-	a.tr.accept(a.id, seq, fd)
 	w.load.Add(1)
 	w.stats.dispatched.Add(1)
 	w.stats.queueLen.Add(1)
@@ -239,15 +225,7 @@ func (a *acceptor) stopRing() {
 			a.log.Error("reactor: acceptor shutdown", "acceptor", a.id, "err", err)
 			break
 		}
-		for {
-			n := a.ra.ring.Reap(a.ra.cqes)
-			if n == 0 {
-				break
-			}
-			for i := range a.ra.cqes[:n] {
-				a.onStopCQE(&a.ra.cqes[i])
-			}
-		}
+		a.reapWith(a.onStopCQE)
 	}
 	for _, slot := range a.ra.retry {
 		p := a.ra.posts[slot]

@@ -2,6 +2,7 @@ package reactor
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"runtime"
 	"syscall"
@@ -106,16 +107,20 @@ func ringWait(r *uring.Ring, raw, timed bool, timeout time.Duration) (int, error
 	return r.Submit(1)
 }
 
-// sqe returns a submission entry, submitting what the ring holds first if
-// it is full.
-func (w *worker) sqe() *uring.SQE {
+// sqe returns a submission entry of the Worker's ring.
+func (w *worker) sqe() *uring.SQE { return nextSQE(w.rw.ring, w.log, "worker", w.id) }
+
+// nextSQE returns a submission entry of r, submitting what r holds first
+// if it is full; a failed submit (only on a bug: EBADF, EINVAL) is logged
+// for the loop named who.
+func nextSQE(r *uring.Ring, log *slog.Logger, who string, id int) *uring.SQE {
 	for {
-		e, err := w.rw.ring.SQE()
+		e, err := r.SQE()
 		if err == nil {
 			return e
 		}
-		if _, err := w.rw.ring.Submit(0); err != nil && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.EBUSY) {
-			w.log.Error("reactor: io_uring submit", "worker", w.id, "err", err)
+		if _, err := r.Submit(0); err != nil && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.EBUSY) {
+			log.Error("reactor: io_uring submit", who, id, "err", err)
 		}
 	}
 }
@@ -335,28 +340,9 @@ func (w *worker) onSent(c *Conn, cq *uring.CQE) {
 // cancelled while it does not; one send of the pending output in flight;
 // closed once closing (or half-closed) and flushed.
 func (w *worker) settleRing(c *Conn) {
-	if c.closed {
+	out, ok := w.settleInput(c)
+	if !ok {
 		return
-	}
-	if c.err != nil {
-		w.finalize(c, c.err)
-		return
-	}
-	out := c.OutputLen()
-	for c.rdClosed && !c.closing && out == 0 && len(c.in) > 0 {
-		held := len(c.in)
-		w.deliver(c, nil)
-		if c.closed {
-			return
-		}
-		if c.err != nil {
-			w.finalize(c, c.err)
-			return
-		}
-		out = c.OutputLen()
-		if len(c.in) >= held {
-			break
-		}
 	}
 	if (c.closing || c.rdClosed) && out == 0 && c.sending == nil {
 		w.finalize(c, nil)

@@ -553,31 +553,9 @@ func (w *worker) settle(c *Conn) {
 		w.settleRing(c)
 		return
 	}
-	if c.closed {
+	out, ok := w.settleInput(c)
+	if !ok {
 		return
-	}
-	if c.err != nil {
-		w.finalize(c, c.err)
-		return
-	}
-	out := c.OutputLen()
-	// The peer half-closed while input was held back: offer it until the
-	// handler produces output (flushed on writable, then offered again) or
-	// consumes nothing more (an incomplete request, dropped with the close).
-	for c.rdClosed && !c.closing && out == 0 && len(c.in) > 0 {
-		held := len(c.in)
-		w.deliver(c, nil)
-		if c.closed {
-			return
-		}
-		if c.err != nil {
-			w.finalize(c, c.err)
-			return
-		}
-		out = c.OutputLen()
-		if len(c.in) >= held {
-			break
-		}
 	}
 	if (c.closing || c.rdClosed) && out == 0 {
 		w.finalize(c, nil)
@@ -598,6 +576,39 @@ func (w *worker) settle(c *Conn) {
 		return
 	}
 	c.events = want
+}
+
+// settleInput begins every settle, on either backend: it reports false
+// for a connection closed, or failed (and now closed), else its output's
+// length once the held input of a half-closed peer was offered. That input
+// is offered until the handler produces output (flushed, then offered
+// again) or consumes nothing more (an incomplete request, dropped with the
+// close).
+func (w *worker) settleInput(c *Conn) (out int, ok bool) {
+	if c.closed {
+		return 0, false
+	}
+	if c.err != nil {
+		w.finalize(c, c.err)
+		return 0, false
+	}
+	out = c.OutputLen()
+	for c.rdClosed && !c.closing && out == 0 && len(c.in) > 0 {
+		held := len(c.in)
+		w.deliver(c, nil)
+		if c.closed {
+			return 0, false
+		}
+		if c.err != nil {
+			w.finalize(c, c.err)
+			return 0, false
+		}
+		out = c.OutputLen()
+		if len(c.in) >= held {
+			break
+		}
+	}
+	return out, true
 }
 
 // finalize runs OnClose, then closes the fd (P6 close before reuse): until
