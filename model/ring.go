@@ -151,9 +151,8 @@ func (m *Machine) post(s *State, a, i, w int, emit func(Transition)) {
 // the CQ, as far as the CQ has room, and the Wake's count is what the CQ
 // then holds.
 //
-// Replay accepts a count of fewer (in.N): the reactor emits Dispatch just
-// before the MSG_RING's submission, so a Worker may reap before a post
-// it was told of has landed.
+// Replay accepts a count of fewer (in.N): the reactor's Wake counts the
+// posts in one reaped batch, which need not be all the CQ holds.
 func (m *Machine) enter(s *State, w int, in *Event, emit func(Transition)) {
 	wk := s.Workers[w]
 	most := min(len(wk.Queue), m.pipeCap())

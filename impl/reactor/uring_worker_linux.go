@@ -250,15 +250,7 @@ func (w *worker) registerRing(it item) {
 	it.peer, _ = kernel.PeerOf(it.fd)
 	w.gen++
 	c := &Conn{o: &w.owner, fd: it.fd, id: it.seq, gen: w.gen, peer: it.peer, lastActive: w.now}
-	w.tr.register(w.id, it.seq, it.fd, w.gen)
-	if it.fd >= len(w.conns) {
-		w.conns = append(w.conns, make([]*Conn, it.fd+1-len(w.conns))...)
-	}
-	w.conns[it.fd] = c
-	w.stats.currConns.Add(1)
-	w.stats.totalConns.Add(1)
-	w.callOpen(c)
-	w.settle(c)
+	w.opened(c)
 }
 
 // dropQueued closes a connection posted into the ring but never

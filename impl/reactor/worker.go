@@ -289,11 +289,18 @@ func (w *worker) register(it item) {
 		w.adm.release()
 		return
 	}
-	w.tr.register(w.id, it.seq, it.fd, w.gen)
-	if it.fd >= len(w.conns) {
-		w.conns = append(w.conns, make([]*Conn, it.fd+1-len(w.conns))...)
+	w.opened(c)
+}
+
+// opened makes c, just registered with a new generation, the connection
+// on its fd, on either backend: the Register, the count, OnOpen, and the
+// settle that arms its reading.
+func (w *worker) opened(c *Conn) {
+	w.tr.register(w.id, c.id, c.fd, c.gen)
+	if c.fd >= len(w.conns) {
+		w.conns = append(w.conns, make([]*Conn, c.fd+1-len(w.conns))...)
 	}
-	w.conns[it.fd] = c
+	w.conns[c.fd] = c
 	w.stats.currConns.Add(1)
 	w.stats.totalConns.Add(1)
 	w.callOpen(c)
