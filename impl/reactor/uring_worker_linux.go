@@ -200,14 +200,14 @@ func (w *worker) onCQE(cq *uring.CQE) {
 	switch cq.UserData >> tagShift {
 	case tagHandoff:
 		seq := cq.UserData & seqMask
-		w.tr.pop(w.id, seq)
 		w.stats.queueLen.Add(-1)
 		if w.rw.stopping || w.stopFlag.Load() {
 			// Told to stop: what is still posted is closed unregistered,
-			// as the epoll Worker closes what is still queued.
+			// as the epoll Worker closes what is still queued (no Pop).
 			w.dropQueued(int(cq.Res), seq)
 			return
 		}
+		w.tr.pop(w.id, seq)
 		w.registerRing(item{fd: int(cq.Res), seq: seq})
 	case tagTasks:
 		if cq.Flags&uring.CQEFMore == 0 {
