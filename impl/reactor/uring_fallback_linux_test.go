@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -94,7 +93,7 @@ func TestUringFallbackChild(t *testing.T) {
 	if _, err := reactor.New(reactor.Config{Listen: []string{"tcp://127.0.0.1:0"}, IO: reactor.IOUring, Logger: reactortest.Quiet}, reactortest.NewEcho()); !errors.Is(err, uring.ErrUnsupported) {
 		t.Fatalf("IOUring under the filter: %v, want an error wrapping uring.ErrUnsupported", err)
 	}
-	var log syncBuffer
+	var log reactortest.LogBuffer
 	s := reactortest.Serve(t, reactor.Config{IO: reactor.IOAuto, Logger: slog.New(slog.NewTextHandler(&log, nil))}, reactortest.NewEcho())
 	if got := s.Stats().IO; got != string(reactor.IOEpoll) {
 		t.Fatalf("IOAuto under the filter serves on %q, want epoll", got)
@@ -111,22 +110,4 @@ func TestUringFallbackChild(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping\n" {
 		t.Fatalf("echo on the fallback: %q, %v", got, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer a logger may write while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

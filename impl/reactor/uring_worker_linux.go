@@ -404,12 +404,7 @@ func (w *worker) closeWhenIdle(c *Conn) {
 // cancelled and waited for, then each connection gets one attempt to flush
 // its output and is closed with ErrServerClosed (P5, P7).
 func (w *worker) shutdownRing() {
-	w.tasks.mu.Lock()
-	w.tasks.closed = true
-	list := w.tasks.list
-	w.tasks.list = nil
-	w.tr.tasks(w.id, len(list))
-	w.tasks.mu.Unlock()
+	list := w.closeTasks()
 	w.rw.stopping = true
 	w.reapAll()
 	w.runTasks(list)
@@ -435,20 +430,13 @@ func (w *worker) shutdownRing() {
 		if c == nil {
 			continue
 		}
+		// Whatever is still in flight after the wait is given up on.
+		c.recv, c.sending = false, nil
 		if c.closed {
-			c.recv, c.sending = false, nil
 			w.closeWhenIdle(c)
 			continue
 		}
-		if c.err == nil && !discard {
-			_ = c.flush()
-		}
-		err := ErrServerClosed
-		if c.err != nil {
-			err = c.err
-		}
-		c.recv, c.sending = false, nil
-		w.finalizeRing(c, err)
+		w.closeAtShutdown(c, discard)
 	}
 }
 

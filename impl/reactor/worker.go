@@ -402,28 +402,39 @@ func (w *worker) shutdown() {
 		w.load.Add(-1)
 		w.adm.release()
 	}
+	w.runTasks(w.closeTasks())
+	discard := w.discard.Load()
+	for _, c := range w.conns {
+		if c != nil {
+			w.closeAtShutdown(c, discard)
+		}
+	}
+}
+
+// closeTasks shuts the task list at shutdown and returns what it held:
+// nothing is added to it after, and its eventfd is not kicked again.
+func (w *worker) closeTasks() []task {
 	w.tasks.mu.Lock()
+	defer w.tasks.mu.Unlock()
 	w.tasks.closed = true
 	list := w.tasks.list
 	w.tasks.list = nil
 	w.tr.tasks(w.id, len(list))
-	w.tasks.mu.Unlock()
-	w.runTasks(list)
-	discard := w.discard.Load()
-	for _, c := range w.conns {
-		if c == nil {
-			continue
-		}
-		if c.err == nil && !discard {
-			_ = c.flush()
-		}
-		// A connection that had already failed is closed for its failure.
-		err := ErrServerClosed
-		if c.err != nil {
-			err = c.err
-		}
-		w.finalize(c, err)
+	return list
+}
+
+// closeAtShutdown makes the one attempt to flush c's output, unless
+// discard, and closes it with ErrServerClosed; a connection that had
+// already failed is closed for its failure.
+func (w *worker) closeAtShutdown(c *Conn, discard bool) {
+	if c.err == nil && !discard {
+		_ = c.flush()
 	}
+	err := ErrServerClosed
+	if c.err != nil {
+		err = c.err
+	}
+	w.finalize(c, err)
 }
 
 func (w *worker) close() {
