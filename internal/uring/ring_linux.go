@@ -70,7 +70,20 @@ const (
 	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP
 	featExtArg     = 1 << 8 // IORING_FEAT_EXT_ARG
 	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
-	enterExtArg    = 1 << 3 // IORING_ENTER_EXT_ARG
+
+	setupSubmitAll   = 1 << 7 // IORING_SETUP_SUBMIT_ALL
+	setupCoopTaskrun = 1 << 8 // IORING_SETUP_COOP_TASKRUN
+
+	// setupFlags are every ring's. COOP_TASKRUN: a completion that needs
+	// the ring's thread to finish it (a receive whose data came in, run
+	// as task work) waits for the thread's next io_uring_enter instead of
+	// interrupting it; a loop enters every turn, so nothing waits longer
+	// than a turn, and the interrupt (about a sixth of a request's CPU
+	// under load, measured) is saved. SUBMIT_ALL: an entry that fails at
+	// submission posts its error as a completion and the rest of the batch
+	// is still submitted, so that every entry filled gets one.
+	setupFlags  = setupSubmitAll | setupCoopTaskrun
+	enterExtArg = 1 << 3 // IORING_ENTER_EXT_ARG
 
 	offSQRing = 0
 	offCQRing = 0x8000000
@@ -121,11 +134,18 @@ type Ring struct {
 }
 
 // New sets up a ring of at least entries submissions, and twice as many
-// completions (the kernel's default). It fails with ErrUnsupported, wrapped
-// with the errno, where io_uring cannot be used.
+// completions (the kernel's default), with setupFlags where the kernel
+// knows them. It fails with ErrUnsupported, wrapped with the errno, where
+// io_uring cannot be used.
 func New(entries uint32) (*Ring, error) {
-	var p params
+	p := params{flags: setupFlags}
 	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	if errno == unix.EINVAL {
+		// A kernel before 5.19 refuses the flags it does not know; the
+		// ring works without them, at the cost they save.
+		p = params{}
+		fd, _, errno = unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	}
 	switch errno {
 	case 0:
 	case unix.ENOSYS, unix.EPERM:
