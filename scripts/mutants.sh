@@ -61,7 +61,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	unlocked-pop eventfd-pop-one fd-closed-before-onclose balancer-skips-worker registered-twice
 	newest-first-pop fd-leaked queued-left-open stale-task-runs stale-event-delivered
 	close-drops-output read-not-paused halfclose-drops-held task-kick-lost held-input-aliased
-	flush-offset-reset write-jumps-queue slot-kept-on-error
+	flush-offset-reset write-jumps-queue slot-kept-on-error addrs-asked-after-close
 	cache-append-drops-ttl cache-stored-under-noreply cache-expired-at-its-second
 	cache-touch-bumps-cas cache-mg-quiet-miss-answered cache-incr-saturates
 	cache-busy-tail-skipped cache-free-in-draining-page cache-lru-not-bumped cache-touch-not-reaped

@@ -14,7 +14,10 @@ import (
 
 // connInfo is one open connection's entry.
 type connInfo struct {
-	fd           int
+	fd    int
+	addrs ConnAddrs
+	// addr and listen are the addresses' texts, "" until stats conns
+	// first asks; guarded by connTable.mu.
 	addr, listen string
 	// last is the unix second of the connection's last command.
 	last atomic.Int64
@@ -27,12 +30,23 @@ type connTable struct {
 	m  map[*connInfo]struct{}
 }
 
-// RegisterConn enters the session's connection in stats conns: remote is
-// its peer's address, local the one it connected to. Protocol registers
-// every connection it serves; a Session that never registers is not
-// listed. Unregistered by Close.
-func (s *Session) RegisterConn(remote, local net.Addr) {
-	ci := &connInfo{fd: s.fd, addr: connAddrText(remote, local), listen: connAddrText(local, local)}
+// ConnAddrs is a connection's two addresses, as *reactor.Conn gives them:
+// asked for from any goroutine, until the connection's Close.
+type ConnAddrs interface {
+	RemoteAddr() net.Addr
+	LocalAddr() net.Addr
+}
+
+// RegisterConn enters the session's connection in stats conns, with its
+// peer's address and the one it connected to, asked of addrs when stats
+// conns first lists it: a connection no one lists costs no system call
+// for them (memcached asks as late). Protocol registers every connection
+// it serves; a Session that never registers is not listed. Unregistered
+// by Close, which is before the connection's fd is closed: stats conns
+// asks under the table's lock, so every fd it asks about is still its
+// connection's.
+func (s *Session) RegisterConn(addrs ConnAddrs) {
+	ci := &connInfo{fd: s.fd, addrs: addrs}
 	ci.last.Store(s.cache.store.now())
 	t := &s.cache.conns
 	t.mu.Lock()
@@ -41,8 +55,8 @@ func (s *Session) RegisterConn(remote, local net.Addr) {
 	}
 	t.m[ci] = struct{}{}
 	t.mu.Unlock()
-	s.conn, s.remote = ci, remote
-	s.logConn(remote, "")
+	s.conn = ci
+	s.logConn("")
 }
 
 func (s *Session) unregisterConn() {
@@ -83,6 +97,13 @@ func (s *Session) connStats(out []byte) []byte {
 	t.mu.Lock()
 	all := make([]*connInfo, 0, len(t.m))
 	for ci := range t.m {
+		// Asked under the lock, which each connection's Close takes
+		// before its fd is closed. Once set the texts never change, so
+		// they are read below without it.
+		if ci.addr == "" {
+			local := ci.addrs.LocalAddr()
+			ci.addr, ci.listen = connAddrText(ci.addrs.RemoteAddr(), local), connAddrText(local, local)
+		}
 		all = append(all, ci)
 	}
 	t.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"sync/atomic"
 	"time"
 )
@@ -199,10 +198,9 @@ type Session struct {
 	// negotiated is set once the first byte chose the protocol; binary, if
 	// it chose memcached's binary protocol, for the connection's life.
 	negotiated, binary bool
-	// conn is the session's entry in stats conns, once registered; remote
-	// its peer, for the connection log.
-	conn   *connInfo
-	remote net.Addr
+	// conn is the session's entry in stats conns, once registered, and
+	// its addresses for the connection log.
+	conn *connInfo
 	// wake calls Process again from another goroutine (SetWaker); watcher
 	// is set once the connection sent watch, and then it is served no
 	// command.

@@ -78,7 +78,7 @@ func (p *Protocol) OnOpen(c *reactor.Conn) {
 	}
 	s := p.cache.NewSession()
 	s.SetFd(c.Fd())
-	s.RegisterConn(c.RemoteAddr(), c.LocalAddr())
+	s.RegisterConn(c)
 	s.SetWaker(c.Wake)
 	c.SetContext(s)
 }

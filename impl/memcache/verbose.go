@@ -45,7 +45,7 @@ func (s *Session) Close(reason string) {
 		s.watcher = nil
 	}
 	if s.conn != nil {
-		s.logConn(s.remote, reason)
+		s.logConn(reason)
 	}
 	s.unregisterConn()
 	if s.verbose() {

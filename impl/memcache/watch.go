@@ -381,13 +381,13 @@ const (
 
 // logConn logs a connection opened (conn_new) or, with a reason, closed
 // (conn_close).
-func (s *Session) logConn(remote net.Addr, reason string) {
+func (s *Session) logConn(reason string) {
 	ws := &s.cache.watchers
 	if !ws.wants(watchConnEvents) {
 		return
 	}
 	rip, rport, transport := "unix", 0, "local"
-	if a, ok := remote.(*net.TCPAddr); ok {
+	if a, ok := s.conn.addrs.RemoteAddr().(*net.TCPAddr); ok {
 		rip, rport, transport = a.IP.String(), a.Port, "tcp"
 	}
 	ws.emit(watchConnEvents, func(b []byte) []byte {

@@ -88,16 +88,24 @@ type task struct {
 // a Handler callback for this connection or for another connection of the
 // same Worker (Conn.Worker tells which); the others from any goroutine.
 type Conn struct {
-	// o, fd, id, gen and peer are set at registration and never change.
+	// o, fd, id, gen, peer and peerAsk are set at registration and never
+	// change.
 	o  *owner
 	fd int
 	id uint64
 	// gen is the registration's generation, carried in its poll events.
 	// A new connection on a reused fd gets a new Conn and a new gen, so
 	// neither a stale event nor a stale handle (AsyncWrite) reaches it.
-	gen  uint32
-	peer kernel.Peer
-	ctx  any
+	gen uint32
+	// peer is the peer's address as accept gave it; peerAsk: accept gave
+	// none (io_uring's multishot accept), and RemoteAddr asks the kernel.
+	peer    kernel.Peer
+	peerAsk bool
+	ctx     any
+	// remote and local hold the addresses once asked of the kernel, set by
+	// whichever goroutine asks first; after OnClose has returned, noAddr
+	// where none was asked for (the fd may be another connection's).
+	remote, local atomic.Pointer[net.Addr]
 
 	// The fields below are owned by the Worker's goroutine.
 
@@ -266,21 +274,49 @@ func (c *Conn) Fd() int { return c.fd }
 
 // RemoteAddr returns the peer's address: a *net.TCPAddr, or a
 // *net.UnixAddr whose Name is "" for an unnamed peer and "@name" for an
-// abstract one.
-func (c *Conn) RemoteAddr() net.Addr { return c.peer.Addr() }
-
-// LocalAddr (worker) returns the address the peer connected to, which for a
-// listener bound to every address is the one it chose; nil once OnClose has
-// run, or if the socket cannot tell.
-func (c *Conn) LocalAddr() net.Addr {
-	if c.closed {
-		return nil
+// abstract one; nil if the kernel could not tell (a peer that reset the
+// connection before it was asked). Any goroutine may call it until OnClose
+// returns, as it may LocalAddr: a handler that lists connections (memcached's
+// stats conns) asks only while OnClose has not run. The answer is asked of
+// the kernel at most once, and only where accept did not give it.
+func (c *Conn) RemoteAddr() net.Addr {
+	if !c.peerAsk {
+		return c.peer.Addr()
 	}
-	a, err := c.o.k.LocalAddr(c.fd)
+	return c.asked(&c.remote, c.o.k.PeerAddr)
+}
+
+// LocalAddr returns the address the peer connected to, which for a listener
+// bound to every address is the one it chose; nil once OnClose has run if
+// it was not asked before, or if the socket cannot tell. Asked of the kernel
+// at the first call, not at accept, so that a connection no one asks about
+// costs no system call.
+func (c *Conn) LocalAddr() net.Addr { return c.asked(&c.local, c.o.k.LocalAddr) }
+
+// noAddr marks an address not asked for before OnClose returned.
+var noAddr net.Addr
+
+// asked returns the address *p holds, asking ask for it the first time.
+func (c *Conn) asked(p *atomic.Pointer[net.Addr], ask func(int) (net.Addr, error)) net.Addr {
+	if a := p.Load(); a != nil {
+		return *a
+	}
+	a, err := ask(c.fd)
 	if err != nil {
-		return nil
+		a = nil
+	}
+	if !p.CompareAndSwap(nil, &a) {
+		return *p.Load()
 	}
 	return a
+}
+
+// forgetAddrs ends asking: run once OnClose has returned, before the fd is
+// closed, so that no later call asks about a number the kernel may give to
+// another connection.
+func (c *Conn) forgetAddrs() {
+	c.remote.CompareAndSwap(nil, &noAddr)
+	c.local.CompareAndSwap(nil, &noAddr)
 }
 
 // Context returns the value set by SetContext.

@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/handoffd/handoff/internal/kernel"
 	"github.com/handoffd/handoff/internal/loopwait"
 	"github.com/handoffd/handoff/internal/uring"
 	"github.com/handoffd/handoff/model"
@@ -243,13 +242,11 @@ func (w *worker) onCQE(cq *uring.CQE) {
 }
 
 // registerRing takes a connection posted into the ring: a Conn with a new
-// generation, OnOpen, then its first receive armed by settle.
+// generation, OnOpen, then its first receive armed by settle. The multishot
+// accept gives no peer address: RemoteAddr asks for it.
 func (w *worker) registerRing(it item) {
-	// ENOTCONN: the peer reset before we asked; the connection's first
-	// receive fails and closes it, with an empty address meanwhile.
-	it.peer, _ = kernel.PeerOf(it.fd)
 	w.gen++
-	c := &Conn{o: &w.owner, fd: it.fd, id: it.seq, gen: w.gen, peer: it.peer, lastActive: w.now}
+	c := &Conn{o: &w.owner, fd: it.fd, id: it.seq, gen: w.gen, peerAsk: true, lastActive: w.now}
 	w.opened(c)
 }
 

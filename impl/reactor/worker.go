@@ -667,6 +667,7 @@ func (w *worker) callData(c *Conn, in []byte) (n int) {
 }
 
 func (w *worker) callClose(c *Conn, err error) {
+	defer c.forgetAddrs()
 	defer w.recoverHandler(c, "OnClose")
 	w.h.OnClose(c, err)
 }

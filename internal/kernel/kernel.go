@@ -77,6 +77,10 @@ type Kernel interface {
 	PeerError(fd int) error
 	// LocalAddr is the socket's own address (getsockname).
 	LocalAddr(fd int) (net.Addr, error)
+	// PeerAddr is a connected socket's peer (getpeername), for a
+	// connection accepted without its address; ENOTCONN once the peer
+	// has reset it.
+	PeerAddr(fd int) (net.Addr, error)
 	// ListenTCP binds and listens on ap with opt, setting SO_REUSEPORT when
 	// reusePort is true, and returns the socket and its bound address (port
 	// 0 resolved).

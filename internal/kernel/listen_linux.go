@@ -165,12 +165,26 @@ func (*epoll) Inherit(f *os.File, opt SockOpts) (int, net.Addr, error) {
 	return fd, netAddr(bound), nil
 }
 
+// LocalAddr asks getsockname itself: x/sys's Getsockname follows an
+// IPv4 or IPv6 answer with a getsockopt (SO_PROTOCOL, for L2TP), a second
+// system call for every connection whose address is asked for.
 func (*epoll) LocalAddr(fd int) (net.Addr, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, os.NewSyscallError("getsockname", err)
+	var rsa unix.RawSockaddrAny
+	l := uint32(unsafe.Sizeof(rsa))
+	_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
+	if e != 0 {
+		// EBADF, ENOTSOCK: a bug (the fd is the caller's and open).
+		return nil, os.NewSyscallError("getsockname", e)
 	}
-	return netAddr(sa), nil
+	return parsePeer(&rsa, l).Addr(), nil
+}
+
+func (*epoll) PeerAddr(fd int) (net.Addr, error) {
+	p, err := PeerOf(fd)
+	if err != nil {
+		return nil, err
+	}
+	return p.Addr(), nil
 }
 
 // sockaddr turns ap into a bindable address; an IPv6 zone names an

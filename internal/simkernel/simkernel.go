@@ -261,7 +261,7 @@ func (k *Kernel) Accept(lfd int) (int, kernel.Peer, error) {
 	}
 	ln.backlog = ln.backlog[1:]
 	s.accepted = true
-	return fd, kernel.Peer{AP: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(20000+s.id))}, nil
+	return fd, kernel.Peer{AP: s.peerAP()}, nil
 }
 
 func (k *Kernel) Read(fd int, p []byte) (int, error) {
@@ -378,6 +378,13 @@ func (k *Kernel) LocalAddr(fd int) (net.Addr, error) {
 	return nil, os.NewSyscallError("getsockname", syscall.ENOTSOCK)
 }
 
+func (k *Kernel) PeerAddr(fd int) (net.Addr, error) {
+	if s, ok := k.files[fd].(*sock); ok {
+		return net.TCPAddrFromAddrPort(s.peerAP()), nil
+	}
+	return nil, os.NewSyscallError("getpeername", syscall.ENOTSOCK)
+}
+
 func (k *Kernel) ListenTCP(ap netip.AddrPort, backlog int, reusePort bool, opt kernel.SockOpts) (int, netip.AddrPort, error) {
 	if ap.Port() == 0 {
 		k.ports++
@@ -393,6 +400,11 @@ func (k *Kernel) ListenUnix(path string, backlog int) (int, error) {
 
 func (k *Kernel) Inherit(f *os.File, opt kernel.SockOpts) (int, net.Addr, error) {
 	return -1, nil, fmt.Errorf("simkernel: no inherited listeners")
+}
+
+// peerAP is the address a sock's peer dialled from.
+func (s *sock) peerAP() netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(20000+s.id))
 }
 
 // Dial queues a new connection on the listener at fd and returns its peer,
