@@ -70,7 +70,7 @@ FAULTS=(notify-before-push coalesced-clear-after-drain drop-on-full-pipe racy-rr
 	cache-reused-chunk-fetched cache-mg-win-twice cache-steal-ties-lowest
 	uring-tail-unpublished uring-head-not-returned uring-bufring-unpublished uring-buffer-id-unshifted
 	ring-multishot-not-rearmed ring-partial-send-dropped ring-recv-not-paused ring-dispatch-traced-at-submit
-	ring-shutdown-resends
+	ring-shutdown-resends ring-close-lost-at-stop
 	daemon-ignores-R daemon-idle-in-minutes daemon-vv-is-v)
 
 # The reactor's faults run against LAYERS; the cache's and the daemon's

@@ -51,6 +51,7 @@ const (
 	tagAccept
 	tagKick
 	tagPost
+	tagClose
 
 	tagShift      = 56
 	acceptorShift = 48
@@ -214,6 +215,12 @@ func (w *worker) onCQE(cq *uring.CQE) {
 		}
 		if !w.rw.stopping {
 			w.onTasks()
+		}
+	case tagClose:
+		if cq.Res < 0 {
+			// EBADF: a bug, the fd was closed twice; the number may have
+			// been another connection's.
+			w.log.Error("reactor: io_uring close", "worker", w.id, "fd", cq.UserData&fdMask, "err", syscall.Errno(-cq.Res))
 		}
 	case tagRecv, tagSend:
 		fd := int(cq.UserData & fdMask)
@@ -384,13 +391,20 @@ func (w *worker) cancelAll(c *Conn) {
 }
 
 // closeWhenIdle closes a finalized connection's fd once no request of its
-// is in flight.
+// is in flight: by the ring, in the next turn's io_uring_enter, and by
+// close(2) once shutdown has begun (no enter may follow). Its slot in conns
+// and in MaxConns is free at once: until the close runs, the number is
+// still this process's, so no connection posted here can have it.
 func (w *worker) closeWhenIdle(c *Conn) {
 	if c.recv || c.sending != nil || w.conns[c.fd] != c {
 		return
 	}
 	w.conns[c.fd] = nil
-	_ = w.k.Close(c.fd)
+	if w.rw.stopping {
+		_ = w.k.Close(c.fd)
+	} else {
+		w.sqe().Close(c.fd, tagClose<<tagShift|uint64(c.fd)&fdMask)
+	}
 	c.out, c.outOff = nil, 0
 	w.load.Add(-1)
 	w.adm.release()
@@ -410,6 +424,19 @@ func (w *worker) shutdownRing() {
 		if c != nil {
 			w.cancelAll(c)
 		}
+	}
+	// The closes queued before the stop, and the cancels, go in now, even
+	// with nothing in flight to wait for: EINTR is tried again, and EBUSY
+	// (completions the kernel holds back) after reaping.
+	for range 100 {
+		_, err := w.rw.ring.Submit(0)
+		if err == nil || !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.EBUSY) {
+			if err != nil {
+				w.log.Error("reactor: worker shutdown", "worker", w.id, "err", err)
+			}
+			break
+		}
+		w.reapAll()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for w.inFlight() && time.Now().Before(deadline) {
