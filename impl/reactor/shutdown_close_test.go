@@ -12,17 +12,25 @@ import (
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
 )
 
-// closeThenStop closes the connection that sends it a byte, then has the
-// server told to stop, and returns only once its Worker has been: the
-// close and the stop fall in one loop turn.
+// closeThenStop closes the connection once it has sent a read buffer's
+// worth, then has the server told to stop, and returns only once its
+// Worker has been: the close and the stop fall in one loop turn, with no
+// receive in flight (on io_uring the multishot receive has reached its
+// limit, a read buffer), so the close goes to the ring.
 type closeThenStop struct {
 	reactor.BuiltinHandler
 	srv     *atomic.Pointer[reactor.Server]
+	got     *int
 	stopped chan error
 	seen    chan bool
 }
 
+const closeThenStopAfter = 4096
+
 func (h closeThenStop) OnData(c *reactor.Conn, in []byte) int {
+	if *h.got += len(in); *h.got < closeThenStopAfter {
+		return len(in)
+	}
 	_ = c.Close()
 	s := h.srv.Load()
 	go func() { h.stopped <- s.Shutdown(context.Background()) }()
@@ -40,11 +48,12 @@ func (h closeThenStop) OnData(c *reactor.Conn, in []byte) int {
 // file. On io_uring that close is queued in the ring, and shutdown must
 // submit it.
 func TestShutdownClosesTheLastTurnsClose(t *testing.T) {
-	h := closeThenStop{srv: new(atomic.Pointer[reactor.Server]), stopped: make(chan error, 1), seen: make(chan bool, 1)}
-	s := reactortest.Serve(t, reactor.Config{Listen: []string{"127.0.0.1:0"}, Workers: 1}, h)
+	h := closeThenStop{srv: new(atomic.Pointer[reactor.Server]), got: new(int), stopped: make(chan error, 1), seen: make(chan bool, 1)}
+	cfg := reactor.Config{Listen: []string{"127.0.0.1:0"}, Workers: 1, ReadBuffer: closeThenStopAfter}
+	s := reactortest.Serve(t, cfg, h)
 	h.srv.Store(s)
 	c := reactortest.DialConn(t, s.Addrs()[0])
-	if _, err := c.Write([]byte("x")); err != nil {
+	if _, err := c.Write(make([]byte, closeThenStopAfter)); err != nil {
 		t.Fatal(err)
 	}
 	if !reactortest.Await(t, h.seen, "the handler to see its Worker told to stop") {

@@ -31,6 +31,9 @@ type ringAcceptor struct {
 	free  []int
 	// retry holds the slots of failed posts, submitted again next turn.
 	retry []int
+	// inline counts the posts queued since the last enter, which complete
+	// during it: its wait counts on them (ringWait).
+	inline int
 }
 
 // post is one connection on its way to a Worker's ring.
@@ -68,7 +71,8 @@ func (a *acceptor) runRing() {
 	a.asqe().PollMultishot(a.kickfd, tagKick<<tagShift)
 	a.armAll()
 	for !a.adm.stopped() {
-		_, err := ringWait(a.ra.ring, a.rawWait, a.paused || len(a.ra.retry) > 0, rearmMillis*time.Millisecond)
+		_, err := ringWait(a.ra.ring, a.rawWait, a.paused || len(a.ra.retry) > 0, rearmMillis*time.Millisecond, a.ra.inline)
+		a.ra.inline = 0
 		switch {
 		case err == nil, errors.Is(err, syscall.EINTR), errors.Is(err, syscall.ETIME), errors.Is(err, syscall.EBUSY):
 		default:
@@ -206,6 +210,7 @@ func (a *acceptor) submitPost(slot int) {
 	p := a.ra.posts[slot]
 	data := tagHandoff<<tagShift | uint64(a.id)<<acceptorShift | p.seq&seqMask
 	a.asqe().MsgRing(p.w.ringFd(), uint32(p.fd), data, tagPost<<tagShift|uint64(slot))
+	a.ra.inline++
 }
 
 // stopRing ends the Acceptor: its accepts are cancelled, and whatever it

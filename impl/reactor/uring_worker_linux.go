@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,10 +22,20 @@ type ringWorker struct {
 	ring *uring.Ring
 	bufs *uring.BufRing
 	cqes []uring.CQE
+	// inline counts the closes and cancels queued since the last enter,
+	// which complete during it: its wait counts on them (ringWait).
+	inline int
 	// stopping is set once shutdown has begun: a receive that completes
 	// then hands its buffer back and is offered to no handler.
 	stopping bool
+	// limit is a multishot receive's Limit, a buffer's size; 0 where the
+	// kernel has none, and each receive is armed for one completion.
+	limit uint32
 }
+
+// recvLimit reports, once for the process, whether the kernel ends a
+// multishot receive at its Limit.
+var recvLimit = sync.OnceValue(uring.ProbeRecvLimit)
 
 // The Worker ring's sizes: submissions per turn before a Submit of its own
 // (ringEntries; the CQ is twice that, and the kernel holds back what does
@@ -75,7 +86,11 @@ func newRingWorker(readBuffer int) (*ringWorker, error) {
 		r.Close()
 		return nil, err
 	}
-	return &ringWorker{ring: r, bufs: b, cqes: make([]uring.CQE, 256)}, nil
+	rw := &ringWorker{ring: r, bufs: b, cqes: make([]uring.CQE, 256)}
+	if recvLimit() {
+		rw.limit = uint32(min(readBuffer, bufMax))
+	}
+	return rw, nil
 }
 
 func (rw *ringWorker) close() {
@@ -88,23 +103,34 @@ func (rw *ringWorker) close() {
 }
 
 // wait is a loop turn's io_uring_enter: submit, then wait for one
-// completion, up to timeout when timed, first in a raw wait when raw.
+// completion beyond those the submission makes (ringWait), up to timeout
+// when timed, first in a raw wait when raw.
 func (rw *ringWorker) wait(raw, timed bool, timeout time.Duration) (int, error) {
-	return ringWait(rw.ring, raw, timed, timeout)
+	n, err := ringWait(rw.ring, raw, timed, timeout, rw.inline)
+	rw.inline = 0
+	return n, err
 }
 
-// ringWait waits on r as wait says.
-func ringWait(r *uring.Ring, raw, timed bool, timeout time.Duration) (int, error) {
+// ringWait waits on r as wait says, for inline+1 completions. inline
+// counts requests that complete whatever any peer does, during the
+// submission as a rule (a close, a cancel, a MSG_RING post): waiting for
+// one completion would return at once with theirs, for a turn that does
+// nothing but reap them, and one more enter. A send is not counted: to a
+// socket whose buffer is full it waits for the peer to read, which may
+// itself wait for this loop, and a wait that counted on it could last for
+// ever; its completion ends the wait, at the cost of a turn.
+func ringWait(r *uring.Ring, raw, timed bool, timeout time.Duration, inline int) (int, error) {
 	if !timed {
 		timeout = -1
 	}
+	min := uint32(1 + inline)
 	switch {
 	case raw:
-		return r.WaitRaw(1, timeout, loopwait.RawMax)
+		return r.WaitRaw(min, timeout, loopwait.RawMax)
 	case timed:
-		return r.Wait(1, timeout)
+		return r.Wait(min, timeout)
 	}
-	return r.Submit(1)
+	return r.Submit(min)
 }
 
 // sqe returns a submission entry of the Worker's ring.
@@ -347,15 +373,25 @@ func (w *worker) settleRing(c *Conn) {
 	read := !c.closing && !c.rdClosed && out < w.maxOutput && !w.rw.stopping
 	switch {
 	case read && !c.recv:
-		// One receive at a time, armed again by the next turn's enter: a
-		// multishot one would go on filling buffers until a cancel ran,
-		// past the output bound (P9).
+		// A multishot receive that ends after a buffer's worth, armed
+		// again when it ends: one without the limit would go on filling
+		// buffers until a cancel ran, past the output bound (P9), so
+		// where the kernel has none, one receive at a time. The multishot
+		// one is not PollFirst: armed so on a socket that holds data and
+		// then a reset, it reports the data and never the reset (Linux
+		// 6.18; TestResets), and the connection would stay open.
 		e := w.sqe()
-		e.Recv(c.fd, 0, connTag(tagRecv, c))
-		e.PollFirst()
+		if w.rw.limit > 0 {
+			e.RecvMultishot(c.fd, 0, connTag(tagRecv, c))
+			e.Limit(w.rw.limit)
+		} else {
+			e.Recv(c.fd, 0, connTag(tagRecv, c))
+			e.PollFirst()
+		}
 		c.recv = true
 	case !read && c.recv && !c.cancelling:
 		w.sqe().Cancel(connTag(tagRecv, c), tagCancel<<tagShift)
+		w.rw.inline++
 		c.cancelling = true
 	}
 	// Stopping, shutdownRing makes the one attempt to flush, once every
@@ -386,6 +422,7 @@ func (w *worker) finalizeRing(c *Conn, err error) {
 func (w *worker) cancelAll(c *Conn) {
 	if (c.recv || c.sending != nil) && !c.cancelled {
 		w.sqe().CancelFd(c.fd, tagCancel<<tagShift)
+		w.rw.inline++
 		c.cancelled = true
 	}
 }
@@ -404,6 +441,7 @@ func (w *worker) closeWhenIdle(c *Conn) {
 		_ = w.k.Close(c.fd)
 	} else {
 		w.sqe().Close(c.fd, tagClose<<tagShift|uint64(c.fd)&fdMask)
+		w.rw.inline++
 	}
 	c.out, c.outOff = nil, 0
 	w.load.Add(-1)

@@ -80,10 +80,20 @@ func (e *SQE) RecvMultishot(fd int, group uint16, data uint64) {
 	e.Ioprio = recvMultishot
 }
 
+// Limit ends e's multishot receive once it has received n bytes or more
+// in all, with that receive's completion, without CQEFMore (sqe->optlen);
+// the receive that reaches n still fills its buffer. A loop bounded in
+// what it holds arms it with a buffer's size: what comes in between its
+// decision to stop reading and the cancel running is then at most two
+// buffers. Kernels that do not know the limit refuse the request with
+// EINVAL; ProbeRecvLimit finds out.
+func (e *SQE) Limit(n uint32) { e.SpliceFdIn = int32(n) }
+
 // Recv fills e to receive once on the socket fd into a buffer of group,
 // tagged data: RecvMultishot's completion, the request ended after it. A
 // loop that must stop reading at once (its output bound) arms one at a
-// time, since a multishot receive fills buffers until its cancel runs.
+// time where the kernel has no Limit, since a multishot receive without
+// one fills buffers until its cancel runs.
 func (e *SQE) Recv(fd int, group uint16, data uint64) {
 	e.Opcode, e.Fd, e.UserData = OpRecv, int32(fd), data
 	e.Flags = sqeBufferSelect

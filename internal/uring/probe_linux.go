@@ -66,3 +66,51 @@ func Probe() error {
 func isTransient(err error) bool {
 	return errors.Is(err, unix.ETIME) || errors.Is(err, unix.EINTR)
 }
+
+// ProbeRecvLimit reports whether a multishot receive takes a Limit: armed
+// with a limit of 2 on a socket holding 3 bytes, it must end with its first
+// completion. A kernel that does not know the limit fails the request with
+// EINVAL.
+func ProbeRecvLimit() bool {
+	r, err := New(8)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	b, err := r.RegisterBufRing(0, 2, 16)
+	if err != nil {
+		return false
+	}
+	defer b.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if _, err := unix.Write(fds[1], []byte("xyz")); err != nil {
+		return false
+	}
+	e, _ := r.SQE()
+	e.RecvMultishot(fds[0], 0, 1)
+	e.Limit(2)
+	var cqes [4]CQE
+	got := 0
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := r.Wait(1, 100*time.Millisecond); err != nil && !isTransient(err) {
+			return false
+		}
+		for _, c := range cqes[:r.Reap(cqes[:])] {
+			if c.Res < 0 {
+				return false
+			}
+			got += int(c.Res)
+			if c.Flags&CQEFMore == 0 {
+				return got >= 2
+			}
+			return false // armed past its limit
+		}
+	}
+	return false
+}

@@ -323,3 +323,11 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestProbeRecvLimit checks that this kernel (6.18) ends a multishot
+// receive at its Limit, which the Worker's bound on input relies on.
+func TestProbeRecvLimit(t *testing.T) {
+	if !ProbeRecvLimit() {
+		t.Fatal("ProbeRecvLimit() = false on a kernel that has the limit")
+	}
+}
