@@ -32,7 +32,8 @@ type ringAcceptor struct {
 	// retry holds the slots of failed posts, submitted again next turn.
 	retry []int
 	// inline counts the posts queued since the last enter, which complete
-	// during it: its wait counts on them (ringWait).
+	// during it: its wait counts on them (ringWait), timed so that a
+	// failed one is retried.
 	inline int
 }
 
@@ -71,7 +72,12 @@ func (a *acceptor) runRing() {
 	a.asqe().PollMultishot(a.kickfd, tagKick<<tagShift)
 	a.armAll()
 	for !a.adm.stopped() {
-		_, err := ringWait(a.ra.ring, a.rawWait, a.paused || len(a.ra.retry) > 0, rearmMillis*time.Millisecond, a.ra.inline)
+		// Timed while posts are in this enter too: the wait counts on
+		// their completions, and one that fails (EOVERFLOW) leaves its fd
+		// here, to be submitted again within the pause whether or not
+		// another connection comes (P4).
+		timed := a.paused || len(a.ra.retry) > 0 || a.ra.inline > 0
+		_, err := ringWait(a.ra.ring, a.rawWait, timed, rearmMillis*time.Millisecond, a.ra.inline)
 		a.ra.inline = 0
 		switch {
 		case err == nil, errors.Is(err, syscall.EINTR), errors.Is(err, syscall.ETIME), errors.Is(err, syscall.EBUSY):
