@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoffd/handoff/impl/reactor"
 	"github.com/handoffd/handoff/impl/reactor/reactortest"
 	"github.com/handoffd/handoff/internal/race"
 )
@@ -80,10 +81,14 @@ func startBinary(t testing.TB, bin string, o Options) *Daemon {
 		// goroutines, and the tests start a dozen daemons.
 		o.Env = append(o.Env, "GORACE=atexit_sleep_ms=100")
 	}
-	// $HANDOFF_IO runs every daemon on that backend (make test runs both).
-	if v := reactortest.IO(); v != "" {
-		o.Args = append(slices.Clone(o.Args), "--io", string(v))
+	// $HANDOFF_IO runs every daemon on that backend (make test runs both);
+	// unset, epoll, the reactor's default (handoffd's own, auto, is uring
+	// where the kernel allows it).
+	v := reactortest.IO()
+	if v == "" {
+		v = reactor.IOEpoll
 	}
+	o.Args = append(slices.Clone(o.Args), "--io", string(v))
 	d, err := Start(bin, o)
 	if err != nil {
 		t.Fatal(err)

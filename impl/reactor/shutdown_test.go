@@ -80,7 +80,10 @@ func TestShutdownUnderLoad(t *testing.T) {
 	addrs := s.Addrs()
 	for g := range 64 {
 		wg.Go(func() {
-			for i := 0; !stop.Load() && i < 40; i++ {
+			// Up to 400 each, far more than the 300 greeted before the
+			// gate and the 40 queued after it: clients done with every
+			// connection before the gate is set would leave none queued.
+			for i := 0; !stop.Load() && i < 400; i++ {
 				g, err := reactortest.Dial(addrs[(g+i)%len(addrs)])
 				if err != nil {
 					return

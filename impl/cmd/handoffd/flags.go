@@ -185,9 +185,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.IntVarP(&o.minChunk, "slab-min-size", "n", 48, "key and value bytes of the smallest chunk")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler on this loopback `address` (host:port); off by default")
 	fs.IntVar(&o.acceptors, "acceptors", 1, "acceptor threads; more than 1 binds TCP listeners with SO_REUSEPORT")
-	fs.StringVar(&o.io, "io", string(reactor.IOEpoll), "system calls the loops are built on: epoll|uring|auto (auto: uring where the kernel allows it)")
+	fs.StringVar(&o.io, "io", string(reactor.IOAuto), "system calls the loops are built on: epoll|uring|auto (auto: uring where the kernel allows it, else epoll; --notify or --wakeup alone mean epoll)")
 	fs.StringVar(&o.notify, "notify", string(reactor.NotifyPipe), "acceptor→worker notify channel: pipe|eventfd (epoll)")
-	fs.StringVar(&o.wakeup, "wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced")
+	fs.StringVar(&o.wakeup, "wakeup", string(reactor.WakeupPerConn), "wake-up policy: per-conn|coalesced (epoll)")
 	fs.StringVar(&o.balance, "balance", string(reactor.BalanceRoundRobin), "balancer: rr|least")
 	bad := func(format string, a ...any) (*options, int) {
 		fmt.Fprintf(stderr, "handoffd: "+format+"\n", a...)
@@ -307,6 +307,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	}
 	if o.io != "epoll" && o.io != "uring" && o.io != "auto" {
 		return bad("--io %q: want epoll, uring or auto", o.io)
+	}
+	if !fs.Changed("io") && (fs.Changed("notify") || fs.Changed("wakeup")) {
+		// The notify channel and the wake-up policy are the epoll
+		// hand-off's: asked for, they choose it over io_uring's MSG_RING.
+		o.io = string(reactor.IOEpoll)
 	}
 	for _, c := range []struct{ flag, val, a, b string }{
 		{"notify", o.notify, "pipe", "eventfd"},

@@ -183,8 +183,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// The listening line is printed at every verbosity: with -p 0 it is the
 	// only way to learn the port.
-	fmt.Fprintf(stderr, "handoffd: listening on %s (threads %d, maxconns %d, memory %d MiB, item max %d, io %s, notify %s, wakeup %s, balance %s)\n",
-		joinAddrs(rs.Addrs()), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, rs.Config().IO, o.notify, o.wakeup, o.balance)
+	// The notify channel and the wake-up are the epoll hand-off's: on
+	// io_uring, MSG_RING is both.
+	handoff := "notify " + o.notify + ", wakeup " + o.wakeup
+	if rs.Config().IO == reactor.IOUring {
+		handoff = "hand-off msg_ring"
+	}
+	fmt.Fprintf(stderr, "handoffd: listening on %s (threads %d, maxconns %d, memory %d MiB, item max %d, io %s, %s, balance %s)\n",
+		joinAddrs(rs.Addrs()), o.threads, o.maxConns, o.maxBytes>>20, o.itemMax, rs.Config().IO, handoff, o.balance)
 
 	reapCtx, stopReaper := context.WithCancel(context.Background())
 	var reaper sync.WaitGroup

@@ -28,10 +28,14 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("HANDOFFD_MAIN") == "1" {
 		// $HANDOFF_IO runs every daemon a test starts on that backend, as
-		// reactortest.IO does the reactor's servers (make test runs both).
-		if v := os.Getenv("HANDOFF_IO"); v != "" {
-			os.Args = append(os.Args, "--io", v)
+		// reactortest.IO does the reactor's servers (make test runs both);
+		// unset, epoll, the reactor's default, which the first run tests
+		// (handoffd's own, auto, is uring here).
+		v := os.Getenv("HANDOFF_IO")
+		if v == "" {
+			v = "epoll"
 		}
+		os.Args = append(os.Args, "--io", v)
 		main()
 		return
 	}
@@ -111,6 +115,12 @@ func TestMemcachedCommandLines(t *testing.T) {
 			}},
 		{[]string{"-f", "1.5", "-n", "100"}, func(o *options) bool { return o.factor == 1.5 && o.minChunk == 100 }},
 		{[]string{"-d", "-F", "-a", "0755", "-s", "/tmp/h.sock"}, func(o *options) bool { return o.daemon && o.flushOff && o.socketMask == 0o755 }},
+		// The backend: auto by default; the epoll hand-off's own flags
+		// alone choose epoll, and an explicit --io wins over them.
+		{[]string{}, func(o *options) bool { return o.io == "auto" }},
+		{[]string{"--notify", "eventfd"}, func(o *options) bool { return o.io == "epoll" }},
+		{[]string{"--wakeup", "coalesced"}, func(o *options) bool { return o.io == "epoll" }},
+		{[]string{"--notify", "eventfd", "--io", "uring"}, func(o *options) bool { return o.io == "uring" }},
 	} {
 		o, code := parseFlags(c.args, io.Discard, io.Discard)
 		if o == nil || !c.check(o) {
