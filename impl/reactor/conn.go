@@ -274,16 +274,21 @@ func (c *Conn) Fd() int { return c.fd }
 
 // RemoteAddr returns the peer's address: a *net.TCPAddr, or a
 // *net.UnixAddr whose Name is "" for an unnamed peer and "@name" for an
-// abstract one; nil if the kernel could not tell (a peer that reset the
-// connection before it was asked). Any goroutine may call it until OnClose
-// returns, as it may LocalAddr: a handler that lists connections (memcached's
-// stats conns) asks only while OnClose has not run. The answer is asked of
-// the kernel at most once, and only where accept did not give it.
+// abstract one. Never nil: where the kernel could not tell (a peer that
+// reset the connection before it was asked, or a first call after OnClose
+// returned) it is an unnamed one. Any goroutine may call it until OnClose
+// returns, as it may LocalAddr: a handler that lists connections
+// (memcached's stats conns) asks only while OnClose has not run. The answer
+// is asked of the kernel at most once, and only where accept did not give
+// it.
 func (c *Conn) RemoteAddr() net.Addr {
 	if !c.peerAsk {
 		return c.peer.Addr()
 	}
-	return c.asked(&c.remote, c.o.k.PeerAddr)
+	if a := c.asked(&c.remote, c.o.k.PeerAddr); a != nil {
+		return a
+	}
+	return kernel.Peer{}.Addr()
 }
 
 // LocalAddr returns the address the peer connected to, which for a listener
