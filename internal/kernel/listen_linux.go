@@ -169,14 +169,12 @@ func (*epoll) Inherit(f *os.File, opt SockOpts) (int, net.Addr, error) {
 // IPv4 or IPv6 answer with a getsockopt (SO_PROTOCOL, for L2TP), a second
 // system call for every connection whose address is asked for.
 func (*epoll) LocalAddr(fd int) (net.Addr, error) {
-	var rsa unix.RawSockaddrAny
-	l := uint32(unsafe.Sizeof(rsa))
-	_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
+	p, e := sockName(unix.SYS_GETSOCKNAME, fd)
 	if e != 0 {
 		// EBADF, ENOTSOCK: a bug (the fd is the caller's and open).
 		return nil, os.NewSyscallError("getsockname", e)
 	}
-	return parsePeer(&rsa, l).Addr(), nil
+	return p.Addr(), nil
 }
 
 func (*epoll) PeerAddr(fd int) (net.Addr, error) {
@@ -280,12 +278,22 @@ func indexByte(b []byte, c byte) int {
 // PeerOf is the connected socket fd's peer (getpeername), for a
 // connection accepted without its address (io_uring's multishot accept).
 func PeerOf(fd int) (Peer, error) {
-	var rsa unix.RawSockaddrAny
-	l := uint32(unsafe.Sizeof(rsa))
-	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
+	p, e := sockName(unix.SYS_GETPEERNAME, fd)
 	if e != 0 {
 		// ENOTCONN: the peer reset before we asked; EBADF: a bug.
 		return Peer{}, os.NewSyscallError("getpeername", e)
 	}
-	return parsePeer(&rsa, l), nil
+	return p, nil
+}
+
+// sockName asks getsockname or getpeername (trap) for fd's address, in a
+// raw system call: neither blocks.
+func sockName(trap uintptr, fd int) (Peer, unix.Errno) {
+	var rsa unix.RawSockaddrAny
+	l := uint32(unsafe.Sizeof(rsa))
+	_, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
+	if e != 0 {
+		return Peer{}, e
+	}
+	return parsePeer(&rsa, l), 0
 }

@@ -70,6 +70,7 @@ const (
 	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP
 	featExtArg     = 1 << 8 // IORING_FEAT_EXT_ARG
 	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
+	enterExtArg    = 1 << 3 // IORING_ENTER_EXT_ARG
 
 	setupSubmitAll   = 1 << 7 // IORING_SETUP_SUBMIT_ALL
 	setupCoopTaskrun = 1 << 8 // IORING_SETUP_COOP_TASKRUN
@@ -82,8 +83,7 @@ const (
 	// under load, measured) is saved. SUBMIT_ALL: an entry that fails at
 	// submission posts its error as a completion and the rest of the batch
 	// is still submitted, so that every entry filled gets one.
-	setupFlags  = setupSubmitAll | setupCoopTaskrun
-	enterExtArg = 1 << 3 // IORING_ENTER_EXT_ARG
+	setupFlags = setupSubmitAll | setupCoopTaskrun
 
 	offSQRing = 0
 	offCQRing = 0x8000000
