@@ -3,6 +3,7 @@ package reactor_test
 import (
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/handoffd/handoff/impl/reactor"
@@ -66,31 +67,34 @@ func TestP6AddrsAskedLate(t *testing.T) {
 	d.Close()
 	reactortest.Await(t, h.closed, "OnClose of the third connection")
 
-	// A newer connection on the third's fd number: its OnOpen comes after
-	// that fd was closed, so after the third's OnClose returned.
-	var reused *reactor.Conn
-	for i := 0; i < 10 && reused == nil; i++ {
+	// A newer socket on the third's fd number: the server's end of a newer
+	// connection or, as the clients share this process's fds, a client's.
+	// Either opens only after that fd was closed, so after the third's
+	// OnClose returned. The newer connections stay open, so that each try
+	// takes a number and the third's is soon one of them.
+	newer := ""
+	for i := 0; i < 32 && newer == ""; i++ {
 		c := reactortest.DialConn(t, addr)
 		cc := reactortest.Await(t, h.opened, "OnOpen of a newer connection")
-		if cc.Fd() == cd.Fd() {
-			reused = cc
-			break
+		switch {
+		case cc.Fd() == cd.Fd():
+			newer = "the server's end of " + c.LocalAddr().String()
+		case clientFd(t, c) == cd.Fd():
+			newer = "the client " + c.LocalAddr().String()
 		}
-		c.Close()
-		reactortest.Await(t, h.closed, "OnClose of a newer connection on another fd")
 	}
-	if reused == nil {
-		t.Fatalf("no newer connection got fd %d in 10 tries", cd.Fd())
+	if newer == "" {
+		t.Fatalf("no newer socket got fd %d in 32 connections", cd.Fd())
 	}
 	want := "" // unnamed: asked too late
 	if reactortest.IO() != reactor.IOUring {
 		want = dPeer // epoll's accept gave it
 	}
 	if got := cd.RemoteAddr(); got == nil || got.String() != want {
-		t.Errorf("the third connection's RemoteAddr, never asked while open = %v, want %q (the newer one's is %v)", got, want, reused.RemoteAddr())
+		t.Errorf("the third connection's RemoteAddr, never asked while open = %v, want %q (its fd is now %s's)", got, want, newer)
 	}
 	if got := cd.LocalAddr(); got != nil {
-		t.Errorf("the third connection's LocalAddr, never asked while open = %v, want nil", got)
+		t.Errorf("the third connection's LocalAddr, never asked while open = %v, want nil (its fd is now %s's)", got, newer)
 	}
 	if got := cb.RemoteAddr(); got == nil || got.String() != bPeer {
 		t.Errorf("the second connection's RemoteAddr, asked in OnClose = %v, want %v", got, bPeer)
@@ -99,4 +103,18 @@ func TestP6AddrsAskedLate(t *testing.T) {
 		t.Errorf("the open connection's LocalAddr, asked again = %v, want %v", got, addr)
 	}
 	a.Close()
+}
+
+// clientFd is the fd number of the client connection c.
+func clientFd(t *testing.T, c net.Conn) int {
+	t.Helper()
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	if err := rc.Control(func(s uintptr) { fd = int(s) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
 }

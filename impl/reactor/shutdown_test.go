@@ -106,7 +106,15 @@ func TestShutdownUnderLoad(t *testing.T) {
 	gh.gated.Store(true)
 	// The Worker is held in one OnOpen, inside a batch of at most 32 pipe
 	// tokens; with 40 queued, some are still queued when it sees the stop.
-	reactortest.WaitFor(t, "40 queued connections", func() bool { return s.Stats().Workers[0].QueueLen >= 40 })
+	// On io_uring what it reaped with the held one is closed as queued
+	// once it sees the stop, and one queued is enough; 40 may never come,
+	// for the clients of the batch before the held one wait on greetings
+	// their Worker sends only when its turn ends.
+	want := 40
+	if reactortest.IO() == reactor.IOUring {
+		want = 1
+	}
+	reactortest.WaitFor(t, "queued connections", func() bool { return s.Stats().Workers[0].QueueLen >= want })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
