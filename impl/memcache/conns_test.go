@@ -70,8 +70,24 @@ func checkConns(t *testing.T, addr string) {
 	if _, err := bufio.NewReader(idle).ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
+	// memcached's thread may not yet have moved the idle connection on
+	// from writing its reply (conn_mwrite, conn_new_cmd) when the client
+	// has read it: asked again, for up to 5 s, until it settles.
+	idleAddr := "tcp:" + idle.LocalAddr().String()
 	conns := connsOf(t, asker)
-	want := map[string]string{"tcp:" + asker.LocalAddr().String(): "conn_parse_cmd", "tcp:" + idle.LocalAddr().String(): "conn_read"}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		settled := true
+		for _, st := range conns {
+			if st["addr"] == idleAddr && st["state"] != "conn_read" {
+				settled = false
+			}
+		}
+		if settled {
+			break
+		}
+		conns = connsOf(t, asker)
+	}
+	want := map[string]string{"tcp:" + asker.LocalAddr().String(): "conn_parse_cmd", idleAddr: "conn_read"}
 	seen := 0
 	for fd, st := range conns {
 		state, ours := want[st["addr"]]
